@@ -1,0 +1,2 @@
+//! supportgate: an inbound SMTP gateway that lets through only mail from registered agents.
+#![forbid(unsafe_code)]
