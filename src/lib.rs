@@ -1,2 +1,8 @@
 //! supportgate: an inbound SMTP gateway that lets through only mail from registered agents.
 #![forbid(unsafe_code)]
+
+pub mod address;
+pub mod config;
+pub mod directory;
+pub mod policy;
+pub mod reply;

@@ -1,0 +1,206 @@
+//! Email address normalisation: the one way addresses are compared everywhere (SPEC §3
+//! "Address comparison"). Domains are compared after IDNA to-ASCII and lower-casing; local parts
+//! case-insensitively unless configured; a sender's sub-address tag is kept unless configured.
+
+use std::fmt;
+
+/// How local parts are compared; built from `[addresses]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressRules {
+    /// Compare local parts without regard to case (`alice@` = `Alice@`). Default true.
+    pub case_insensitive_local_part: bool,
+    /// Drop a `+tag` from senders' local parts before lookup. Default false.
+    pub strip_subaddress: bool,
+    /// The sub-address separator, `+` by default.
+    pub subaddress_separator: char,
+}
+
+impl Default for AddressRules {
+    fn default() -> Self {
+        AddressRules {
+            case_insensitive_local_part: true,
+            strip_subaddress: false,
+            subaddress_separator: '+',
+        }
+    }
+}
+
+/// An address in its comparison form: `local@ascii-domain`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NormalizedAddress(Box<str>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("no @ in address")]
+    MissingAt,
+    #[error("empty local part")]
+    EmptyLocalPart,
+    #[error("local part longer than 64 octets")]
+    LocalPartTooLong,
+    #[error("invalid character in local part")]
+    InvalidLocalPart,
+    #[error("invalid domain")]
+    InvalidDomain,
+}
+
+impl NormalizedAddress {
+    /// Normalises `raw` (an addr-spec, without display name or angle brackets).
+    pub fn parse(raw: &str, rules: &AddressRules) -> Result<Self, AddressError> {
+        let raw = raw.trim();
+        let at = raw.rfind('@').ok_or(AddressError::MissingAt)?;
+        let (local, domain) = (&raw[..at], &raw[at + 1..]);
+        let local = normalize_local_part(local, rules)?;
+        let domain = normalize_domain(domain)?;
+        Ok(NormalizedAddress(
+            format!("{local}@{domain}").into_boxed_str(),
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.0.rsplit_once('@').map_or(&self.0, |(local, _)| local)
+    }
+
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+
+    /// The local part without its `+tag`, and the tag if there is one.
+    pub fn split_subaddress(&self, separator: char) -> (&str, Option<&str>) {
+        let local = self.local_part();
+        match local.split_once(separator) {
+            Some((base, tag)) if !base.is_empty() => (base, Some(tag)),
+            _ => (local, None),
+        }
+    }
+
+    /// This address with its `+tag` removed.
+    pub fn without_subaddress(&self, separator: char) -> NormalizedAddress {
+        match self.split_subaddress(separator) {
+            (base, Some(_)) => NormalizedAddress(format!("{base}@{}", self.domain()).into()),
+            _ => self.clone(),
+        }
+    }
+}
+
+impl fmt::Display for NormalizedAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn normalize_local_part(local: &str, rules: &AddressRules) -> Result<String, AddressError> {
+    if local.is_empty() {
+        return Err(AddressError::EmptyLocalPart);
+    }
+    if local.len() > 64 {
+        return Err(AddressError::LocalPartTooLong);
+    }
+    let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
+    if !quoted
+        && (local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+            || local.chars().any(|c| !is_atext_or_dot(c)))
+    {
+        return Err(AddressError::InvalidLocalPart);
+    }
+    if local.chars().any(|c| c.is_control()) {
+        return Err(AddressError::InvalidLocalPart);
+    }
+    let mut local = if rules.case_insensitive_local_part {
+        local.to_lowercase()
+    } else {
+        local.to_string()
+    };
+    if rules.strip_subaddress && !quoted {
+        if let Some((base, _tag)) = local.split_once(rules.subaddress_separator) {
+            if !base.is_empty() {
+                local.truncate(base.len());
+            }
+        }
+    }
+    Ok(local)
+}
+
+/// RFC 5322 atext, plus '.' and any non-ASCII character (RFC 6532 internationalised local parts).
+fn is_atext_or_dot(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || !c.is_ascii()
+}
+
+/// IDNA to ASCII and lower case; refuses IP literals, empty labels and trailing dots.
+pub fn normalize_domain(domain: &str) -> Result<String, AddressError> {
+    if domain.is_empty() || domain.starts_with('[') || domain.ends_with('.') {
+        return Err(AddressError::InvalidDomain);
+    }
+    let ascii = idna::domain_to_ascii(domain).map_err(|_| AddressError::InvalidDomain)?;
+    let valid_labels = ascii.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if ascii.is_empty() || ascii.len() > 253 || !valid_labels {
+        return Err(AddressError::InvalidDomain);
+    }
+    Ok(ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(raw: &str) -> Result<String, AddressError> {
+        NormalizedAddress::parse(raw, &AddressRules::default()).map(|a| a.to_string())
+    }
+
+    #[test]
+    fn normalises_case_and_idna() {
+        let cases = [
+            ("Alice@ACME.example", Ok("alice@acme.example")),
+            ("bob@Bücher.example", Ok("bob@xn--bcher-kva.example")),
+            ("bob+tag@acme.example", Ok("bob+tag@acme.example")),
+            ("  carol@acme.example ", Ok("carol@acme.example")),
+            ("nobody", Err(AddressError::MissingAt)),
+            ("@acme.example", Err(AddressError::EmptyLocalPart)),
+            ("a..b@acme.example", Err(AddressError::InvalidLocalPart)),
+            ("a b@acme.example", Err(AddressError::InvalidLocalPart)),
+            ("a@[127.0.0.1]", Err(AddressError::InvalidDomain)),
+            ("a@acme.example.", Err(AddressError::InvalidDomain)),
+            ("a@acme..example", Err(AddressError::InvalidDomain)),
+            ("a@-acme.example", Err(AddressError::InvalidDomain)),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(norm(raw), expected.map(str::to_string), "{raw}");
+        }
+    }
+
+    #[test]
+    fn rules_change_local_part_handling() {
+        let sensitive = AddressRules {
+            case_insensitive_local_part: false,
+            strip_subaddress: true,
+            subaddress_separator: '+',
+        };
+        let addr = NormalizedAddress::parse("Bob+Tickets@Acme.Example", &sensitive).unwrap();
+        assert_eq!(addr.as_str(), "Bob@acme.example");
+    }
+
+    #[test]
+    fn splits_subaddress() {
+        let addr =
+            NormalizedAddress::parse("support+acme@vendor.example", &AddressRules::default())
+                .unwrap();
+        assert_eq!(addr.split_subaddress('+'), ("support", Some("acme")));
+        assert_eq!(
+            addr.without_subaddress('+').as_str(),
+            "support@vendor.example"
+        );
+    }
+}

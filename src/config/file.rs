@@ -1,0 +1,286 @@
+//! The configuration file as written (`supportgate.toml`): every key, with its default.
+//! Unknown keys are refused (`deny_unknown_fields`) so that a typo is reported, not ignored.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConfigFile {
+    pub server: ServerFile,
+    pub mailboxes: MailboxesFile,
+    pub addresses: AddressesFile,
+    pub directory: DirectoryFile,
+    pub policy: PolicyFile,
+    pub authentication: AuthenticationFile,
+    pub queue: QueueFile,
+    pub replies: RepliesFile,
+    pub quarantine: QuarantineFile,
+    pub reply_memory: ReplyMemoryFile,
+    pub actions: BTreeMap<String, String>,
+    pub category: Vec<CategoryFile>,
+    pub log: LogFile,
+    pub metrics: MetricsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerFile {
+    pub listen: Vec<String>,
+    pub hostname: String,
+    pub max_message_size: u64,
+    pub max_recipients: u32,
+    pub max_line_length: u32,
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
+    pub max_errors: u32,
+    pub bare_line_endings: String,
+    pub shutdown_grace: String,
+    pub timeouts: TimeoutsFile,
+    pub tls: Option<TlsFile>,
+}
+
+impl Default for ServerFile {
+    fn default() -> Self {
+        ServerFile {
+            listen: vec!["127.0.0.1:2525".into()],
+            hostname: "supportgate.localhost".into(),
+            max_message_size: 10_240_000,
+            max_recipients: 100,
+            max_line_length: 2048,
+            max_connections: 100,
+            max_connections_per_ip: 20,
+            max_errors: 20,
+            bare_line_endings: "reject".into(),
+            shutdown_grace: "30s".into(),
+            timeouts: TimeoutsFile::default(),
+            tls: None,
+        }
+    }
+}
+
+/// RFC 5321 §4.5.3.2 server timeouts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutsFile {
+    pub command: String,
+    pub data_block: String,
+    pub data_termination: String,
+}
+
+impl Default for TimeoutsFile {
+    fn default() -> Self {
+        TimeoutsFile {
+            command: "5m".into(),
+            data_block: "3m".into(),
+            data_termination: "10m".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub certificate: String,
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailboxesFile {
+    pub addresses: Vec<String>,
+}
+
+impl Default for MailboxesFile {
+    fn default() -> Self {
+        MailboxesFile {
+            addresses: vec!["support@vendor.example".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AddressesFile {
+    pub local_part_case: String,
+    pub strip_sender_subaddress: bool,
+    pub subaddress_separator: String,
+}
+
+impl Default for AddressesFile {
+    fn default() -> Self {
+        AddressesFile {
+            local_part_case: "insensitive".into(),
+            strip_sender_subaddress: false,
+            subaddress_separator: "+".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryFile {
+    pub path: String,
+}
+
+impl Default for DirectoryFile {
+    fn default() -> Self {
+        DirectoryFile {
+            path: "directory.toml".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyFile {
+    pub account_order: Vec<String>,
+    pub categories_match_body: bool,
+    pub category_body_chars: usize,
+    pub notify_privileged: bool,
+}
+
+impl Default for PolicyFile {
+    fn default() -> Self {
+        PolicyFile {
+            account_order: vec![
+                "recipient-tag".into(),
+                "recipient-mailbox".into(),
+                "subject".into(),
+                "sender".into(),
+            ],
+            categories_match_body: true,
+            category_body_chars: 500,
+            notify_privileged: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthenticationFile {
+    pub mode: String,
+    pub trusted_authserv_ids: Vec<String>,
+    pub nameservers: Vec<String>,
+    pub dns_timeout: String,
+    pub require_dmarc: bool,
+    pub temperror: String,
+}
+
+impl Default for AuthenticationFile {
+    fn default() -> Self {
+        AuthenticationFile {
+            mode: "off".into(),
+            trusted_authserv_ids: Vec::new(),
+            nameservers: Vec::new(),
+            dns_timeout: "5s".into(),
+            require_dmarc: false,
+            temperror: "defer".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueFile {
+    pub target: String,
+}
+
+impl Default for QueueFile {
+    fn default() -> Self {
+        QueueFile {
+            target: "maildir:../var/tickets".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepliesFile {
+    pub from: String,
+    pub transport: String,
+    pub default_language: String,
+    pub interval: String,
+    pub templates: String,
+    pub template_files: BTreeMap<String, String>,
+    pub sign_in_url: String,
+}
+
+impl Default for RepliesFile {
+    fn default() -> Self {
+        RepliesFile {
+            from: "no-reply@vendor.example".into(),
+            transport: "maildir:../var/outbox".into(),
+            default_language: "en".into(),
+            interval: "7d".into(),
+            templates: "templates".into(),
+            template_files: BTreeMap::new(),
+            sign_in_url: "https://vendor.example/sign-in".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuarantineFile {
+    pub path: String,
+}
+
+impl Default for QuarantineFile {
+    fn default() -> Self {
+        QuarantineFile {
+            path: "../var/quarantine".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplyMemoryFile {
+    pub path: String,
+}
+
+impl Default for ReplyMemoryFile {
+    fn default() -> Self {
+        ReplyMemoryFile {
+            path: "../var/reply-memory".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryFile {
+    pub name: String,
+    #[serde(default = "default_requires")]
+    pub requires: String,
+    pub patterns: Vec<String>,
+}
+
+fn default_requires() -> String {
+    "admin".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogFile {
+    pub format: String,
+    pub level: String,
+    pub file: Option<String>,
+}
+
+impl Default for LogFile {
+    fn default() -> Self {
+        LogFile {
+            format: "text".into(),
+            level: "info".into(),
+            file: None,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsFile {
+    pub listen: Option<String>,
+}

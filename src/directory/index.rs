@@ -1,0 +1,303 @@
+//! The loaded directory: accounts, and an index from normalised address to what the address is.
+
+use super::lint::{Finding, Severity};
+use super::model::{Account, AccountEntry, Agent, DirectoryFile, Language, Role};
+use crate::address::{normalize_domain, AddressRules, NormalizedAddress};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Index of an account in [`Directory::accounts`].
+pub type AccountId = u32;
+
+/// What one address is for one account. An address may have several listings (an address
+/// registered on two accounts, or — wrongly — on two profiles or as agent and helpdesk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressListing {
+    /// On the profile `agent` of `account`; `primary` when it is the profile's first address.
+    Agent {
+        account: AccountId,
+        agent: u32,
+        primary: bool,
+    },
+    /// One of the account's helpdesk addresses (P2).
+    Helpdesk { account: AccountId },
+    /// A distribution list, alias or group mailbox of the account (P3).
+    Group { account: AccountId },
+    /// A per-account recipient address of the support mailbox.
+    Mailbox { account: AccountId },
+}
+
+impl AddressListing {
+    pub fn account(&self) -> AccountId {
+        match *self {
+            AddressListing::Agent { account, .. }
+            | AddressListing::Helpdesk { account }
+            | AddressListing::Group { account }
+            | AddressListing::Mailbox { account } => account,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+}
+
+/// The queryable directory. Build it with [`Directory::load`] or [`Directory::from_toml`].
+#[derive(Debug, Default)]
+pub struct Directory {
+    accounts: Vec<Account>,
+    by_address: HashMap<NormalizedAddress, Listings>,
+    by_id: HashMap<Box<str>, AccountId>,
+    by_host: HashMap<Box<str>, AccountId>,
+    findings: Vec<Finding>,
+    rules: AddressRules,
+}
+
+/// Most addresses have exactly one listing; keep that case free of a second allocation.
+#[derive(Debug, Clone)]
+enum Listings {
+    One(AddressListing),
+    Many(Vec<AddressListing>),
+}
+
+impl Listings {
+    fn as_slice(&self) -> &[AddressListing] {
+        match self {
+            Listings::One(one) => std::slice::from_ref(one),
+            Listings::Many(many) => many,
+        }
+    }
+
+    fn push(&mut self, listing: AddressListing) {
+        match self {
+            Listings::One(one) => *self = Listings::Many(vec![*one, listing]),
+            Listings::Many(many) => many.push(listing),
+        }
+    }
+}
+
+impl Directory {
+    pub fn load(path: &Path, rules: &AddressRules) -> Result<Directory, DirectoryError> {
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| DirectoryError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        Directory::from_toml(&text, rules).map_err(|message| DirectoryError::Syntax {
+            path: display,
+            message,
+        })
+    }
+
+    /// Parses and indexes a directory file. Only a file that is not the directory format is an
+    /// error; inconsistent content is indexed as well as possible and reported in
+    /// [`Directory::findings`].
+    pub fn from_toml(text: &str, rules: &AddressRules) -> Result<Directory, String> {
+        let file: DirectoryFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Directory::build(file.account, rules))
+    }
+
+    pub fn build(entries: Vec<AccountEntry>, rules: &AddressRules) -> Directory {
+        let agent_count: usize = entries.iter().map(|a| a.agent.len()).sum();
+        let mut dir = Directory {
+            accounts: Vec::with_capacity(entries.len()),
+            by_address: HashMap::with_capacity(agent_count * 2),
+            by_id: HashMap::with_capacity(entries.len()),
+            by_host: HashMap::new(),
+            findings: Vec::new(),
+            rules: rules.clone(),
+        };
+        for entry in entries {
+            dir.add_account(entry);
+        }
+        dir.findings.extend(super::lint::cross_checks(&dir));
+        dir
+    }
+
+    fn add_account(&mut self, entry: AccountEntry) {
+        let index = self.accounts.len() as AccountId;
+        let id = entry.id.as_str();
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            self.error(id, format!("account id {id:?} must match [a-z0-9-]+"));
+        }
+        if self.by_id.contains_key(id) {
+            self.error(id, format!("duplicate account id {id:?}"));
+        } else {
+            self.by_id.insert(id.into(), index);
+        }
+        let language = entry.language.as_deref().and_then(|tag| {
+            let language = Language::from_tag(tag);
+            if language.is_none() {
+                self.error(id, format!("language {tag:?}: expected \"fr\" or \"en\""));
+            }
+            language
+        });
+        let mut hosts = Vec::with_capacity(entry.hosts.len());
+        for host in &entry.hosts {
+            match normalize_domain(host) {
+                Ok(host) => {
+                    if let Some(&other) = self.by_host.get(host.as_str()) {
+                        if other != index {
+                            self.error(id, format!("host {host:?} also names another account"));
+                        }
+                    }
+                    self.by_host.insert(host.as_str().into(), index);
+                    hosts.push(host.into_boxed_str());
+                }
+                Err(e) => self.error(id, format!("host {host:?}: {e}")),
+            }
+        }
+        for (list, make) in [
+            (&entry.mailboxes, mailbox as fn(AccountId) -> AddressListing),
+            (&entry.helpdesk_addresses, helpdesk),
+            (&entry.group_addresses, group),
+        ] {
+            for raw in list {
+                if let Some(address) = self.parse_address(id, raw) {
+                    self.insert(address, make(index));
+                }
+            }
+        }
+        let mut agents = Vec::with_capacity(entry.agent.len());
+        for (agent_index, agent) in entry.agent.into_iter().enumerate() {
+            let role = agent.role.parse::<Role>().unwrap_or_else(|()| {
+                self.error(
+                    id,
+                    format!(
+                        "agent {:?}: role {:?}: expected owner, admin or agent",
+                        agent.name, agent.role
+                    ),
+                );
+                Role::Agent
+            });
+            if agent.emails.is_empty() {
+                self.error(id, format!("agent {:?} has no email address", agent.name));
+            }
+            let mut emails = Vec::with_capacity(agent.emails.len());
+            for raw in &agent.emails {
+                if let Some(address) = self.parse_address(id, raw) {
+                    if emails.contains(&address) {
+                        continue;
+                    }
+                    self.insert(
+                        address.clone(),
+                        AddressListing::Agent {
+                            account: index,
+                            agent: agent_index as u32,
+                            primary: emails.is_empty(),
+                        },
+                    );
+                    emails.push(address);
+                }
+            }
+            agents.push(Agent {
+                name: agent.name.into_boxed_str(),
+                role,
+                emails,
+            });
+        }
+        self.accounts.push(Account {
+            id: entry.id.into_boxed_str(),
+            name: entry.name.into_boxed_str(),
+            language,
+            sign_in_url: entry.sign_in_url.map(String::into_boxed_str),
+            hosts,
+            agents,
+        });
+    }
+
+    fn parse_address(&mut self, account: &str, raw: &str) -> Option<NormalizedAddress> {
+        match NormalizedAddress::parse(raw, &self.rules) {
+            Ok(address) => Some(address),
+            Err(e) => {
+                self.error(account, format!("address {raw:?}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn insert(&mut self, address: NormalizedAddress, listing: AddressListing) {
+        match self.by_address.get_mut(&address) {
+            Some(listings) => listings.push(listing),
+            None => {
+                self.by_address.insert(address, Listings::One(listing));
+            }
+        }
+    }
+
+    fn error(&mut self, account: &str, message: String) {
+        self.findings.push(Finding {
+            severity: Severity::Error,
+            account: account.to_string(),
+            message,
+        });
+    }
+
+    /// Every listing of an address (already normalised with this directory's rules).
+    pub fn listings(&self, address: &NormalizedAddress) -> &[AddressListing] {
+        self.by_address
+            .get(address)
+            .map_or(&[], |listings| listings.as_slice())
+    }
+
+    pub fn account(&self, id: AccountId) -> &Account {
+        &self.accounts[id as usize]
+    }
+
+    pub fn agent(&self, account: AccountId, agent: u32) -> &Agent {
+        &self.accounts[account as usize].agents[agent as usize]
+    }
+
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    pub fn account_by_id(&self, id: &str) -> Option<AccountId> {
+        self.by_id.get(id).copied()
+    }
+
+    /// An account named by one of its `hosts` (lower-case ASCII form).
+    pub fn account_by_host(&self, host: &str) -> Option<AccountId> {
+        self.by_host.get(host).copied()
+    }
+
+    pub fn address_rules(&self) -> &AddressRules {
+        &self.rules
+    }
+
+    /// What is inconsistent in the directory (see `supportgate directory lint`).
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    pub fn agent_count(&self) -> usize {
+        self.accounts.iter().map(|a| a.agents.len()).sum()
+    }
+
+    pub(super) fn all_listings(
+        &self,
+    ) -> impl Iterator<Item = (&NormalizedAddress, &[AddressListing])> {
+        self.by_address.iter().map(|(a, l)| (a, l.as_slice()))
+    }
+}
+
+fn mailbox(account: AccountId) -> AddressListing {
+    AddressListing::Mailbox { account }
+}
+fn helpdesk(account: AccountId) -> AddressListing {
+    AddressListing::Helpdesk { account }
+}
+fn group(account: AccountId) -> AddressListing {
+    AddressListing::Group { account }
+}

@@ -1,0 +1,253 @@
+//! P1–P8 (SPEC §3), applied in a fixed order; the first rule broken gives the reason.
+//!
+//! Order: P7 (a usable sender) → P6 (authenticated) → identify the account → P2 (helpdesk) →
+//! P3 (group) → P8 (ambiguous) → P1 (registered) → P5 (shared) → P4 (authorisation). Cheap,
+//! message-only checks come first; identity before authorisation.
+
+use super::categories::find_category;
+use super::decision::{Decision, Reason, ReplyPlan, Suppression, Verdict};
+use super::facts::{FromHeader, MessageFacts};
+use super::identify::{identify_account, IdentificationFacts, Identified};
+use super::suppression::{reply_suppression, ReplyMemoryView};
+use super::{Action, AuthResult, PolicySettings};
+use crate::address::{AddressRules, NormalizedAddress};
+use crate::directory::{AccountId, AddressListing, Directory, Role};
+
+/// The SMTP envelope of one message (for one account concerned).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The reverse-path; `None` for the null reverse-path `<>`.
+    pub mail_from: Option<String>,
+    pub recipients: Vec<String>,
+}
+
+/// Every fact the policy needs. Nothing here does IO.
+pub struct PolicyInput<'a> {
+    pub envelope: &'a Envelope,
+    pub facts: &'a MessageFacts,
+    pub auth: &'a AuthResult,
+    pub directory: &'a Directory,
+    pub settings: &'a PolicySettings,
+    pub reply_memory: &'a dyn ReplyMemoryView,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+/// What the rules established before the action is looked up.
+struct Outcome {
+    reason: Reason,
+    account: Option<AccountId>,
+    agent: Option<(AccountId, u32)>,
+    category: Option<String>,
+    notify: Vec<String>,
+}
+
+impl Outcome {
+    fn refuse(reason: Reason, account: Option<AccountId>) -> Outcome {
+        Outcome {
+            reason,
+            account,
+            agent: None,
+            category: None,
+            notify: Vec::new(),
+        }
+    }
+}
+
+pub fn decide(input: &PolicyInput<'_>) -> Decision {
+    let rules = input.directory.address_rules();
+    let sender = match &input.facts.from {
+        Some(FromHeader::Mailbox(raw)) => NormalizedAddress::parse(raw, rules).ok(),
+        _ => None,
+    };
+    let authenticated = sender.as_ref().is_some_and(|s| {
+        input
+            .auth
+            .authenticates(s.domain(), input.settings.require_dmarc)
+    });
+    let outcome = match &sender {
+        None => Outcome::refuse(Reason::MalformedSender, None),
+        Some(_) if !authenticated => Outcome::refuse(Reason::UnauthenticatedSender, None),
+        Some(sender) => evaluate(input, sender),
+    };
+    finish(input, sender, authenticated, outcome)
+}
+
+fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
+    let directory = input.directory;
+    let listings = directory.listings(sender);
+    let recipient_rules = AddressRules {
+        strip_subaddress: false,
+        ..directory.address_rules().clone()
+    };
+    let recipients: Vec<NormalizedAddress> = input
+        .envelope
+        .recipients
+        .iter()
+        .filter_map(|r| NormalizedAddress::parse(r, &recipient_rules).ok())
+        .collect();
+    let identified = identify_account(
+        directory,
+        &input.settings.account_order,
+        &IdentificationFacts {
+            recipients: &recipients,
+            support_addresses: &input.settings.support_addresses,
+            separator: recipient_rules.subaddress_separator,
+            subject: &input.facts.subject,
+            sender_listings: listings,
+        },
+    );
+    let account = match identified {
+        Identified::Account(account, _) => Some(account),
+        _ => None,
+    };
+    // P2 and P3 hold whatever the account: such an address never opens a ticket.
+    let listed_as = |wanted: fn(&AddressListing) -> bool| {
+        let mut matching = listings.iter().filter(|l| wanted(l)).map(|l| l.account());
+        let first = matching.next()?;
+        Some(
+            account
+                .filter(|a| *a == first || matching.any(|m| m == *a))
+                .unwrap_or(first),
+        )
+    };
+    if let Some(helpdesk_of) = listed_as(|l| matches!(l, AddressListing::Helpdesk { .. })) {
+        return Outcome::refuse(Reason::HelpdeskAddress, Some(helpdesk_of));
+    }
+    if let Some(group_of) = listed_as(|l| matches!(l, AddressListing::Group { .. })) {
+        return Outcome::refuse(Reason::GroupAddress, Some(group_of));
+    }
+    if input.facts.has_list_header || input.facts.group_marker.is_some() {
+        return Outcome::refuse(Reason::GroupAddress, account);
+    }
+    let registered_somewhere = listings
+        .iter()
+        .any(|l| matches!(l, AddressListing::Agent { .. }));
+    let Some(account) = account else {
+        // Registered on several accounts, or registered but the sender strategy is not
+        // configured: either way the account is not named and is not guessed (P8).
+        let reason = if matches!(identified, Identified::Ambiguous) || registered_somewhere {
+            Reason::AmbiguousAccount
+        } else {
+            Reason::UnknownSender
+        };
+        return Outcome::refuse(reason, None);
+    };
+    let mut profiles: Vec<u32> = listings
+        .iter()
+        .filter_map(|l| match *l {
+            AddressListing::Agent {
+                account: a, agent, ..
+            } if a == account => Some(agent),
+            _ => None,
+        })
+        .collect();
+    profiles.dedup();
+    let agent = match profiles.as_slice() {
+        [] => return Outcome::refuse(Reason::NotRegistered, Some(account)),
+        [one] => *one,
+        _ => return Outcome::refuse(Reason::SharedAddress, Some(account)),
+    };
+    let role = directory.agent(account, agent).role;
+    let body = input
+        .settings
+        .categories_match_body
+        .then_some(input.facts.body_start.as_str());
+    let mut outcome = Outcome {
+        reason: Reason::Accepted,
+        account: Some(account),
+        agent: Some((account, agent)),
+        category: None,
+        notify: Vec::new(),
+    };
+    if let Some(category) = find_category(&input.settings.categories, &input.facts.subject, body) {
+        if !category.allows(role) {
+            outcome.reason = Reason::AuthorizationRequired;
+            outcome.category = Some(category.name.clone());
+            if input.settings.notify_privileged {
+                outcome.notify = privileged_primaries(directory, account, category.requires);
+            }
+        }
+    }
+    outcome
+}
+
+/// The primary addresses of those who may ask for a category: the owner, and the admins when
+/// `requires` is admin.
+fn privileged_primaries(directory: &Directory, account: AccountId, requires: Role) -> Vec<String> {
+    directory
+        .account(account)
+        .agents
+        .iter()
+        .filter(|a| a.role == Role::Owner || (requires == Role::Admin && a.role == Role::Admin))
+        .filter_map(|a| a.primary().map(|p| p.to_string()))
+        .collect()
+}
+
+fn finish(
+    input: &PolicyInput<'_>,
+    sender: Option<NormalizedAddress>,
+    authenticated: bool,
+    outcome: Outcome,
+) -> Decision {
+    let action = input.settings.action(outcome.reason);
+    let reply = if action == Action::Reply {
+        plan_reply(input, authenticated, outcome.reason)
+    } else {
+        ReplyPlan::NotApplicable
+    };
+    let directory = input.directory;
+    let (agent, role) = match outcome.agent {
+        Some((account, agent)) => {
+            let agent = directory.agent(account, agent);
+            (agent.primary().map(|p| p.to_string()), Some(agent.role))
+        }
+        None => (None, None),
+    };
+    Decision {
+        verdict: if outcome.reason == Reason::Accepted {
+            Verdict::Accept
+        } else {
+            Verdict::Refuse
+        },
+        reason: outcome.reason,
+        account: outcome.account.map(|a| directory.account(a).id.to_string()),
+        agent,
+        role,
+        action,
+        reply,
+        category: outcome.category,
+        notify: outcome.notify,
+        sender: sender.map(|s| s.to_string()),
+    }
+}
+
+fn plan_reply(input: &PolicyInput<'_>, authenticated: bool, reason: Reason) -> ReplyPlan {
+    let reply_rules = AddressRules {
+        strip_subaddress: false,
+        ..input.directory.address_rules().clone()
+    };
+    let reply_to = input
+        .envelope
+        .mail_from
+        .as_deref()
+        .and_then(|m| NormalizedAddress::parse(m, &reply_rules).ok());
+    if let Some(suppression) = reply_suppression(
+        reply_to.as_ref(),
+        input.facts,
+        authenticated,
+        &input.settings.own_addresses,
+    ) {
+        return ReplyPlan::Suppressed(suppression);
+    }
+    let Some(to) = reply_to else {
+        return ReplyPlan::Suppressed(Suppression::NullReversePath);
+    };
+    let since = input
+        .now
+        .saturating_sub(input.settings.reply_interval.as_secs());
+    if input.reply_memory.replied_since(&to, reason, since) {
+        return ReplyPlan::Suppressed(Suppression::AlreadyReplied);
+    }
+    ReplyPlan::Send { to }
+}
