@@ -2,7 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod pipeline;
 pub mod policy;
 pub mod reply;

@@ -20,10 +20,6 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The configuration embedded in the binary: used when no `--config` is given and
-/// `config/supportgate.toml` does not exist.
-pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/supportgate.toml");
-
 /// One problem in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
@@ -65,6 +61,16 @@ pub enum AuthenticationMode {
     TrustedHeader,
     /// Verify SPF, DKIM and DMARC ourselves.
     Verify,
+}
+
+impl AuthenticationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticationMode::Off => "off",
+            AuthenticationMode::TrustedHeader => "trusted-header",
+            AuthenticationMode::Verify => "verify",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +167,7 @@ impl Config {
         let raw: file::ConfigFile = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                check.problem("", toml_message(&e));
+                check.problem("", toml_message(&e, text));
                 return Err(check.problems);
             }
         };
@@ -179,11 +185,16 @@ impl Config {
     }
 }
 
-fn toml_message(e: &toml::de::Error) -> String {
+fn toml_message(e: &toml::de::Error, text: &str) -> String {
     // The toml error is multi-line (line, caret, message); keep it on one line.
-    let message = e.message().trim().to_string();
+    let message = e.message().trim().replace('\n', " ");
     match e.span() {
-        Some(span) => format!("{message} (at byte {})", span.start),
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
         None => message,
     }
 }
@@ -276,7 +287,7 @@ impl Checker {
                 format!("directory file {} does not exist", directory_path.display()),
             );
         }
-        let policy = self.policy(&raw.policy, &raw.actions, &raw.category);
+        let mut policy = self.policy(&raw.policy, &raw.actions, &raw.category);
         let authentication = self.authentication(raw.authentication);
         let queue = match parse_target(&raw.queue.target) {
             Some(Target::Maildir(p)) => QueueTarget::Maildir(self.path(&p)),
@@ -293,6 +304,13 @@ impl Checker {
             }
         };
         let replies = self.replies(raw.replies, &address_rules);
+        policy.support_addresses = support_addresses.clone();
+        // Never reply to ourselves: neither the reply address nor the support mailbox.
+        policy.own_addresses = std::iter::once(replies.from.clone())
+            .chain(support_addresses.iter().cloned())
+            .collect();
+        policy.require_dmarc = authentication.require_dmarc;
+        policy.reply_interval = replies.interval;
         let log_format = match raw.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,

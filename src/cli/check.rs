@@ -1,0 +1,122 @@
+//! `supportgate check`: the offline decision for one message, as one JSON object (SPEC §9).
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::pipeline::{parse_message, Engine};
+use crate::policy::suppression::NoReplyMemory;
+use crate::policy::{Envelope, FromHeader, ReplyPlan};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Configuration file.
+    #[arg(long, default_value = "config/supportgate.toml")]
+    config: PathBuf,
+    /// Use this directory file instead of the configured one.
+    #[arg(long)]
+    directory: Option<PathBuf>,
+    /// The envelope sender (MAIL FROM); default: the From address. Use "<>" for the null path.
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// An envelope recipient (repeatable); default: the first support address.
+    #[arg(long)]
+    rcpt: Vec<String>,
+    /// Treat the sender as authenticated (P6), as if SPF/DKIM/DMARC had passed.
+    #[arg(long)]
+    assume_authenticated: bool,
+    /// The message file (RFC 5322, as received).
+    file: PathBuf,
+}
+
+fn unusable(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("supportgate check: {message}");
+    ExitCode::from(super::EXIT_UNUSABLE)
+}
+
+pub fn run(args: CheckArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(problems) => {
+            let first = problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return unusable(format!(
+                "invalid configuration: {first} ({} problem(s); run `supportgate config check`)",
+                problems.len()
+            ));
+        }
+    };
+    let directory_path = args
+        .directory
+        .clone()
+        .unwrap_or_else(|| config.directory_path.clone());
+    let directory = match Directory::load(&directory_path, &config.address_rules) {
+        Ok(directory) => directory,
+        Err(e) => return unusable(e),
+    };
+    let engine = Engine { config, directory };
+    let bytes = match std::fs::read(&args.file) {
+        Ok(bytes) => bytes,
+        Err(e) => return unusable(format!("{}: {e}", args.file.display())),
+    };
+    let message = match parse_message(&bytes) {
+        Ok(message) => message,
+        Err(e) => return unusable(format!("{}: {e}", args.file.display())),
+    };
+    let facts = engine.facts(&message);
+    let mail_from = match args.mail_from.as_deref() {
+        Some("<>") | Some("") => None,
+        Some(address) => Some(address.to_string()),
+        None => match &facts.from {
+            Some(FromHeader::Mailbox(address)) => Some(address.clone()),
+            _ => None,
+        },
+    };
+    let recipients = if args.rcpt.is_empty() {
+        engine
+            .config
+            .support_addresses
+            .iter()
+            .take(1)
+            .map(|a| a.to_string())
+            .collect()
+    } else {
+        args.rcpt.clone()
+    };
+    let envelope = Envelope {
+        mail_from,
+        recipients,
+    };
+    let auth = engine.authenticate_offline(&facts, args.assume_authenticated);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let decision = engine.decide(&facts, &envelope, &auth, &NoReplyMemory, now);
+    let mut output = json!({
+        "verdict": decision.verdict,
+        "reason": decision.reason,
+        "account": decision.account,
+        "agent": decision.agent,
+        "role": decision.role,
+        "action": decision.action,
+        "category": decision.category,
+        "notify": decision.notify,
+        "authentication": auth,
+    });
+    match &decision.reply {
+        ReplyPlan::NotApplicable => output["reply"] = serde_json::Value::Null,
+        ReplyPlan::Suppressed(why) => output["reply_suppressed"] = json!(why),
+        ReplyPlan::Send { to } => output["reply"] = json!({ "to": to.to_string() }),
+    }
+    match serde_json::to_string_pretty(&output) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => unusable(e),
+    }
+}

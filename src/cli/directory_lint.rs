@@ -1,0 +1,47 @@
+//! `supportgate directory lint`: one line per finding, exit 1 if there is any error.
+
+use crate::config::Config;
+use crate::directory::{Directory, Severity};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(config_path: &Path, directory_path: Option<&Path>) -> ExitCode {
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    };
+    let path = directory_path.unwrap_or(&config.directory_path);
+    let directory = match Directory::load(path, &config.address_rules) {
+        Ok(directory) => directory,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    };
+    for finding in directory.findings() {
+        println!("{}: {finding}", path.display());
+    }
+    let errors = directory
+        .findings()
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    println!(
+        "{}: {} accounts, {} agents, {} error(s), {} warning(s)",
+        path.display(),
+        directory.accounts().len(),
+        directory.agent_count(),
+        errors,
+        directory.findings().len() - errors
+    );
+    if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,115 @@
+//! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
+//! account → decide → act. `check` runs parse → decide offline; `serve` runs all of it. Both go
+//! through [`Engine::evaluate`], so they decide a message the same way.
+
+use crate::config::{AuthenticationMode, Config, ConfigProblem};
+use crate::directory::{Directory, DirectoryError};
+use crate::policy::{
+    decide, AuthResult, AuthSource, Decision, Envelope, MessageFacts, PolicyInput, ReplyMemoryView,
+};
+use mail_parser::{Message, MessageParser};
+
+/// Everything needed to decide: the configuration, the directory and the reply templates,
+/// loaded and validated together so that a reload swaps them as one.
+pub struct Engine {
+    pub config: Config,
+    pub directory: Directory,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Config(Vec<ConfigProblem>),
+    #[error("{0}")]
+    Directory(#[from] DirectoryError),
+}
+
+/// Input that is not an RFC 5322 message.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ParseError {
+    #[error("empty input")]
+    Empty,
+    #[error("not an RFC 5322 message: no header fields found")]
+    NoHeaders,
+}
+
+/// Parse: bytes to a message. Anything with at least one header field is a message.
+pub fn parse_message(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::Empty);
+    }
+    let message = MessageParser::default()
+        .parse(bytes)
+        .ok_or(ParseError::NoHeaders)?;
+    if message.headers().is_empty() {
+        return Err(ParseError::NoHeaders);
+    }
+    Ok(message)
+}
+
+/// The result of the decide stage for one message and one account concerned.
+pub struct Evaluation {
+    pub decision: Decision,
+    pub facts: MessageFacts,
+}
+
+impl Engine {
+    pub fn load(config_path: &std::path::Path) -> Result<Engine, EngineError> {
+        let config = Config::load(config_path).map_err(EngineError::Config)?;
+        let directory = Directory::load(&config.directory_path, &config.address_rules)?;
+        Ok(Engine { config, directory })
+    }
+
+    /// Authenticate without the network: by configuration (`off`), by the trusted relay's
+    /// header (`trusted-header`), or — in `verify` mode, which needs DNS — not verified unless
+    /// `assume_authenticated`.
+    pub fn authenticate_offline(
+        &self,
+        facts: &MessageFacts,
+        assume_authenticated: bool,
+    ) -> AuthResult {
+        let settings = &self.config.authentication;
+        if assume_authenticated {
+            return AuthResult::with_source(AuthSource::Assumed);
+        }
+        match settings.mode {
+            AuthenticationMode::Off => AuthResult::with_source(AuthSource::Off),
+            AuthenticationMode::TrustedHeader => AuthResult::from_trusted_header(
+                &facts.authentication_results,
+                &settings.trusted_authserv_ids,
+            ),
+            AuthenticationMode::Verify => AuthResult::with_source(AuthSource::NotVerified),
+        }
+    }
+
+    /// Extracts the facts of a parsed message.
+    pub fn facts(&self, message: &Message<'_>) -> MessageFacts {
+        let policy = &self.config.policy;
+        let body_chars = if policy.categories_match_body {
+            policy.category_body_chars
+        } else {
+            0
+        };
+        MessageFacts::extract(message, body_chars)
+    }
+
+    /// Decide: the policy core on the facts of one message.
+    pub fn decide(
+        &self,
+        facts: &MessageFacts,
+        envelope: &Envelope,
+        auth: &AuthResult,
+        reply_memory: &dyn ReplyMemoryView,
+        now: u64,
+    ) -> Decision {
+        decide(&PolicyInput {
+            envelope,
+            facts,
+            auth,
+            directory: &self.directory,
+            settings: &self.config.policy,
+            reply_memory,
+            now,
+        })
+    }
+}
