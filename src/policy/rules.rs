@@ -251,3 +251,7 @@ fn plan_reply(input: &PolicyInput<'_>, authenticated: bool, reason: Reason) -> R
     }
     ReplyPlan::Send { to }
 }
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

@@ -1,0 +1,482 @@
+//! Table tests of P1–P8 over a small directory, without any file or network.
+
+use super::*;
+use crate::address::{AddressRules, NormalizedAddress};
+use crate::directory::{Directory, Role};
+use crate::policy::suppression::NoReplyMemory;
+use crate::policy::{AuthSource, CategoryRule, IdentificationStrategy};
+
+const DIRECTORY: &str = r#"
+[[account]]
+id = "acme"
+name = "Acme"
+hosts = ["acme.vendor.example"]
+mailboxes = ["acme@support.vendor.example"]
+helpdesk_addresses = ["help@acme.example"]
+group_addresses = ["team@acme.example"]
+[[account.agent]]
+name = "Owner"
+role = "owner"
+emails = ["owner@acme.example", "owner.private@mail.example"]
+[[account.agent]]
+name = "Admin"
+role = "admin"
+emails = ["admin@acme.example"]
+[[account.agent]]
+name = "Agent"
+role = "agent"
+emails = ["agent@acme.example"]
+[[account.agent]]
+name = "Sharer one"
+role = "agent"
+emails = ["shared@acme.example"]
+[[account.agent]]
+name = "Sharer two"
+role = "agent"
+emails = ["shared@acme.example"]
+
+[[account]]
+id = "globex"
+name = "Globex"
+[[account.agent]]
+name = "G owner"
+role = "owner"
+emails = ["g@globex.example"]
+[[account.agent]]
+name = "Consultant"
+role = "agent"
+emails = ["consultant@mail.example"]
+
+[[account]]
+id = "initech"
+name = "Initech"
+[[account.agent]]
+name = "Consultant"
+role = "admin"
+emails = ["consultant@mail.example"]
+"#;
+
+fn settings() -> PolicySettings {
+    let rules = AddressRules::default();
+    let mut settings = PolicySettings {
+        support_addresses: vec![NormalizedAddress::parse("support@vendor.example", &rules).unwrap()],
+        own_addresses: vec![NormalizedAddress::parse("no-reply@vendor.example", &rules).unwrap()],
+        ..PolicySettings::default()
+    };
+    settings.categories.push(
+        CategoryRule::new("billing", Role::Admin, &["factur".into(), "invoice".into()]).unwrap(),
+    );
+    settings
+        .categories
+        .push(CategoryRule::new("ownership", Role::Owner, &["ownership".into()]).unwrap());
+    settings
+}
+
+struct Case {
+    from: &'static str,
+    rcpt: &'static str,
+    subject: &'static str,
+    authenticated: bool,
+    list_header: bool,
+    reason: Reason,
+    account: Option<&'static str>,
+    role: Option<Role>,
+}
+
+const fn case(
+    from: &'static str,
+    rcpt: &'static str,
+    subject: &'static str,
+    reason: Reason,
+) -> Case {
+    Case {
+        from,
+        rcpt,
+        subject,
+        authenticated: true,
+        list_header: false,
+        reason,
+        account: None,
+        role: None,
+    }
+}
+
+fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decision {
+    let mut facts = MessageFacts {
+        from: Some(if case.from.is_empty() {
+            FromHeader::Missing
+        } else {
+            FromHeader::Mailbox(case.from.to_string())
+        }),
+        subject: case.subject.to_string(),
+        has_list_header: case.list_header,
+        ..MessageFacts::default()
+    };
+    facts.body_start = String::new();
+    let auth = AuthResult::with_source(if case.authenticated {
+        AuthSource::Assumed
+    } else {
+        AuthSource::NotVerified
+    });
+    let envelope = Envelope {
+        mail_from: Some(case.from.to_string()).filter(|f| !f.is_empty()),
+        recipients: vec![case.rcpt.to_string()],
+    };
+    decide(&PolicyInput {
+        envelope: &envelope,
+        facts: &facts,
+        auth: &auth,
+        directory,
+        settings,
+        reply_memory: &NoReplyMemory,
+        now: 1_000_000,
+    })
+}
+
+#[test]
+fn each_rule_gives_its_reason() {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let settings = settings();
+    let support = "support@vendor.example";
+    let acme = "support+acme@vendor.example";
+    let cases = [
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Agent),
+            ..case("agent@acme.example", support, "Hello", Reason::Accepted)
+        },
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Owner),
+            ..case(
+                "OWNER.private@Mail.Example",
+                support,
+                "Hi",
+                Reason::Accepted,
+            )
+        },
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Agent),
+            ..case(
+                "agent@acme.example",
+                "acme@support.vendor.example",
+                "x",
+                Reason::Accepted,
+            )
+        },
+        // P1
+        Case {
+            account: Some("acme"),
+            ..case(
+                "stranger@else.example",
+                acme,
+                "Hello",
+                Reason::NotRegistered,
+            )
+        },
+        Case {
+            account: Some("acme"),
+            ..case(
+                "stranger@else.example",
+                support,
+                "[acme] help",
+                Reason::NotRegistered,
+            )
+        },
+        Case {
+            account: Some("acme"),
+            ..case(
+                "stranger@else.example",
+                support,
+                "about acme.vendor.example",
+                Reason::NotRegistered,
+            )
+        },
+        Case {
+            account: Some("globex"),
+            ..case(
+                "agent@acme.example",
+                "support+globex@vendor.example",
+                "Hello",
+                Reason::NotRegistered,
+            )
+        },
+        case(
+            "stranger@else.example",
+            support,
+            "Hello",
+            Reason::UnknownSender,
+        ),
+        // an unknown tag names nothing: the next strategies are tried
+        case(
+            "stranger@else.example",
+            "support+nope@vendor.example",
+            "Hello",
+            Reason::UnknownSender,
+        ),
+        // P2, P3
+        Case {
+            account: Some("acme"),
+            ..case(
+                "help@acme.example",
+                support,
+                "Hello",
+                Reason::HelpdeskAddress,
+            )
+        },
+        Case {
+            account: Some("acme"),
+            ..case("team@acme.example", support, "Hello", Reason::GroupAddress)
+        },
+        Case {
+            account: Some("acme"),
+            list_header: true,
+            ..case("agent@acme.example", support, "Hello", Reason::GroupAddress)
+        },
+        // P4
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Agent),
+            ..case(
+                "agent@acme.example",
+                support,
+                "Facture de mars",
+                Reason::AuthorizationRequired,
+            )
+        },
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Admin),
+            ..case("admin@acme.example", support, "Invoice", Reason::Accepted)
+        },
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Admin),
+            ..case(
+                "admin@acme.example",
+                support,
+                "Ownership transfer",
+                Reason::AuthorizationRequired,
+            )
+        },
+        Case {
+            account: Some("acme"),
+            role: Some(Role::Owner),
+            ..case(
+                "owner@acme.example",
+                support,
+                "Ownership transfer",
+                Reason::Accepted,
+            )
+        },
+        // P5
+        Case {
+            account: Some("acme"),
+            ..case(
+                "shared@acme.example",
+                support,
+                "Hello",
+                Reason::SharedAddress,
+            )
+        },
+        // P6
+        Case {
+            authenticated: false,
+            ..case(
+                "owner@acme.example",
+                support,
+                "Hello",
+                Reason::UnauthenticatedSender,
+            )
+        },
+        // P7
+        case("", support, "Hello", Reason::MalformedSender),
+        case("not an address", support, "Hello", Reason::MalformedSender),
+        // P8, and how naming the account resolves it
+        case(
+            "consultant@mail.example",
+            support,
+            "Hello",
+            Reason::AmbiguousAccount,
+        ),
+        Case {
+            account: Some("initech"),
+            role: Some(Role::Admin),
+            ..case(
+                "consultant@mail.example",
+                "support+initech@vendor.example",
+                "Hello",
+                Reason::Accepted,
+            )
+        },
+        Case {
+            account: Some("globex"),
+            role: Some(Role::Agent),
+            ..case(
+                "consultant@mail.example",
+                support,
+                "[globex] Hello",
+                Reason::Accepted,
+            )
+        },
+    ];
+    for c in &cases {
+        let decision = run(c, &settings, &directory);
+        let label = format!("{} → {} ({})", c.from, c.rcpt, c.subject);
+        assert_eq!(decision.reason, c.reason, "{label}");
+        assert_eq!(decision.account.as_deref(), c.account, "{label}");
+        assert_eq!(decision.role, c.role, "{label}");
+        assert_eq!(decision.action, c.reason.default_action(), "{label}");
+        assert_eq!(
+            decision.verdict == Verdict::Accept,
+            c.reason == Reason::Accepted,
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn identification_order_is_configurable() {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let mut settings = settings();
+    let c = case(
+        "consultant@mail.example",
+        "support+initech@vendor.example",
+        "[globex] Hello",
+        Reason::Accepted,
+    );
+    assert_eq!(
+        run(&c, &settings, &directory).account.as_deref(),
+        Some("initech")
+    );
+    settings.account_order = vec![
+        IdentificationStrategy::Subject,
+        IdentificationStrategy::RecipientTag,
+    ];
+    assert_eq!(
+        run(&c, &settings, &directory).account.as_deref(),
+        Some("globex")
+    );
+    // Without the sender strategy, a registered sender who names no account is not guessed.
+    settings.account_order = vec![IdentificationStrategy::RecipientTag];
+    let c = case(
+        "agent@acme.example",
+        "support@vendor.example",
+        "Hello",
+        Reason::AmbiguousAccount,
+    );
+    assert_eq!(
+        run(&c, &settings, &directory).reason,
+        Reason::AmbiguousAccount
+    );
+}
+
+#[test]
+fn authorization_notifies_privileged_primaries_only() {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let mut settings = settings();
+    let c = case(
+        "agent@acme.example",
+        "support@vendor.example",
+        "Invoice",
+        Reason::AuthorizationRequired,
+    );
+    let decision = run(&c, &settings, &directory);
+    assert_eq!(decision.category.as_deref(), Some("billing"));
+    assert_eq!(
+        decision.notify,
+        vec!["owner@acme.example", "admin@acme.example"]
+    );
+    let c = case(
+        "admin@acme.example",
+        "support@vendor.example",
+        "ownership",
+        Reason::AuthorizationRequired,
+    );
+    assert_eq!(
+        run(&c, &settings, &directory).notify,
+        vec!["owner@acme.example"]
+    );
+    settings.notify_privileged = false;
+    assert!(run(&c, &settings, &directory).notify.is_empty());
+}
+
+#[test]
+fn actions_and_reply_plans_follow_configuration() {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let mut settings = settings();
+    let c = case(
+        "stranger@else.example",
+        "support+acme@vendor.example",
+        "Hello",
+        Reason::NotRegistered,
+    );
+    let decision = run(&c, &settings, &directory);
+    assert_eq!(
+        decision.reply,
+        ReplyPlan::Send {
+            to: NormalizedAddress::parse("stranger@else.example", &AddressRules::default())
+                .unwrap()
+        }
+    );
+    settings.set_action(Reason::NotRegistered, Action::Reject);
+    let decision = run(&c, &settings, &directory);
+    assert_eq!(
+        (decision.action, decision.reply),
+        (Action::Reject, ReplyPlan::NotApplicable)
+    );
+    // Replying to an unauthenticated sender is suppressed even if configured.
+    settings.set_action(Reason::UnauthenticatedSender, Action::Reply);
+    let c = Case {
+        authenticated: false,
+        ..c
+    };
+    assert_eq!(
+        run(&c, &settings, &directory).reply,
+        ReplyPlan::Suppressed(Suppression::Unauthenticated)
+    );
+}
+
+#[test]
+fn reply_memory_suppresses_within_the_interval() {
+    struct RepliedAt(u64);
+    impl ReplyMemoryView for RepliedAt {
+        fn replied_since(&self, _: &NormalizedAddress, reason: Reason, since: u64) -> bool {
+            reason == Reason::NotRegistered && self.0 >= since
+        }
+    }
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let settings = settings();
+    let c = case(
+        "stranger@else.example",
+        "support+acme@vendor.example",
+        "Hello",
+        Reason::NotRegistered,
+    );
+    let facts = MessageFacts {
+        from: Some(FromHeader::Mailbox(c.from.into())),
+        ..MessageFacts::default()
+    };
+    let envelope = Envelope {
+        mail_from: Some(c.from.into()),
+        recipients: vec![c.rcpt.into()],
+    };
+    let auth = AuthResult::with_source(AuthSource::Assumed);
+    let now = 10_000_000;
+    for (replied_at, expected_suppressed) in [(now - 3600, true), (now - 8 * 86_400, false)] {
+        let decision = decide(&PolicyInput {
+            envelope: &envelope,
+            facts: &facts,
+            auth: &auth,
+            directory: &directory,
+            settings: &settings,
+            reply_memory: &RepliedAt(replied_at),
+            now,
+        });
+        assert_eq!(
+            decision.reply == ReplyPlan::Suppressed(Suppression::AlreadyReplied),
+            expected_suppressed
+        );
+    }
+}
