@@ -4,7 +4,9 @@
 pub mod address;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod directory;
 pub mod pipeline;
 pub mod policy;
 pub mod reply;
+pub mod store;

@@ -243,7 +243,7 @@ pub struct ReplyMemoryFile {
 impl Default for ReplyMemoryFile {
     fn default() -> Self {
         ReplyMemoryFile {
-            path: "../var/reply-memory".into(),
+            path: "../var/reply-memory.redb".into(),
         }
     }
 }

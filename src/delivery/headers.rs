@@ -1,0 +1,199 @@
+//! The headers prepended to forwarded mail (SPEC §4): `Received:`, our
+//! `Authentication-Results:` and `X-Supportgate-*`; inbound `X-Supportgate-*` headers (and
+//! `Authentication-Results` claiming our authserv-id) are removed first, so that a sender cannot
+//! forge a verdict.
+
+use crate::policy::{AuthResult, Decision};
+
+/// What the trace headers say about one message.
+pub struct Trace<'a> {
+    pub hostname: &'a str,
+    pub queue_id: &'a str,
+    pub peer_ip: Option<std::net::IpAddr>,
+    pub helo: Option<&'a str>,
+    pub tls: bool,
+    pub recipient: Option<&'a str>,
+    /// RFC 5322 date-time of reception.
+    pub date: &'a str,
+}
+
+/// Replaces control characters and non-ASCII in a value we copy into a header.
+fn header_safe(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+/// `message` with inbound `X-Supportgate-*` headers and `Authentication-Results` of our own
+/// authserv-id removed from its header section (folded continuation lines included). The body
+/// is untouched.
+pub fn strip_inbound_headers(message: &[u8], own_authserv_id: &str) -> Vec<u8> {
+    let header_end = find_header_end(message);
+    let (headers, body) = message.split_at(header_end);
+    let mut out = Vec::with_capacity(message.len());
+    let mut dropping = false;
+    for line in headers.split_inclusive(|&b| b == b'\n') {
+        let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !continuation {
+            dropping = is_forgeable(line, own_authserv_id);
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+fn is_forgeable(line: &[u8], own_authserv_id: &str) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let name = String::from_utf8_lossy(&line[..colon])
+        .trim()
+        .to_ascii_lowercase();
+    if name.starts_with("x-supportgate-") {
+        return true;
+    }
+    if name == "authentication-results" {
+        let value = String::from_utf8_lossy(&line[colon + 1..]);
+        let id = value.trim().split([';', ' ', '\t']).next().unwrap_or("");
+        return id.eq_ignore_ascii_case(own_authserv_id);
+    }
+    false
+}
+
+/// Offset of the first byte after the blank line ending the header section (or the end).
+fn find_header_end(message: &[u8]) -> usize {
+    let mut start = 0;
+    for line in message.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            return start;
+        }
+        start += line.len();
+    }
+    message.len()
+}
+
+/// The headers to prepend, CRLF-terminated.
+pub fn trace_headers(trace: &Trace<'_>, auth: &AuthResult, decision: &Decision) -> String {
+    let mut out = String::new();
+    let from_part = match (trace.helo, trace.peer_ip) {
+        (Some(helo), Some(ip)) => format!("from {} ([{ip}])", header_safe(helo)),
+        (None, Some(ip)) => format!("from [{ip}] ([{ip}])"),
+        (Some(helo), None) => format!("from {}", header_safe(helo)),
+        (None, None) => "from localhost".to_string(),
+    };
+    let with = if trace.tls { "ESMTPS" } else { "ESMTP" };
+    out.push_str(&format!(
+        "Received: {from_part}\r\n\tby {} (supportgate) with {with} id {}",
+        trace.hostname, trace.queue_id
+    ));
+    if let Some(rcpt) = trace.recipient {
+        out.push_str(&format!("\r\n\tfor <{}>", header_safe(rcpt)));
+    }
+    out.push_str(&format!(";\r\n\t{}\r\n", trace.date));
+    out.push_str(&format!(
+        "Authentication-Results: {}; {}\r\n",
+        trace.hostname,
+        authentication_results_value(auth)
+    ));
+    let verdict = match decision.verdict {
+        crate::policy::Verdict::Accept => "accept",
+        crate::policy::Verdict::Refuse => "refuse",
+    };
+    out.push_str(&format!("X-Supportgate-Verdict: {verdict}\r\n"));
+    out.push_str(&format!(
+        "X-Supportgate-Reason: {}\r\n",
+        decision.reason.code()
+    ));
+    out.push_str(&format!("X-Supportgate-Queue-Id: {}\r\n", trace.queue_id));
+    if let Some(account) = &decision.account {
+        out.push_str(&format!(
+            "X-Supportgate-Account: {}\r\n",
+            header_safe(account)
+        ));
+    }
+    if let Some(agent) = &decision.agent {
+        out.push_str(&format!("X-Supportgate-Agent: {}\r\n", header_safe(agent)));
+    }
+    if let Some(role) = decision.role {
+        out.push_str(&format!("X-Supportgate-Role: {role}\r\n"));
+    }
+    out
+}
+
+/// The RFC 8601 resinfo part: `spf=pass smtp.mailfrom=…; dkim=…; dmarc=…`, or `none` when
+/// nothing was verified.
+fn authentication_results_value(auth: &AuthResult) -> String {
+    use crate::policy::AuthSource;
+    match auth.source {
+        AuthSource::Off => return "none (authentication disabled)".into(),
+        AuthSource::Assumed | AuthSource::NotVerified => return "none".into(),
+        AuthSource::TrustedHeader | AuthSource::Verified => {}
+    }
+    let mut parts = Vec::new();
+    let spf = &auth.spf;
+    parts.push(match &spf.domain {
+        Some(d) => format!("spf={} smtp.mailfrom={}", spf.result, header_safe(d)),
+        None => format!("spf={}", spf.result),
+    });
+    if auth.dkim.is_empty() {
+        parts.push("dkim=none".into());
+    }
+    for dkim in &auth.dkim {
+        parts.push(match &dkim.domain {
+            Some(d) => format!("dkim={} header.d={}", dkim.result, header_safe(d)),
+            None => format!("dkim={}", dkim.result),
+        });
+    }
+    let dmarc = &auth.dmarc;
+    parts.push(match &dmarc.domain {
+        Some(d) => format!("dmarc={} header.from={}", dmarc.result, header_safe(d)),
+        None => format!("dmarc={}", dmarc.result),
+    });
+    parts.join(";\r\n\t")
+}
+
+/// Builds the forwarded message: our headers, then the original with forgeable headers removed.
+pub fn forwarded_message(
+    original: &[u8],
+    trace: &Trace<'_>,
+    auth: &AuthResult,
+    decision: &Decision,
+) -> Vec<u8> {
+    let headers = trace_headers(trace, auth, decision);
+    let stripped = strip_inbound_headers(original, trace.hostname);
+    let mut out = Vec::with_capacity(headers.len() + stripped.len());
+    out.extend_from_slice(headers.as_bytes());
+    out.extend_from_slice(&stripped);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_forged_verdicts_and_our_authentication_results_only() {
+        let message = b"X-Supportgate-Verdict: accept\r\nX-SUPPORTGATE-Role: owner\r\n\tcontinued\r\nAuthentication-Results: gw.example; dmarc=pass\r\nAuthentication-Results: mx.other.example; dmarc=fail\r\nSubject: hi\r\n\r\nX-Supportgate-Verdict: in the body stays\r\n";
+        let out = strip_inbound_headers(message, "gw.example");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Authentication-Results: mx.other.example; dmarc=fail\r\nSubject: hi\r\n\r\nX-Supportgate-Verdict: in the body stays\r\n"
+        );
+    }
+
+    #[test]
+    fn copied_values_cannot_inject_headers() {
+        assert_eq!(header_safe("evil\r\nBcc: x@y"), "evil??Bcc: x@y");
+    }
+}

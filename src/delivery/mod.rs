@@ -1,0 +1,4 @@
+//! The act stage: where accepted mail, replies and notifications go.
+
+pub mod headers;
+pub mod transport;

@@ -1,0 +1,113 @@
+//! The reply memory: which reply (reason) went to which address, and when (SPEC §5: one reply
+//! per address and reason within the interval), surviving restarts.
+//!
+//! Stored in [redb](https://docs.rs/redb), an embedded, pure-Rust, ACID key-value store: one
+//! file, crash-safe commits, no server and no C dependency to run beside a single gateway. The
+//! [`ReplyMemory`] trait is all the gateway uses, so a shared database can serve a fleet later.
+
+use crate::address::NormalizedAddress;
+use crate::policy::{Reason, ReplyMemoryView};
+use redb::{Database, ReadableTable, TableDefinition};
+use std::path::Path;
+
+const REPLIES: TableDefinition<&str, u64> = TableDefinition::new("replies");
+
+/// A reply memory that can also record.
+pub trait ReplyMemory: ReplyMemoryView + Send + Sync {
+    fn record(&self, recipient: &NormalizedAddress, reason: Reason, at: u64) -> Result<(), String>;
+}
+
+pub struct RedbReplyMemory {
+    db: Database,
+}
+
+fn key(recipient: &NormalizedAddress, reason: Reason) -> String {
+    format!("{}\u{0}{}", reason.code(), recipient)
+}
+
+impl RedbReplyMemory {
+    /// Opens (or creates) the database file at `path` (its folder is created if needed).
+    pub fn open(path: &Path) -> Result<RedbReplyMemory, String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        let db = Database::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let txn = db.begin_write().map_err(|e| e.to_string())?;
+        txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(RedbReplyMemory { db })
+    }
+
+    /// Forgets replies older than `before` (Unix seconds); returns how many were removed.
+    pub fn prune(&self, before: u64) -> Result<usize, String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let removed = {
+            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+            let old: Vec<String> = table
+                .iter()
+                .map_err(|e| e.to_string())?
+                .filter_map(Result::ok)
+                .filter(|(_, at)| at.value() < before)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for k in &old {
+                table.remove(k.as_str()).map_err(|e| e.to_string())?;
+            }
+            old.len()
+        };
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(removed)
+    }
+}
+
+impl ReplyMemoryView for RedbReplyMemory {
+    fn replied_since(&self, recipient: &NormalizedAddress, reason: Reason, since: u64) -> bool {
+        let lookup = || -> Result<bool, redb::Error> {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(REPLIES)?;
+            Ok(table
+                .get(key(recipient, reason).as_str())?
+                .is_some_and(|at| at.value() >= since))
+        };
+        // If the memory cannot be read, answer "already replied": a missing reply is better
+        // than a reply storm.
+        lookup().unwrap_or(true)
+    }
+}
+
+impl ReplyMemory for RedbReplyMemory {
+    fn record(&self, recipient: &NormalizedAddress, reason: Reason, at: u64) -> Result<(), String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+            table
+                .insert(key(recipient, reason).as_str(), at)
+                .map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::AddressRules;
+
+    #[test]
+    fn remembers_across_reopen_and_per_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replies.redb");
+        let bob = NormalizedAddress::parse("bob@else.example", &AddressRules::default()).unwrap();
+        {
+            let memory = RedbReplyMemory::open(&path).unwrap();
+            assert!(!memory.replied_since(&bob, Reason::UnknownSender, 0));
+            memory.record(&bob, Reason::UnknownSender, 1000).unwrap();
+        }
+        let memory = RedbReplyMemory::open(&path).unwrap();
+        assert!(memory.replied_since(&bob, Reason::UnknownSender, 500));
+        assert!(!memory.replied_since(&bob, Reason::UnknownSender, 1001));
+        assert!(!memory.replied_since(&bob, Reason::NotRegistered, 0));
+        assert_eq!(memory.prune(2000).unwrap(), 1);
+        assert!(!memory.replied_since(&bob, Reason::UnknownSender, 0));
+    }
+}
