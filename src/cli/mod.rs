@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 mod directory_lint;
+mod quarantine;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ enum Command {
     /// Directory commands.
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Refused mail kept for support staff: list, show, release, delete.
+    Quarantine(quarantine::QuarantineArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,5 +86,6 @@ pub fn run() -> ExitCode {
         Command::Directory(DirectoryCommand::Lint { config, directory }) => {
             directory_lint::run(&config, directory.as_deref())
         }
+        Command::Quarantine(args) => quarantine::run(args),
     }
 }

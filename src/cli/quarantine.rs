@@ -1,0 +1,237 @@
+//! `supportgate quarantine list|show|release|delete`: what support staff do with refused mail.
+//! Exit 0 on success, 1 when the message does not exist, 2 on unusable input (as `check`).
+
+use crate::config::Config;
+use crate::delivery::transport::Transport;
+use crate::store::quarantine::{Quarantine, QuarantineError, QuarantineRecord};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    #[arg(long, default_value = "config/supportgate.toml", global = true)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: QuarantineCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineCommand {
+    /// List kept messages, oldest first.
+    #[command(after_help = "Examples:\n  supportgate quarantine list\n  supportgate quarantine list --reason not-registered --since 2d --json")]
+    List {
+        /// Only this reason code.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only messages received within this duration (e.g. 2h, 7d) or since this Unix time.
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one message's record and headers.
+    Show { id: String },
+    /// Forward a message to the ticket queue as if accepted, recording who released it.
+    #[command(after_help = "Example:\n  supportgate quarantine release 0067A1B2C3D4E5F6 --by jdoe")]
+    Release {
+        id: String,
+        /// Who releases it (recorded in the quarantine and in the forwarded headers).
+        #[arg(long, default_value_t = default_operator())]
+        by: String,
+    },
+    /// Delete a message for good.
+    Delete { id: String },
+}
+
+fn default_operator() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn fail(error: &QuarantineError) -> ExitCode {
+    eprintln!("supportgate quarantine: {error}");
+    match error {
+        QuarantineError::NotFound(_) => ExitCode::from(1),
+        _ => ExitCode::from(super::EXIT_UNUSABLE),
+    }
+}
+
+pub fn run(args: QuarantineArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    };
+    let quarantine = Quarantine::new(&config.quarantine_path);
+    match args.command {
+        QuarantineCommand::List { reason, since, json } => list(&quarantine, reason, since, json),
+        QuarantineCommand::Show { id } => show(&quarantine, &id),
+        QuarantineCommand::Release { id, by } => release(&config, &quarantine, &id, &by),
+        QuarantineCommand::Delete { id } => match quarantine.delete(&id) {
+            Ok(()) => {
+                println!("deleted {id}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+    }
+}
+
+fn list(quarantine: &Quarantine, reason: Option<String>, since: Option<String>, json: bool) -> ExitCode {
+    let since = match since.as_deref().map(parse_since) {
+        Some(Ok(at)) => Some(at),
+        Some(Err(e)) => {
+            eprintln!("supportgate quarantine: --since: {e}");
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+        None => None,
+    };
+    let records = match quarantine.list() {
+        Ok(records) => records,
+        Err(e) => return fail(&e),
+    };
+    let mut damaged = false;
+    for record in records {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                eprintln!("supportgate quarantine: {e}");
+                damaged = true;
+                continue;
+            }
+        };
+        if reason.as_deref().is_some_and(|r| r != record.decision.reason)
+            || since.is_some_and(|s| record.received_at < s)
+        {
+            continue;
+        }
+        if json {
+            println!("{}", serde_json::to_string(&record).unwrap_or_default());
+        } else {
+            println!("{}", summary_line(&record));
+        }
+    }
+    if damaged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn summary_line(record: &QuarantineRecord) -> String {
+    let when = time::OffsetDateTime::from_unix_timestamp(record.received_at as i64)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    format!(
+        "{}  {}  {:<24} {:<32} {}{}",
+        record.id,
+        when,
+        record.decision.reason,
+        record.from_header.as_deref().unwrap_or("-"),
+        record.subject.as_deref().unwrap_or("").chars().take(60).collect::<String>(),
+        record
+            .released
+            .as_ref()
+            .map(|r| format!("  [released by {}]", r.by))
+            .unwrap_or_default()
+    )
+}
+
+/// `2d` (a duration back from now) or a Unix timestamp.
+fn parse_since(value: &str) -> Result<u64, String> {
+    if let Ok(at) = value.parse::<u64>() {
+        return Ok(at);
+    }
+    crate::config::parse_duration(value).map(|d| now().saturating_sub(d.as_secs()))
+}
+
+fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
+    let record = match quarantine.record(id) {
+        Ok(record) => record,
+        Err(e) => return fail(&e),
+    };
+    let message = match quarantine.message(id) {
+        Ok(message) => message,
+        Err(e) => return fail(&e),
+    };
+    match serde_json::to_string_pretty(&record) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("supportgate quarantine: {e}"),
+    }
+    println!("--- headers ({} bytes in all) ---", message.len());
+    let header_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message.len(), |p| p + 2);
+    print!("{}", String::from_utf8_lossy(&message[..header_end]));
+    ExitCode::SUCCESS
+}
+
+fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> ExitCode {
+    let record = match quarantine.record(id) {
+        Ok(record) => record,
+        Err(e) => return fail(&e),
+    };
+    let message = match quarantine.message(id) {
+        Ok(message) => message,
+        Err(e) => return fail(&e),
+    };
+    let headers = release_headers(&record, by);
+    let stripped = crate::delivery::headers::strip_inbound_headers(&message, &config.server.hostname);
+    let mut bytes = headers.into_bytes();
+    bytes.extend_from_slice(&stripped);
+    let transport = Transport::for_queue(&config.queue, &config.server.hostname);
+    let mail_from = Some(record.mail_from.as_str()).filter(|m| !m.is_empty());
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("supportgate quarantine: {e}");
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    };
+    let unique = format!("{id}-released");
+    match runtime.block_on(transport.send(mail_from, &record.recipients, &bytes, &unique)) {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("supportgate quarantine: release of {id} to {} failed: {e}", transport.description());
+            return ExitCode::from(1);
+        }
+    }
+    if let Err(e) = quarantine.mark_released(id, by, now()) {
+        return fail(&e);
+    }
+    println!("released {id} to {} by {by}", transport.description());
+    ExitCode::SUCCESS
+}
+
+fn release_headers(record: &QuarantineRecord, by: &str) -> String {
+    let safe = |v: &str| -> String { v.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(100).collect() };
+    let mut out = String::from("X-Supportgate-Verdict: accept\r\n");
+    out.push_str(&format!("X-Supportgate-Reason: {}\r\n", safe(&record.decision.reason)));
+    out.push_str(&format!("X-Supportgate-Released-By: {}\r\n", safe(by)));
+    out.push_str(&format!("X-Supportgate-Queue-Id: {}\r\n", safe(&record.id)));
+    for (name, value) in [
+        ("Account", &record.decision.account),
+        ("Agent", &record.decision.agent),
+        ("Role", &record.decision.role),
+    ] {
+        if let Some(value) = value {
+            out.push_str(&format!("X-Supportgate-{name}: {}\r\n", safe(value)));
+        }
+    }
+    out
+}
