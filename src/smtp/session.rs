@@ -25,6 +25,14 @@ enum Next {
     Close,
 }
 
+/// What the input buffer holds.
+enum NextLine {
+    Line(Vec<u8>),
+    /// An over-long line was dropped (and answered).
+    Skipped,
+    NeedMore,
+}
+
 /// How waiting for input ended, when it did not bring bytes.
 enum Interrupted {
     Eof,
@@ -77,9 +85,15 @@ impl<H: MessageHandler> Session<H> {
     /// Returns why the session ended, for the log.
     async fn command_loop(&mut self) -> &'static str {
         loop {
+            if self.errors >= self.config.limits.max_errors {
+                warn!(session = %self.info.session_id, errors = self.errors, "error limit hit");
+                self.reply_outcome(Outcome::TooManyErrors);
+                return "too many errors";
+            }
             let line = match self.next_line() {
-                Some(line) => line,
-                None => {
+                NextLine::Line(line) => line,
+                NextLine::Skipped => continue,
+                NextLine::NeedMore => {
                     let timeout = self.config.limits.timeouts.command;
                     match self.wait_for_input(timeout).await {
                         Ok(()) => continue,
@@ -87,13 +101,7 @@ impl<H: MessageHandler> Session<H> {
                     }
                 }
             };
-            let next = self.command(&line).await;
-            if self.errors >= self.config.limits.max_errors {
-                warn!(session = %self.info.session_id, errors = self.errors, "error limit hit");
-                self.reply_outcome(Outcome::TooManyErrors);
-                return "too many errors";
-            }
-            match next {
+            match self.command(&line).await {
                 Next::Continue => {}
                 Next::Close => return "quit",
                 Next::Data => {
@@ -144,28 +152,23 @@ impl<H: MessageHandler> Session<H> {
 
     /// Cuts the next complete command line from the input, enforcing the line length limit
     /// before the line ends.
-    fn next_line(&mut self) -> Option<Vec<u8>> {
+    fn next_line(&mut self) -> NextLine {
         let max = self.config.limits.max_line_length;
-        loop {
-            let Some(lf) = self.conn.input.iter().position(|&b| b == b'\n') else {
-                if self.conn.input.len() >= max {
-                    self.conn.input.clear();
-                    self.skipping_long_line = true;
-                }
-                return None;
-            };
-            let line: Vec<u8> = self.conn.input.drain(..=lf).collect();
-            if self.skipping_long_line || line.len() > max {
-                self.skipping_long_line = false;
-                warn!(session = %self.info.session_id, "command line too long");
-                self.reply_outcome(Outcome::LineTooLong);
-                if self.errors >= self.config.limits.max_errors {
-                    return Some(Vec::new());
-                }
-                continue;
+        let Some(lf) = self.conn.input.iter().position(|&b| b == b'\n') else {
+            if self.conn.input.len() >= max {
+                self.conn.input.clear();
+                self.skipping_long_line = true;
             }
-            return Some(line);
+            return NextLine::NeedMore;
+        };
+        let line: Vec<u8> = self.conn.input.drain(..=lf).collect();
+        if self.skipping_long_line || line.len() > max {
+            self.skipping_long_line = false;
+            warn!(session = %self.info.session_id, "command line too long");
+            self.reply_outcome(Outcome::LineTooLong);
+            return NextLine::Skipped;
         }
+        NextLine::Line(line)
     }
 
     /// Flushes pending replies, then waits for more input.
@@ -244,9 +247,6 @@ impl<H: MessageHandler> Session<H> {
 
     /// Handles one command line.
     async fn command(&mut self, line: &[u8]) -> Next {
-        if line.is_empty() {
-            return Next::Continue; // only produced once the error limit is reached
-        }
         let parsed = Request::parse(&mut line.iter());
         debug!(session = %self.info.session_id, request = ?parsed, "command");
         match parsed {
