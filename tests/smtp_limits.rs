@@ -145,3 +145,46 @@ async fn error_limit_closes_the_session() {
     assert!(c.reply().await.starts_with("421 4.7.0"));
     assert!(c.closed().await);
 }
+
+/// Never decides; stands in for a stuck pipeline.
+struct StuckHandler;
+
+impl supportgate::smtp::MessageHandler for StuckHandler {
+    fn check_recipient(
+        &self,
+        _: &supportgate::smtp::SessionInfo,
+        _: &str,
+    ) -> supportgate::smtp::RcptCheck {
+        supportgate::smtp::RcptCheck::Accept
+    }
+
+    async fn deliver(
+        &self,
+        _: &supportgate::smtp::SessionInfo,
+        _: &supportgate::smtp::Envelope,
+        _: Vec<u8>,
+    ) -> supportgate::smtp::SmtpReply {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn stuck_handler_gets_a_temporary_failure_not_a_250() {
+    let mut config = test_config();
+    config.limits.timeouts.data_termination = Duration::from_millis(200);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(supportgate::smtp::run(
+        vec![listener],
+        std::sync::Arc::new(config),
+        std::sync::Arc::new(StuckHandler),
+        std::future::pending(),
+    ));
+    let mut c = Client::greeted(addr).await;
+    c.cmd("EHLO client.example").await;
+    assert!(transaction(&mut c, b"x\r\n.\r\n")
+        .await
+        .starts_with("451 4.4.2"));
+    c.expect("QUIT", "221").await;
+    server.abort();
+}
