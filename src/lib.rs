@@ -1,4 +1,19 @@
-//! supportgate: an inbound SMTP gateway that lets through only mail from registered agents.
+//! supportgate: an inbound SMTP gateway that lets through only mail from registered agents of
+//! the customer account concerned (SPEC §1).
+//!
+//! The pipeline, and the module for each stage:
+//!
+//! | stage | module |
+//! |---|---|
+//! | receive (RFC 5321, limits, smuggling, STARTTLS) | [`smtp`] |
+//! | parse | [`pipeline::parse_message`], [`policy::facts`] |
+//! | authenticate | [`policy::authentication`] |
+//! | identify account | [`policy::identify`] over the [`directory`] |
+//! | decide (P1–P8, pure) | [`policy`] |
+//! | act (forward, reply, reject, quarantine) | [`gateway`], [`delivery`], [`reply`], [`store`] |
+//!
+//! [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
+//! the command line. [`address`] is the one way addresses are compared.
 #![forbid(unsafe_code)]
 
 pub mod address;
@@ -9,4 +24,5 @@ pub mod directory;
 pub mod pipeline;
 pub mod policy;
 pub mod reply;
+pub mod smtp;
 pub mod store;

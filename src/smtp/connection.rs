@@ -1,0 +1,109 @@
+//! The socket side of a session: plain or TLS stream, bounded input buffer, reply buffer.
+//!
+//! Replies are queued and written when the session is about to wait for input, which is what
+//! PIPELINING (RFC 2920) asks for: a batch of commands gets its replies in one write.
+
+use std::io;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::server::TlsStream;
+
+use super::reply::SmtpReply;
+
+/// Largest single read; the input buffer never grows by more than this past a limit check.
+const READ_CHUNK: usize = 8192;
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only seen if a handshake failed; every operation then fails.
+    Broken,
+}
+
+pub(crate) struct Connection {
+    stream: Stream,
+    /// Received bytes not yet consumed by the session.
+    pub(crate) input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Self {
+            stream: Stream::Plain(stream),
+            input: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+
+    pub(crate) fn queue(&mut self, reply: &SmtpReply) {
+        reply.write_to(&mut self.output);
+    }
+
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        self.output.extend_from_slice(bytes);
+    }
+
+    /// Reads once (at most [`READ_CHUNK`] bytes) and appends to `input`; 0 means EOF.
+    pub(crate) async fn read_more(&mut self) -> io::Result<usize> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let n = match &mut self.stream {
+            Stream::Plain(s) => s.read(&mut chunk).await?,
+            Stream::Tls(s) => s.read(&mut chunk).await?,
+            Stream::Broken => return Err(io::ErrorKind::NotConnected.into()),
+        };
+        self.input
+            .extend_from_slice(chunk.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    /// Writes queued replies.
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        match &mut self.stream {
+            Stream::Plain(s) => s.write_all(&self.output).await?,
+            Stream::Tls(s) => {
+                s.write_all(&self.output).await?;
+                s.flush().await?;
+            }
+            Stream::Broken => return Err(io::ErrorKind::NotConnected.into()),
+        }
+        self.output.clear();
+        Ok(())
+    }
+
+    pub(crate) async fn shutdown(&mut self) {
+        let _ = match &mut self.stream {
+            Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s) => s.shutdown().await,
+            Stream::Broken => Ok(()),
+        };
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// Flushes queued replies (the `220` to STARTTLS), drops any input pipelined after
+    /// STARTTLS (RFC 3207 §4.2: it must not be honoured) and performs the handshake.
+    /// Returns how many plaintext bytes were discarded.
+    pub(crate) async fn start_tls(
+        &mut self,
+        config: Arc<rustls::ServerConfig>,
+    ) -> io::Result<usize> {
+        let discarded = self.input.len();
+        self.input.clear();
+        self.flush().await?;
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Broken) else {
+            return Err(io::ErrorKind::InvalidInput.into());
+        };
+        let tls = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await?;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(discarded)
+    }
+}

@@ -1,0 +1,29 @@
+//! The SMTP front (SPEC §6): speaks RFC 5321 and hands complete messages to a
+//! [`MessageHandler`]; it decides nothing about mail itself.
+//!
+//! * [`server`] — listeners, admission (connection limits), graceful shutdown; [`run`].
+//! * `session` / `transaction` — the per-connection state machine (commands parsed by
+//!   smtp-proto).
+//! * [`data`] — the pure DATA reader (end-of-data, dot-unstuffing, smuggling defence).
+//! * [`address`] — relay hacks refused at RCPT before the handler is asked.
+//! * [`reply`] — the one place that maps outcomes to reply codes.
+//! * [`limits`] — [`SessionLimits`] and their Postfix-like defaults.
+//! * [`tls`] — STARTTLS configuration.
+
+pub mod address;
+mod connection;
+pub mod data;
+mod handler;
+pub mod limits;
+pub mod reply;
+pub mod server;
+mod session;
+pub mod tls;
+mod transaction;
+
+pub use data::{BareLineEndings, DataOutcome, DataProblem, DataReader};
+pub use handler::{Envelope, MessageHandler, RcptCheck, SessionInfo};
+pub use limits::{SessionLimits, Timeouts};
+pub use reply::SmtpReply;
+pub use server::{run, ServerConfig};
+pub use tls::{load_tls_config, TlsError};

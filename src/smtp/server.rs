@@ -1,0 +1,273 @@
+//! Listeners, connection admission and graceful shutdown.
+//!
+//! Admission, in order:
+//! 1. Each listener's accept loop takes a *socket slot* permit **before** `accept()`, so the
+//!    process never holds more than `max_connections + REJECT_SLOTS` client sockets, whatever
+//!    the load; the permit moves into the task that owns the socket.
+//! 2. After accept, a *session* permit (`max_connections`) and the per-IP count
+//!    (`max_connections_per_ip`) are checked without waiting; a client over either limit gets
+//!    `421 4.7.0` and is closed, using only its socket slot for that short write.
+//!
+//! Shutdown: when the `shutdown` future resolves, the accept loops stop, sessions get
+//! `ServerConfig::shutdown_grace` to finish, then every session still open is sent
+//! `421 4.3.2` and closed, and [`run`] returns.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::rustls;
+use tracing::{error, info, warn};
+
+use super::connection::Connection;
+use super::data::BareLineEndings;
+use super::handler::{MessageHandler, SessionInfo};
+use super::limits::SessionLimits;
+use super::reply::{Outcome, SmtpReply};
+use super::session::Session;
+
+/// Extra sockets beyond `max_connections` that may be open just to be told `421 4.7.0`.
+const REJECT_SLOTS: usize = 10;
+/// How long a refused client gets to read its `421`.
+const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// After the grace period and the `421 4.3.2`, how long sessions get to wind down before
+/// their tasks are aborted (a handler may be in the middle of a delivery).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything the protocol layer needs to know.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Our name, in the greeting and EHLO reply.
+    pub hostname: String,
+    pub limits: SessionLimits,
+    /// STARTTLS is offered only when set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub bare_line_endings: BareLineEndings,
+    /// How long sessions may continue after shutdown was requested (default 30 s).
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the hostname.
+    pub fn new(hostname: impl Into<String>) -> Self {
+        Self {
+            hostname: hostname.into(),
+            limits: SessionLimits::default(),
+            tls: None,
+            bare_line_endings: BareLineEndings::default(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+
+    pub(crate) fn reply(&self, outcome: Outcome) -> SmtpReply {
+        outcome.reply(&self.hostname)
+    }
+}
+
+/// Server lifecycle, broadcast to sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Running,
+    /// Grace period over: sessions must say `421 4.3.2` and close.
+    Closing,
+}
+
+struct Accepted {
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: OwnedSemaphorePermit,
+}
+
+/// Serves SMTP on every listener until `shutdown` resolves, then shuts down gracefully.
+pub async fn run<H: MessageHandler>(
+    listeners: Vec<TcpListener>,
+    config: Arc<ServerConfig>,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let max = config.limits.max_connections;
+    let slots = Arc::new(Semaphore::new(max + REJECT_SLOTS));
+    let session_permits = Arc::new(Semaphore::new(max));
+    let per_ip = Arc::new(Mutex::new(HashMap::new()));
+    let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+    let (accepted_tx, mut accepted_rx) = mpsc::channel::<Accepted>(16);
+
+    let mut acceptors = JoinSet::new();
+    for listener in listeners {
+        info!(addr = ?listener.local_addr().ok(), "listening");
+        acceptors.spawn(accept_loop(listener, slots.clone(), accepted_tx.clone()));
+    }
+    drop(accepted_tx);
+
+    let mut sessions = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(accepted) = accepted_rx.recv() => {
+                let admitted = admit(&config, &session_permits, &per_ip, accepted.peer.ip());
+                match admitted {
+                    Ok(guards) => {
+                        let session = serve(accepted, guards, config.clone(), handler.clone(), phase_rx.clone());
+                        sessions.spawn(session);
+                    }
+                    Err(()) => {
+                        sessions.spawn(refuse(accepted, config.reply(Outcome::TooManyConnections)));
+                    }
+                }
+            }
+            Some(joined) = sessions.join_next(), if !sessions.is_empty() => {
+                if let Err(e) = joined {
+                    error!(error = %e, "session task failed");
+                }
+            }
+        }
+    }
+
+    info!(
+        open = sessions.len(),
+        "shutdown requested: no longer accepting"
+    );
+    acceptors.abort_all();
+    accepted_rx.close();
+    while accepted_rx.recv().await.is_some() {}
+    let drained = tokio::time::timeout(config.shutdown_grace, join_all(&mut sessions)).await;
+    if drained.is_err() {
+        info!(open = sessions.len(), "grace period over: closing sessions");
+        phase_tx.send_replace(Phase::Closing);
+        if tokio::time::timeout(CLOSE_TIMEOUT, join_all(&mut sessions))
+            .await
+            .is_err()
+        {
+            warn!(
+                open = sessions.len(),
+                "aborting sessions that did not close"
+            );
+            sessions.abort_all();
+            join_all(&mut sessions).await;
+        }
+    }
+    info!("shutdown complete");
+    Ok(())
+}
+
+async fn join_all(sessions: &mut JoinSet<()>) {
+    while sessions.join_next().await.is_some() {}
+}
+
+async fn accept_loop(listener: TcpListener, slots: Arc<Semaphore>, tx: mpsc::Sender<Accepted>) {
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                if tx.send(Accepted { stream, peer, slot }).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                // Typically EMFILE: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// What a session holds while it runs; dropping it frees its place.
+struct Admission {
+    _session: OwnedSemaphorePermit,
+    _ip: IpCount,
+}
+
+type IpCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// One connection counted against its client IP until dropped.
+struct IpCount {
+    counts: IpCounts,
+    ip: IpAddr,
+}
+
+impl Drop for IpCount {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn admit(
+    config: &ServerConfig,
+    session_permits: &Arc<Semaphore>,
+    per_ip: &IpCounts,
+    ip: IpAddr,
+) -> Result<Admission, ()> {
+    let Ok(session) = session_permits.clone().try_acquire_owned() else {
+        warn!(%ip, "connection limit hit");
+        return Err(());
+    };
+    let mut counts = per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    let n = counts.entry(ip).or_insert(0);
+    if *n >= config.limits.max_connections_per_ip {
+        warn!(%ip, "per-IP connection limit hit");
+        return Err(());
+    }
+    *n += 1;
+    drop(counts);
+    Ok(Admission {
+        _session: session,
+        _ip: IpCount {
+            counts: per_ip.clone(),
+            ip,
+        },
+    })
+}
+
+async fn refuse(accepted: Accepted, reply: SmtpReply) {
+    let Accepted {
+        mut stream, slot, ..
+    } = accepted;
+    let mut out = Vec::new();
+    reply.write_to(&mut out);
+    let _ = tokio::time::timeout(REJECT_WRITE_TIMEOUT, async {
+        stream.write_all(&out).await?;
+        stream.shutdown().await
+    })
+    .await;
+    drop(slot);
+}
+
+async fn serve<H: MessageHandler>(
+    accepted: Accepted,
+    admission: Admission,
+    config: Arc<ServerConfig>,
+    handler: Arc<H>,
+    phase: watch::Receiver<Phase>,
+) {
+    let Accepted { stream, peer, slot } = accepted;
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let info = SessionInfo {
+        peer,
+        local,
+        helo: None,
+        tls: false,
+        session_id: format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
+    };
+    let session = Session::new(info, config, handler, Connection::new(stream), phase);
+    session.run().await;
+    drop(admission);
+    drop(slot);
+}

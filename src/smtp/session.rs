@@ -1,0 +1,320 @@
+//! One SMTP session: the read loop, command sequencing and the DATA phase.
+//!
+//! Commands are parsed by smtp-proto from complete lines; this module only decides what each
+//! one means in the current state. Lines are cut from a buffer that never holds more than
+//! `max_line_length` bytes of an unfinished line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_proto::{Error as ParseError, Request};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::connection::Connection;
+use super::data::{DataOutcome, DataReader};
+use super::handler::{Envelope, MessageHandler, SessionInfo};
+use super::reply::{Outcome, SmtpReply};
+use super::server::{Phase, ServerConfig};
+
+/// What the loop does after a command.
+enum Next {
+    Continue,
+    Data,
+    StartTls,
+    Close,
+}
+
+/// What the input buffer holds.
+enum NextLine {
+    Line(Vec<u8>),
+    /// An over-long line was dropped (and answered).
+    Skipped,
+    NeedMore,
+}
+
+/// How waiting for input ended, when it did not bring bytes.
+enum Interrupted {
+    Eof,
+    Timeout,
+    ShuttingDown,
+}
+
+pub(crate) struct Session<H> {
+    pub(crate) info: SessionInfo,
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) handler: Arc<H>,
+    pub(crate) conn: Connection,
+    phase: watch::Receiver<Phase>,
+    /// `Some` between MAIL and the end of the transaction.
+    pub(crate) envelope: Option<Envelope>,
+    /// A command line longer than the limit is being skipped up to its LF.
+    skipping_long_line: bool,
+    errors: u32,
+}
+
+impl<H: MessageHandler> Session<H> {
+    pub(crate) fn new(
+        info: SessionInfo,
+        config: Arc<ServerConfig>,
+        handler: Arc<H>,
+        conn: Connection,
+        phase: watch::Receiver<Phase>,
+    ) -> Self {
+        Self {
+            info,
+            config,
+            handler,
+            conn,
+            phase,
+            envelope: None,
+            skipping_long_line: false,
+            errors: 0,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        info!(session = %self.info.session_id, peer = %self.info.peer, local = %self.info.local, "connect");
+        self.reply_outcome(Outcome::Greeting);
+        let reason = self.command_loop().await;
+        self.conn.flush().await.ok();
+        self.conn.shutdown().await;
+        info!(session = %self.info.session_id, reason, errors = self.errors, "disconnect");
+    }
+
+    /// Returns why the session ended, for the log.
+    async fn command_loop(&mut self) -> &'static str {
+        loop {
+            if self.errors >= self.config.limits.max_errors {
+                warn!(session = %self.info.session_id, errors = self.errors, "error limit hit");
+                self.reply_outcome(Outcome::TooManyErrors);
+                return "too many errors";
+            }
+            let line = match self.next_line() {
+                NextLine::Line(line) => line,
+                NextLine::Skipped => continue,
+                NextLine::NeedMore => {
+                    let timeout = self.config.limits.timeouts.command;
+                    match self.wait_for_input(timeout).await {
+                        Ok(()) => continue,
+                        Err(interrupted) => return self.interrupted(interrupted),
+                    }
+                }
+            };
+            match self.command(&line).await {
+                Next::Continue => {}
+                Next::Close => return "quit",
+                Next::Data => {
+                    if let Err(interrupted) = self.data().await {
+                        return self.interrupted(interrupted);
+                    }
+                }
+                Next::StartTls => {
+                    let Some(tls) = self.config.tls.clone() else {
+                        return "tls not configured";
+                    };
+                    let handshake = self.config.limits.timeouts.tls_handshake;
+                    match tokio::time::timeout(handshake, self.conn.start_tls(tls)).await {
+                        Ok(Ok(discarded)) => {
+                            info!(session = %self.info.session_id, discarded, "tls established");
+                            self.info.tls = true;
+                            self.info.helo = None;
+                            self.envelope = None;
+                        }
+                        Ok(Err(e)) => {
+                            warn!(session = %self.info.session_id, error = %e, "tls handshake failed");
+                            return "tls handshake failed";
+                        }
+                        Err(_) => {
+                            warn!(session = %self.info.session_id, "tls handshake timeout");
+                            return "tls handshake timeout";
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn interrupted(&mut self, interrupted: Interrupted) -> &'static str {
+        match interrupted {
+            Interrupted::Eof => "client closed connection",
+            Interrupted::Timeout => {
+                warn!(session = %self.info.session_id, "timeout");
+                self.reply_outcome(Outcome::Timeout);
+                "timeout"
+            }
+            Interrupted::ShuttingDown => {
+                self.reply_outcome(Outcome::ShuttingDown);
+                "server shutting down"
+            }
+        }
+    }
+
+    /// Cuts the next complete command line from the input, enforcing the line length limit
+    /// before the line ends.
+    fn next_line(&mut self) -> NextLine {
+        let max = self.config.limits.max_line_length;
+        let Some(lf) = self.conn.input.iter().position(|&b| b == b'\n') else {
+            if self.conn.input.len() >= max {
+                self.conn.input.clear();
+                self.skipping_long_line = true;
+            }
+            return NextLine::NeedMore;
+        };
+        let line: Vec<u8> = self.conn.input.drain(..=lf).collect();
+        if self.skipping_long_line || line.len() > max {
+            self.skipping_long_line = false;
+            warn!(session = %self.info.session_id, "command line too long");
+            self.reply_outcome(Outcome::LineTooLong);
+            return NextLine::Skipped;
+        }
+        NextLine::Line(line)
+    }
+
+    /// Flushes pending replies, then waits for more input.
+    async fn wait_for_input(&mut self, timeout: Duration) -> Result<(), Interrupted> {
+        if self.conn.flush().await.is_err() {
+            return Err(Interrupted::Eof);
+        }
+        let mut phase = self.phase.clone();
+        tokio::select! {
+            read = tokio::time::timeout(timeout, self.conn.read_more()) => match read {
+                Ok(Ok(0)) | Ok(Err(_)) => Err(Interrupted::Eof),
+                Ok(Ok(_)) => Ok(()),
+                Err(_) => Err(Interrupted::Timeout),
+            },
+            _ = phase.wait_for(|p| *p == Phase::Closing) => Err(Interrupted::ShuttingDown),
+        }
+    }
+
+    /// After `354`: reads to the real end of data, then lets the handler decide.
+    async fn data(&mut self) -> Result<(), Interrupted> {
+        let limits = &self.config.limits;
+        let mut reader = DataReader::new(limits.max_message_size, self.config.bare_line_endings);
+        let outcome = loop {
+            if !self.conn.input.is_empty() {
+                let progress = reader.feed(&self.conn.input);
+                self.conn.input.drain(..progress.consumed);
+                if let Some(outcome) = progress.outcome {
+                    break outcome;
+                }
+            }
+            // EOF here drops the reader: a partial message goes nowhere.
+            self.wait_for_input(self.config.limits.timeouts.data_block)
+                .await?;
+        };
+        let Some(envelope) = self.envelope.take() else {
+            return Ok(());
+        };
+        match outcome {
+            DataOutcome::Complete(message) => {
+                let size = message.len();
+                let deliver = self.handler.deliver(&self.info, &envelope, message);
+                let limit = self.config.limits.timeouts.data_termination;
+                let reply = match tokio::time::timeout(limit, deliver).await {
+                    Ok(reply) => reply,
+                    Err(_) => {
+                        warn!(session = %self.info.session_id, "handler timeout");
+                        self.config.reply(Outcome::HandlerTimeout)
+                    }
+                };
+                info!(session = %self.info.session_id, size, rcpts = envelope.rcpt_to.len(), code = reply.code, "message");
+                self.conn.queue(&reply);
+            }
+            DataOutcome::Refused(problem) => {
+                warn!(session = %self.info.session_id, ?problem, "message refused");
+                self.reply_outcome(match problem {
+                    super::data::DataProblem::TooLarge => Outcome::MessageTooLarge,
+                    _ => Outcome::BareLineEnding,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the reply for `outcome`, counting negative ones against `max_errors`.
+    pub(crate) fn reply_outcome(&mut self, outcome: Outcome) {
+        let reply = self.config.reply(outcome);
+        self.reply(reply);
+    }
+
+    pub(crate) fn reply(&mut self, reply: SmtpReply) {
+        if !reply.is_positive() {
+            self.errors += 1;
+        }
+        self.conn.queue(&reply);
+    }
+
+    /// Handles one command line.
+    async fn command(&mut self, line: &[u8]) -> Next {
+        let parsed = Request::parse(&mut line.iter());
+        debug!(session = %self.info.session_id, request = ?parsed, "command");
+        match parsed {
+            Ok(Request::Ehlo { host }) => self.ehlo(host),
+            Ok(Request::Helo { host }) => {
+                self.info.helo = Some(host);
+                self.envelope = None;
+                self.reply_outcome(Outcome::Helo);
+            }
+            Ok(Request::Mail { from }) => self.mail(from),
+            Ok(Request::Rcpt { to }) => self.rcpt(line, Some(to)),
+            Err(ParseError::InvalidRecipientAddress) => self.rcpt(line, None),
+            Ok(Request::Data) => return self.data_command(),
+            Ok(Request::Rset) => {
+                self.envelope = None;
+                self.reply_outcome(Outcome::Ok);
+            }
+            Ok(Request::Noop { .. }) => self.reply_outcome(Outcome::Ok),
+            Ok(Request::Vrfy { .. }) => self.reply_outcome(Outcome::CannotVerify),
+            Ok(Request::Help { .. }) => self.reply_outcome(Outcome::Help),
+            Ok(Request::Quit) => {
+                self.reply_outcome(Outcome::Quit);
+                return Next::Close;
+            }
+            Ok(Request::StartTls) => return self.starttls(),
+            Ok(
+                Request::Bdat { .. }
+                | Request::Auth { .. }
+                | Request::Etrn { .. }
+                | Request::Expn { .. }
+                | Request::Atrn { .. }
+                | Request::Burl { .. }
+                | Request::Lhlo { .. },
+            ) => self.reply_outcome(Outcome::NotImplemented),
+            Err(ParseError::UnknownCommand) => self.reply_outcome(Outcome::UnknownCommand),
+            Err(ParseError::InvalidSenderAddress) => self.reply_outcome(Outcome::BadSenderSyntax),
+            Err(ParseError::InvalidParameter { .. } | ParseError::UnsupportedParameter { .. }) => {
+                self.reply_outcome(Outcome::UnsupportedParameter)
+            }
+            Err(_) => self.reply_outcome(Outcome::SyntaxError),
+        }
+        Next::Continue
+    }
+
+    fn starttls(&mut self) -> Next {
+        if self.conn.is_tls() {
+            self.reply_outcome(Outcome::BadSequence("TLS already active"));
+            Next::Continue
+        } else if self.config.tls.is_none() {
+            self.reply_outcome(Outcome::TlsUnavailable);
+            Next::Continue
+        } else {
+            self.reply_outcome(Outcome::StartTls);
+            Next::StartTls
+        }
+    }
+
+    fn data_command(&mut self) -> Next {
+        match &self.envelope {
+            None => self.reply_outcome(Outcome::BadSequence("need MAIL command")),
+            Some(envelope) if envelope.rcpt_to.is_empty() => {
+                self.reply_outcome(Outcome::BadSequence("need RCPT command"))
+            }
+            Some(_) => {
+                self.reply_outcome(Outcome::StartData);
+                return Next::Data;
+            }
+        }
+        Next::Continue
+    }
+}

@@ -1,0 +1,190 @@
+//! Every session limit hit on purpose, with the reply code it must produce.
+
+mod smtp_support;
+
+use std::time::Duration;
+
+use smtp_support::*;
+
+#[tokio::test]
+async fn declared_size_over_limit_is_refused_at_mail() {
+    let server = start(test_config()).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    c.expect("MAIL FROM:<a@example.org> SIZE=10240001", "552 5.3.4")
+        .await;
+    c.expect("MAIL FROM:<a@example.org> SIZE=10240000", "250 2.1.0")
+        .await;
+}
+
+#[tokio::test]
+async fn oversized_message_is_read_to_the_end_then_refused() {
+    let mut config = test_config();
+    config.limits.max_message_size = 1000;
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    let mut body = vec![b'x'; 100_000];
+    body.extend_from_slice(b"\r\n.\r\n");
+    assert!(transaction(&mut c, &body).await.starts_with("552 5.3.4"));
+    // The session is back in a clean state and a small message still goes through.
+    assert!(transaction(&mut c, b"small\r\n.\r\n")
+        .await
+        .starts_with("250"));
+    let messages = server.handler.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].2, b"small\r\n");
+}
+
+#[tokio::test]
+async fn too_many_recipients() {
+    let mut config = test_config();
+    config.limits.max_recipients = 2;
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    c.expect("MAIL FROM:<a@example.org>", "250").await;
+    c.expect("RCPT TO:<a@vendor.example>", "250").await;
+    c.expect("RCPT TO:<b@vendor.example>", "250").await;
+    c.expect("RCPT TO:<c@vendor.example>", "452 4.5.3").await;
+    c.expect("DATA", "354").await;
+    c.send(".\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    assert_eq!(server.handler.messages()[0].1.rcpt_to.len(), 2);
+}
+
+#[tokio::test]
+async fn long_command_lines_are_refused_without_being_buffered() {
+    let mut config = test_config();
+    config.limits.max_line_length = 64;
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.expect(&format!("NOOP {}", "x".repeat(100)), "500 5.5.2")
+        .await;
+    // A 1 MB line with no LF for a long time: skipped as it arrives, answered once it ends.
+    let chunk = vec![b'y'; 64 * 1024];
+    for _ in 0..16 {
+        c.send(&chunk).await;
+    }
+    c.send("\r\n").await;
+    assert!(c.reply().await.starts_with("500 5.5.2"));
+    c.expect("NOOP", "250 2.0.0").await;
+}
+
+#[tokio::test]
+async fn total_connection_limit() {
+    let mut config = test_config();
+    config.limits.max_connections = 2;
+    let server = start(config).await;
+    let first = Client::greeted(server.addr()).await;
+    let _second = Client::greeted(server.addr()).await;
+    let mut third = Client::connect(server.addr()).await;
+    assert!(third.reply().await.starts_with("421 4.7.0"));
+    assert!(third.closed().await);
+    drop(first);
+    // The freed place is reused (the server notices the close asynchronously).
+    let mut admitted = false;
+    for _ in 0..50 {
+        let mut c = Client::connect(server.addr()).await;
+        if c.reply().await.starts_with("220") {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(admitted);
+}
+
+#[tokio::test]
+async fn per_ip_connection_limit() {
+    let mut config = test_config();
+    config.limits.max_connections_per_ip = 1;
+    let server = start(config).await;
+    let _first = Client::greeted(server.addr()).await;
+    let mut second = Client::connect(server.addr()).await;
+    assert!(second.reply().await.starts_with("421 4.7.0"));
+    assert!(second.closed().await);
+}
+
+#[tokio::test]
+async fn idle_client_times_out() {
+    let mut config = test_config();
+    config.limits.timeouts.command = Duration::from_millis(200);
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    assert!(c.reply().await.starts_with("421 4.4.2"));
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn stalled_data_times_out_and_delivers_nothing() {
+    let mut config = test_config();
+    config.limits.timeouts.data_block = Duration::from_millis(200);
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    c.expect("MAIL FROM:<a@example.org>", "250").await;
+    c.expect("RCPT TO:<support@vendor.example>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send("Subject: stalled\r\n").await;
+    assert!(c.reply().await.starts_with("421 4.4.2"));
+    assert!(c.closed().await);
+    assert!(server.handler.messages().is_empty());
+}
+
+#[tokio::test]
+async fn error_limit_closes_the_session() {
+    let mut config = test_config();
+    config.limits.max_errors = 3;
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.expect("FROB", "500 5.5.1").await;
+    c.expect("FROB", "500 5.5.1").await;
+    c.send("FROB\r\n").await;
+    assert!(c.reply().await.starts_with("500 5.5.1"));
+    assert!(c.reply().await.starts_with("421 4.7.0"));
+    assert!(c.closed().await);
+}
+
+/// Never decides; stands in for a stuck pipeline.
+struct StuckHandler;
+
+impl supportgate::smtp::MessageHandler for StuckHandler {
+    fn check_recipient(
+        &self,
+        _: &supportgate::smtp::SessionInfo,
+        _: &str,
+    ) -> supportgate::smtp::RcptCheck {
+        supportgate::smtp::RcptCheck::Accept
+    }
+
+    async fn deliver(
+        &self,
+        _: &supportgate::smtp::SessionInfo,
+        _: &supportgate::smtp::Envelope,
+        _: Vec<u8>,
+    ) -> supportgate::smtp::SmtpReply {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn stuck_handler_gets_a_temporary_failure_not_a_250() {
+    let mut config = test_config();
+    config.limits.timeouts.data_termination = Duration::from_millis(200);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(supportgate::smtp::run(
+        vec![listener],
+        std::sync::Arc::new(config),
+        std::sync::Arc::new(StuckHandler),
+        std::future::pending(),
+    ));
+    let mut c = Client::greeted(addr).await;
+    c.cmd("EHLO client.example").await;
+    assert!(transaction(&mut c, b"x\r\n.\r\n")
+        .await
+        .starts_with("451 4.4.2"));
+    c.expect("QUIT", "221").await;
+    server.abort();
+}
