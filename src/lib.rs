@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod directory;
+pub mod gateway;
 pub mod pipeline;
 pub mod policy;
 pub mod reply;

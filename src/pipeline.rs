@@ -7,6 +7,12 @@ use crate::directory::{Directory, DirectoryError};
 use crate::policy::{
     decide, AuthResult, AuthSource, Decision, Envelope, MessageFacts, PolicyInput, ReplyMemoryView,
 };
+use crate::address::NormalizedAddress;
+use crate::directory::Account;
+use crate::reply::{
+    compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
+    ReplyInput, Templates,
+};
 use mail_parser::{Message, MessageParser};
 
 /// Everything needed to decide: the configuration, the directory and the reply templates,
@@ -14,6 +20,7 @@ use mail_parser::{Message, MessageParser};
 pub struct Engine {
     pub config: Config,
     pub directory: Directory,
+    pub templates: Templates,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +29,8 @@ pub enum EngineError {
     Config(Vec<ConfigProblem>),
     #[error("{0}")]
     Directory(#[from] DirectoryError),
+    #[error("templates: {}", .0.join("; "))]
+    Templates(Vec<String>),
 }
 
 /// Input that is not an RFC 5322 message.
@@ -57,7 +66,75 @@ impl Engine {
     pub fn load(config_path: &std::path::Path) -> Result<Engine, EngineError> {
         let config = Config::load(config_path).map_err(EngineError::Config)?;
         let directory = Directory::load(&config.directory_path, &config.address_rules)?;
-        Ok(Engine { config, directory })
+        Engine::assemble(config, directory)
+    }
+
+    /// Loads the templates for `config` and puts the engine together.
+    pub fn assemble(config: Config, directory: Directory) -> Result<Engine, EngineError> {
+        let templates = Templates::load(&config.replies).map_err(EngineError::Templates)?;
+        Ok(Engine {
+            config,
+            directory,
+            templates,
+        })
+    }
+
+    /// The support address named in replies (the first configured one).
+    fn support_address(&self) -> &NormalizedAddress {
+        &self.config.support_addresses[0]
+    }
+
+    fn account_of(&self, decision: &Decision) -> Option<&Account> {
+        let id = decision.account.as_deref()?;
+        self.directory
+            .account_by_id(id)
+            .map(|a| self.directory.account(a))
+    }
+
+    /// The auto-reply for a decision whose plan is to send one to `to`.
+    pub fn compose_reply(
+        &self,
+        decision: &Decision,
+        to: &NormalizedAddress,
+        facts: &MessageFacts,
+        owner_notified: bool,
+        now: u64,
+        token: &str,
+    ) -> Result<OutgoingMessage, ComposeError> {
+        let input = ReplyInput {
+            decision,
+            recipient: to,
+            facts,
+            account: self.account_of(decision),
+            support_address: self.support_address(),
+            owner_notified,
+            now,
+            message_token: token,
+        };
+        compose_reply(&input, &self.templates, &self.config.replies)
+    }
+
+    /// The P4 notifications to the owner and admins (empty when there is none to send).
+    pub fn compose_notifications(
+        &self,
+        decision: &Decision,
+        facts: &MessageFacts,
+        now: u64,
+        token: &str,
+    ) -> Result<Vec<OutgoingMessage>, ComposeError> {
+        let (Some(account), Some(sender)) = (self.account_of(decision), decision.sender.as_deref()) else {
+            return Ok(Vec::new());
+        };
+        let input = NotificationInput {
+            decision,
+            sender,
+            facts,
+            account,
+            support_address: self.support_address(),
+            now,
+            message_token: token,
+        };
+        compose_notification(&input, &self.templates, &self.config.replies)
     }
 
     /// Authenticate without the network: by configuration (`off`), by the trusted relay's

@@ -58,7 +58,10 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(directory) => directory,
         Err(e) => return unusable(e),
     };
-    let engine = Engine { config, directory };
+    let engine = match Engine::assemble(config, directory) {
+        Ok(engine) => engine,
+        Err(e) => return unusable(e),
+    };
     let bytes = match std::fs::read(&args.file) {
         Ok(bytes) => bytes,
         Err(e) => return unusable(format!("{}: {e}", args.file.display())),
@@ -110,7 +113,20 @@ pub fn run(args: CheckArgs) -> ExitCode {
     match &decision.reply {
         ReplyPlan::NotApplicable => output["reply"] = serde_json::Value::Null,
         ReplyPlan::Suppressed(why) => output["reply_suppressed"] = json!(why),
-        ReplyPlan::Send { to } => output["reply"] = json!({ "to": to.to_string() }),
+        ReplyPlan::Send { to } => {
+            let notified = !decision.notify.is_empty();
+            match engine.compose_reply(&decision, to, &facts, notified, now, "check") {
+                Ok(reply) => {
+                    output["reply"] = json!({
+                        "to": to.to_string(),
+                        "subject": reply.subject,
+                        "language": reply.language,
+                        "body": reply.body,
+                    })
+                }
+                Err(e) => return unusable(format!("reply: {e}")),
+            }
+        }
     }
     match serde_json::to_string_pretty(&output) {
         Ok(text) => {

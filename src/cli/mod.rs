@@ -5,6 +5,7 @@ mod check;
 mod config_check;
 mod directory_lint;
 mod quarantine;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the SMTP gateway.
+    #[command(after_help = "Examples:\n  supportgate serve\n  supportgate serve --config /etc/supportgate/supportgate.toml --listen 127.0.0.1:2525")]
+    Serve(serve::ServeArgs),
     /// Decide one message offline and print the decision as JSON.
     #[command(
         after_help = "Examples:\n  supportgate check samples/001-accepted-owner.eml\n  \
@@ -81,6 +85,7 @@ pub fn run() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(args),
         Command::Config(ConfigCommand::Check { config }) => config_check::run(&config),
         Command::Directory(DirectoryCommand::Lint { config, directory }) => {

@@ -1,0 +1,181 @@
+//! `supportgate serve`: the SMTP gateway. Stops on SIGTERM or SIGINT (finishing sessions
+//! within `[server] shutdown_grace`); re-reads configuration, directory and templates on SIGHUP.
+
+use crate::config::{BareLineEndings, Config, LogFormat};
+use crate::gateway::Gateway;
+use crate::pipeline::Engine;
+use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
+use crate::store::reply_memory::RedbReplyMemory;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file.
+    #[arg(long, default_value = "config/supportgate.toml")]
+    config: PathBuf,
+    /// Listen on this address instead of `[server] listen` (repeatable), e.g. 127.0.0.1:2525.
+    #[arg(long)]
+    listen: Vec<SocketAddr>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let engine = match Engine::load(&args.config) {
+        Ok(engine) => engine,
+        Err(e) => {
+            eprintln!("supportgate serve: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = init_logging(&engine.config) {
+        eprintln!("supportgate serve: cannot start: log: {e}");
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("supportgate serve: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(serve(args, engine)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("supportgate serve: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The SMTP layer's settings from the configuration.
+pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
+    let s = &config.server;
+    let tls = match &s.tls {
+        Some((cert, key)) => Some(smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?),
+        None => None,
+    };
+    Ok(ServerConfig {
+        hostname: s.hostname.clone(),
+        limits: SessionLimits {
+            max_message_size: s.max_message_size as usize,
+            max_recipients: s.max_recipients as usize,
+            max_line_length: s.max_line_length as usize,
+            max_connections: s.max_connections as usize,
+            max_connections_per_ip: s.max_connections_per_ip as usize,
+            max_errors: s.max_errors,
+            timeouts: Timeouts {
+                command: s.command_timeout,
+                data_block: s.data_block_timeout,
+                data_termination: s.data_termination_timeout,
+                ..Timeouts::default()
+            },
+        },
+        tls,
+        bare_line_endings: match s.bare_line_endings {
+            BareLineEndings::Reject => smtp::BareLineEndings::Reject,
+            BareLineEndings::Normalize => smtp::BareLineEndings::Normalize,
+        },
+        shutdown_grace: s.shutdown_grace,
+    })
+}
+
+async fn serve(args: ServeArgs, engine: Engine) -> Result<(), String> {
+    let config = engine.config.clone();
+    let server = Arc::new(server_config(&config)?);
+    let memory = RedbReplyMemory::open(&config.reply_memory_path)
+        .map_err(|e| format!("reply_memory.path: {e}"))?;
+    let addresses = if args.listen.is_empty() { config.server.listen.clone() } else { args.listen.clone() };
+    let mut listeners = Vec::with_capacity(addresses.len());
+    for address in &addresses {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
+        listeners.push(listener);
+    }
+    let gateway = Arc::new(Gateway::new(engine, Arc::new(memory)));
+    tokio::spawn(reload_on_sighup(Arc::clone(&gateway), args.config.clone()));
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %args.config.display(),
+        queue = %config_queue(&config),
+        "supportgate ready"
+    );
+    smtp::run(listeners, server, gateway, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("supportgate stopped");
+    Ok(())
+}
+
+fn config_queue(config: &Config) -> String {
+    match &config.queue {
+        crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", p.display()),
+        crate::config::QueueTarget::Smtp { host, port } => format!("smtp://{host}:{port}"),
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing sessions, then stopping"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing sessions, then stopping"),
+    }
+}
+
+/// SIGHUP: load a new engine; keep the old one if anything is wrong with the new files.
+async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot watch SIGHUP: reload disabled");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let path = config_path.clone();
+        match tokio::task::spawn_blocking(move || Engine::load(&path)).await {
+            Ok(Ok(engine)) => {
+                gateway.replace_engine(engine);
+                tracing::info!("SIGHUP: configuration, directory and templates reloaded");
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "SIGHUP: reload failed; keeping the previous configuration"),
+            Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
+        }
+    }
+}
+
+fn init_logging(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SUPPORTGATE_LOG")
+        .or_else(|_| EnvFilter::try_new(&config.log_level))
+        .map_err(|e| e.to_string())?;
+    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match &config.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let file = Arc::new(file);
+            Box::new(move || Box::new(Arc::clone(&file)) as Box<dyn std::io::Write>)
+        }
+        None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let result = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+    };
+    result.map_err(|e| e.to_string())
+}
