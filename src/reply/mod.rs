@@ -1,7 +1,12 @@
+//! Auto-replies (SPEC §5) and the P4 notification to owner and admins (SPEC §3).
+//!
+//! - [`template`]: the file syntax, `{{variable}}` and `{{#if notified}}…{{else}}…{{/if}}`.
+//! - [`templates`]: the set of files, one per reason and language, and their loader.
+
+pub mod template;
+pub mod templates;
+
+pub use templates::{TemplateName, Templates};
+
+/// The name of the P4 notification template (`fr/notify-privileged`).
 pub const NOTIFY_TEMPLATE: &str = "notify-privileged";
-pub struct Templates;
-impl Templates {
-    pub fn missing(_s: &crate::config::ReplySettings) -> Vec<String> {
-        Vec::new()
-    }
-}
