@@ -1,7 +1,32 @@
+//! Auto-replies (SPEC §5) and the P4 notification to owner and admins (SPEC §3).
+//!
+//! Pure except for [`Templates::load`], which reads the template files: the clock and the
+//! Message-ID token are passed in, and the result is an [`OutgoingMessage`] for any transport.
+//!
+//! - [`template`]: the file syntax, `{{variable}}` and `{{#if notified}}…{{else}}…{{/if}}`.
+//! - [`templates`]: the set of files, one per reason and language, and their loader.
+//! - [`language`]: which language a reply is written in.
+//! - [`compose`]: the reply and notification messages.
+//! - `headers`: sanitising values copied from the incoming mail, RFC 2047, quoted-printable.
+//!
+//! Template variables: `account_name`, `sign_in_url`, `reason`, `reason_text`,
+//! `original_subject`, `support_address`, `support_local`, `support_domain`, `category`, and
+//! `sender` in `notify-privileged` only. Condition: `notified` (P4, owner and admins told).
+
+pub mod compose;
+mod headers;
+pub mod language;
+pub mod template;
+pub mod templates;
+#[cfg(test)]
+mod tests;
+
+pub use compose::{
+    compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
+    ReplyInput,
+};
+pub use language::choose_language;
+pub use templates::{TemplateName, Templates};
+
+/// The name of the P4 notification template (`fr/notify-privileged`).
 pub const NOTIFY_TEMPLATE: &str = "notify-privileged";
-pub struct Templates;
-impl Templates {
-    pub fn missing(_s: &crate::config::ReplySettings) -> Vec<String> {
-        Vec::new()
-    }
-}
