@@ -2,13 +2,13 @@
 //! account → decide → act. `check` runs parse → decide offline; `serve` runs all of it. Both go
 //! through [`Engine::evaluate`], so they decide a message the same way.
 
+use crate::address::NormalizedAddress;
 use crate::config::{AuthenticationMode, Config, ConfigProblem};
+use crate::directory::Account;
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{
     decide, AuthResult, AuthSource, Decision, Envelope, MessageFacts, PolicyInput, ReplyMemoryView,
 };
-use crate::address::NormalizedAddress;
-use crate::directory::Account;
 use crate::reply::{
     compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
     ReplyInput, Templates,
@@ -122,7 +122,8 @@ impl Engine {
         now: u64,
         token: &str,
     ) -> Result<Vec<OutgoingMessage>, ComposeError> {
-        let (Some(account), Some(sender)) = (self.account_of(decision), decision.sender.as_deref()) else {
+        let (Some(account), Some(sender)) = (self.account_of(decision), decision.sender.as_deref())
+        else {
             return Ok(Vec::new());
         };
         let input = NotificationInput {

@@ -29,7 +29,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the SMTP gateway.
-    #[command(after_help = "Examples:\n  supportgate serve\n  supportgate serve --config /etc/supportgate/supportgate.toml --listen 127.0.0.1:2525")]
+    #[command(
+        after_help = "Examples:\n  supportgate serve\n  supportgate serve --config /etc/supportgate/supportgate.toml --listen 127.0.0.1:2525"
+    )]
     Serve(serve::ServeArgs),
     /// Decide one message offline and print the decision as JSON.
     #[command(

@@ -19,7 +19,9 @@ pub struct QuarantineArgs {
 #[derive(Debug, Subcommand)]
 enum QuarantineCommand {
     /// List kept messages, oldest first.
-    #[command(after_help = "Examples:\n  supportgate quarantine list\n  supportgate quarantine list --reason not-registered --since 2d --json")]
+    #[command(
+        after_help = "Examples:\n  supportgate quarantine list\n  supportgate quarantine list --reason not-registered --since 2d --json"
+    )]
     List {
         /// Only this reason code.
         #[arg(long)]
@@ -34,7 +36,9 @@ enum QuarantineCommand {
     /// Show one message's record and headers.
     Show { id: String },
     /// Forward a message to the ticket queue as if accepted, recording who released it.
-    #[command(after_help = "Example:\n  supportgate quarantine release 0067A1B2C3D4E5F6 --by jdoe")]
+    #[command(
+        after_help = "Example:\n  supportgate quarantine release 0067A1B2C3D4E5F6 --by jdoe"
+    )]
     Release {
         id: String,
         /// Who releases it (recorded in the quarantine and in the forwarded headers).
@@ -77,7 +81,11 @@ pub fn run(args: QuarantineArgs) -> ExitCode {
     };
     let quarantine = Quarantine::new(&config.quarantine_path);
     match args.command {
-        QuarantineCommand::List { reason, since, json } => list(&quarantine, reason, since, json),
+        QuarantineCommand::List {
+            reason,
+            since,
+            json,
+        } => list(&quarantine, reason, since, json),
         QuarantineCommand::Show { id } => show(&quarantine, &id),
         QuarantineCommand::Release { id, by } => release(&config, &quarantine, &id, &by),
         QuarantineCommand::Delete { id } => match quarantine.delete(&id) {
@@ -90,7 +98,12 @@ pub fn run(args: QuarantineArgs) -> ExitCode {
     }
 }
 
-fn list(quarantine: &Quarantine, reason: Option<String>, since: Option<String>, json: bool) -> ExitCode {
+fn list(
+    quarantine: &Quarantine,
+    reason: Option<String>,
+    since: Option<String>,
+    json: bool,
+) -> ExitCode {
     let since = match since.as_deref().map(parse_since) {
         Some(Ok(at)) => Some(at),
         Some(Err(e)) => {
@@ -113,7 +126,9 @@ fn list(quarantine: &Quarantine, reason: Option<String>, since: Option<String>, 
                 continue;
             }
         };
-        if reason.as_deref().is_some_and(|r| r != record.decision.reason)
+        if reason
+            .as_deref()
+            .is_some_and(|r| r != record.decision.reason)
             || since.is_some_and(|s| record.received_at < s)
         {
             continue;
@@ -134,7 +149,10 @@ fn list(quarantine: &Quarantine, reason: Option<String>, since: Option<String>, 
 fn summary_line(record: &QuarantineRecord) -> String {
     let when = time::OffsetDateTime::from_unix_timestamp(record.received_at as i64)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default();
     format!(
         "{}  {}  {:<24} {:<32} {}{}",
@@ -142,7 +160,13 @@ fn summary_line(record: &QuarantineRecord) -> String {
         when,
         record.decision.reason,
         record.from_header.as_deref().unwrap_or("-"),
-        record.subject.as_deref().unwrap_or("").chars().take(60).collect::<String>(),
+        record
+            .subject
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(60)
+            .collect::<String>(),
         record
             .released
             .as_ref()
@@ -191,12 +215,16 @@ fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> Exit
         Err(e) => return fail(&e),
     };
     let headers = release_headers(&record, by);
-    let stripped = crate::delivery::headers::strip_inbound_headers(&message, &config.server.hostname);
+    let stripped =
+        crate::delivery::headers::strip_inbound_headers(&message, &config.server.hostname);
     let mut bytes = headers.into_bytes();
     bytes.extend_from_slice(&stripped);
     let transport = Transport::for_queue(&config.queue, &config.server.hostname);
     let mail_from = Some(record.mail_from.as_str()).filter(|m| !m.is_empty());
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("supportgate quarantine: {e}");
@@ -207,7 +235,10 @@ fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> Exit
     match runtime.block_on(transport.send(mail_from, &record.recipients, &bytes, &unique)) {
         Ok(()) => {}
         Err(e) => {
-            eprintln!("supportgate quarantine: release of {id} to {} failed: {e}", transport.description());
+            eprintln!(
+                "supportgate quarantine: release of {id} to {} failed: {e}",
+                transport.description()
+            );
             return ExitCode::from(1);
         }
     }
@@ -219,9 +250,17 @@ fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> Exit
 }
 
 fn release_headers(record: &QuarantineRecord, by: &str) -> String {
-    let safe = |v: &str| -> String { v.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(100).collect() };
+    let safe = |v: &str| -> String {
+        v.chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .take(100)
+            .collect()
+    };
     let mut out = String::from("X-Supportgate-Verdict: accept\r\n");
-    out.push_str(&format!("X-Supportgate-Reason: {}\r\n", safe(&record.decision.reason)));
+    out.push_str(&format!(
+        "X-Supportgate-Reason: {}\r\n",
+        safe(&record.decision.reason)
+    ));
     out.push_str(&format!("X-Supportgate-Released-By: {}\r\n", safe(by)));
     out.push_str(&format!("X-Supportgate-Queue-Id: {}\r\n", safe(&record.id)));
     for (name, value) in [

@@ -34,7 +34,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
         eprintln!("supportgate serve: cannot start: log: {e}");
         return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("supportgate serve: cannot start: {e}");
@@ -55,7 +58,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
 pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
     let s = &config.server;
     let tls = match &s.tls {
-        Some((cert, key)) => Some(smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?),
+        Some((cert, key)) => {
+            Some(smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?)
+        }
         None => None,
     };
     Ok(ServerConfig {
@@ -88,7 +93,11 @@ async fn serve(args: ServeArgs, engine: Engine) -> Result<(), String> {
     let server = Arc::new(server_config(&config)?);
     let memory = RedbReplyMemory::open(&config.reply_memory_path)
         .map_err(|e| format!("reply_memory.path: {e}"))?;
-    let addresses = if args.listen.is_empty() { config.server.listen.clone() } else { args.listen.clone() };
+    let addresses = if args.listen.is_empty() {
+        config.server.listen.clone()
+    } else {
+        args.listen.clone()
+    };
     let mut listeners = Vec::with_capacity(addresses.len());
     for address in &addresses {
         let listener = tokio::net::TcpListener::bind(address)
@@ -149,7 +158,9 @@ async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf) {
                 gateway.replace_engine(engine);
                 tracing::info!("SIGHUP: configuration, directory and templates reloaded");
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "SIGHUP: reload failed; keeping the previous configuration"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "SIGHUP: reload failed; keeping the previous configuration")
+            }
             Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
         }
     }
@@ -172,9 +183,15 @@ fn init_logging(config: &Config) -> Result<(), String> {
         }
         None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let result = match config.log_format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
     result.map_err(|e| e.to_string())

@@ -55,7 +55,13 @@ pub(super) fn decide(
         recipients: recipients.clone(),
     };
     let auth = engine.authenticate_offline(&facts, false);
-    let decision = engine.decide(&facts, &policy_envelope, &auth, gateway.reply_memory.as_ref(), now);
+    let decision = engine.decide(
+        &facts,
+        &policy_envelope,
+        &auth,
+        gateway.reply_memory.as_ref(),
+        now,
+    );
     Decided {
         queue_id: crate::store::new_queue_id(),
         recipients,
@@ -116,7 +122,12 @@ async fn forward(
     let bytes = forwarded_message(message, &trace, &decided.auth, &decided.decision);
     let result = gateway
         .queue
-        .send(envelope.mail_from.as_deref(), &decided.recipients, &bytes, &decided.queue_id)
+        .send(
+            envelope.mail_from.as_deref(),
+            &decided.recipients,
+            &bytes,
+            &decided.queue_id,
+        )
         .await;
     match result {
         Ok(()) => Acted {
@@ -160,22 +171,55 @@ async fn reply_and_keep(
             _ => "not applicable",
         };
         let note = format!("auto-reply suppressed: {why}");
-        return keep(gateway, session, envelope, decided, message, &note, &format!("suppressed:{why}")).await;
+        return keep(
+            gateway,
+            session,
+            envelope,
+            decided,
+            message,
+            &note,
+            &format!("suppressed:{why}"),
+        )
+        .await;
     };
-    let kept = keep(gateway, session, envelope, decided, message, "auto-reply sent", "sent").await;
+    let kept = keep(
+        gateway,
+        session,
+        envelope,
+        decided,
+        message,
+        "auto-reply sent",
+        "sent",
+    )
+    .await;
     if !kept.reply.is_positive() {
         return kept;
     }
     let notified = notify_privileged(gateway, engine, decided).await;
-    let auto_reply = match engine.compose_reply(decision, to, &decided.facts, notified, decided.now, &decided.queue_id) {
+    let auto_reply = match engine.compose_reply(
+        decision,
+        to,
+        &decided.facts,
+        notified,
+        decided.now,
+        &decided.queue_id,
+    ) {
         Ok(reply) => {
             match gateway
                 .replies
-                .send(None, &reply.recipients, &reply.bytes, &format!("{}-reply", decided.queue_id))
+                .send(
+                    None,
+                    &reply.recipients,
+                    &reply.bytes,
+                    &format!("{}-reply", decided.queue_id),
+                )
                 .await
             {
                 Ok(()) => {
-                    if let Err(e) = gateway.reply_memory.record(to, decision.reason, decided.now) {
+                    if let Err(e) = gateway
+                        .reply_memory
+                        .record(to, decision.reason, decided.now)
+                    {
                         tracing::warn!(queue_id = %decided.queue_id, error = %e, "reply memory not updated");
                     }
                     "sent".to_string()
@@ -196,7 +240,12 @@ async fn reply_and_keep(
 
 /// P4: tells the owner and admins at their primary addresses. True if at least one was told.
 async fn notify_privileged(gateway: &Gateway, engine: &Engine, decided: &Decided) -> bool {
-    let notifications = match engine.compose_notifications(&decided.decision, &decided.facts, decided.now, &decided.queue_id) {
+    let notifications = match engine.compose_notifications(
+        &decided.decision,
+        &decided.facts,
+        decided.now,
+        &decided.queue_id,
+    ) {
         Ok(list) => list,
         Err(e) => {
             tracing::error!(queue_id = %decided.queue_id, error = %e, "notification not composed");
@@ -206,9 +255,15 @@ async fn notify_privileged(gateway: &Gateway, engine: &Engine, decided: &Decided
     let mut any = false;
     for (i, note) in notifications.iter().enumerate() {
         let unique = format!("{}-notify{i}", decided.queue_id);
-        match gateway.replies.send(None, &note.recipients, &note.bytes, &unique).await {
+        match gateway
+            .replies
+            .send(None, &note.recipients, &note.bytes, &unique)
+            .await
+        {
             Ok(()) => any = true,
-            Err(e) => tracing::warn!(queue_id = %decided.queue_id, error = %e, "owner/admin notification not sent"),
+            Err(e) => {
+                tracing::warn!(queue_id = %decided.queue_id, error = %e, "owner/admin notification not sent")
+            }
         }
     }
     any
@@ -261,7 +316,11 @@ async fn keep(
         Err(e) => {
             tracing::error!(queue_id = %decided.queue_id, error = %e, "quarantine not writable; client told to retry");
             Acted {
-                reply: SmtpReply::new(452, (4, 3, 1), "Insufficient system storage, try again later"),
+                reply: SmtpReply::new(
+                    452,
+                    (4, 3, 1),
+                    "Insufficient system storage, try again later",
+                ),
                 outcome: "deferred".into(),
                 auto_reply: "none".into(),
             }

@@ -4,7 +4,13 @@
 use super::act::{Acted, Decided};
 use crate::smtp::{Envelope, SessionInfo};
 
-pub(super) fn decision(session: &SessionInfo, envelope: &Envelope, decided: &Decided, acted: &Acted, size: usize) {
+pub(super) fn decision(
+    session: &SessionInfo,
+    envelope: &Envelope,
+    decided: &Decided,
+    acted: &Acted,
+    size: usize,
+) {
     let decision = &decided.decision;
     tracing::info!(
         target: "supportgate::decision",

@@ -73,24 +73,31 @@ fn account_named_by_recipient(engine: &Engine, recipient: &str) -> Option<String
             return Some(engine.directory.account(account).id.to_string());
         }
     }
-    engine.directory.listings(&address).iter().find_map(|l| match l {
-        AddressListing::Mailbox { account } => Some(engine.directory.account(*account).id.to_string()),
-        _ => None,
-    })
+    engine
+        .directory
+        .listings(&address)
+        .iter()
+        .find_map(|l| match l {
+            AddressListing::Mailbox { account } => {
+                Some(engine.directory.account(*account).id.to_string())
+            }
+            _ => None,
+        })
 }
 
 impl MessageHandler for Gateway {
     fn check_recipient(&self, session: &SessionInfo, address: &str) -> RcptCheck {
         let engine = self.engine();
-        let accepted = NormalizedAddress::parse(address, &recipient_rules(&engine)).is_ok_and(|a| {
-            let base = a.without_subaddress(engine.config.address_rules.subaddress_separator);
-            engine.config.support_addresses.contains(&base)
-                || engine
-                    .directory
-                    .listings(&a)
-                    .iter()
-                    .any(|l| matches!(l, AddressListing::Mailbox { .. }))
-        });
+        let accepted =
+            NormalizedAddress::parse(address, &recipient_rules(&engine)).is_ok_and(|a| {
+                let base = a.without_subaddress(engine.config.address_rules.subaddress_separator);
+                engine.config.support_addresses.contains(&base)
+                    || engine
+                        .directory
+                        .listings(&a)
+                        .iter()
+                        .any(|l| matches!(l, AddressListing::Mailbox { .. }))
+            });
         if accepted {
             RcptCheck::Accept
         } else {
@@ -99,7 +106,12 @@ impl MessageHandler for Gateway {
         }
     }
 
-    async fn deliver(&self, session: &SessionInfo, envelope: &Envelope, message: Vec<u8>) -> SmtpReply {
+    async fn deliver(
+        &self,
+        session: &SessionInfo,
+        envelope: &Envelope,
+        message: Vec<u8>,
+    ) -> SmtpReply {
         let engine = self.engine();
         // One decision per account concerned (support+acme and support+globex in one
         // transaction); recipients that name no account by themselves form one group.
@@ -117,7 +129,8 @@ impl MessageHandler for Gateway {
         // A refusal in the SMTP session cannot be given to some recipients only: when another
         // account in the same transaction is served, a `reject` is kept in the quarantine
         // instead, so that nothing refused is lost silently.
-        let mixed = decided.len() > 1 && decided.iter().any(|d| d.decision.action != Action::Reject);
+        let mixed =
+            decided.len() > 1 && decided.iter().any(|d| d.decision.action != Action::Reject);
         let mut replies = Vec::with_capacity(decided.len());
         for group in &decided {
             let action = match group.decision.action {

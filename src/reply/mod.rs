@@ -25,6 +25,7 @@ pub use compose::{
     compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
     ReplyInput,
 };
+pub use headers::date as rfc5322_date;
 pub use language::choose_language;
 pub use templates::{TemplateName, Templates};
 
