@@ -67,6 +67,7 @@ WORK=$(mktemp -d /tmp/supportgate-bench.XXXXXX)
 chmod 755 "$WORK"   # the postfix user must reach the queue and data directories below
 SINK_PID=""
 SG_PID=""
+CHILD_PID=""
 PF_CONF=""
 FAILED=0
 
@@ -104,6 +105,7 @@ postfix_stop() {
 cleanup() {
     local rc=$?
     set +e
+    stop_pid "$CHILD_PID" 5
     postfix_stop
     stop_pid "$SG_PID" 35
     SG_PID=""
@@ -308,18 +310,26 @@ mode_port() {
 run_source() { # MODE COUNT OUTFILE: smtp-source, bounded
     local -a opts=(-s "$SESSIONS" -m "$2" -l "$SIZE" -S "$SUBJECT" -M "$HELO" -f "$FROM" -t "$TO")
     [ "$REUSE" = 1 ] && opts+=(-d)
-    timeout "$ROUND_TIMEOUT" smtp-source "${opts[@]}" "127.0.0.1:$(mode_port "$1")" >"$3" 2>&1
+    # In the background and waited for, so that a signal to this script is handled at once
+    # (bash defers traps while a foreground child runs); cleanup() stops it.
+    timeout "$ROUND_TIMEOUT" smtp-source "${opts[@]}" "127.0.0.1:$(mode_port "$1")" >"$3" 2>&1 &
+    CHILD_PID=$!
+    local rc=0
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=""
+    return "$rc"
 }
 
-wait_sink() { # TARGET SECONDS: until the sink count reaches TARGET; prints the count
-    local target=$1 end n
+wait_sink() { # TARGET SECONDS: until the sink count reaches TARGET; sets SINK_N to the count
+    # (no command substitution: a signal must not wait for a subshell to finish)
+    local target=$1 end
     end=$(($(date +%s) + $2))
-    n=$(sink_count)
-    while [ "$n" -lt "$target" ] && [ "$(date +%s)" -lt "$end" ]; do
+    SINK_N=$(sink_count)
+    while [ "$SINK_N" -lt "$target" ] && [ "$(date +%s)" -lt "$end" ]; do
         sleep 0.05
-        n=$(sink_count)
+        SINK_N=$(sink_count)
     done
-    echo "$n"
+    return 0
 }
 
 run_round() { # ROUND MODE
@@ -332,7 +342,8 @@ run_round() { # ROUND MODE
     if [ "$got" -lt "$MESSAGES" ] && [ "$rc" = 0 ]; then
         # Only the queueing mode (postfix-chain) delivers after smtp-source is done: the round
         # ends when the sink has every message.
-        got=$(($(wait_sink $((before + MESSAGES)) "$ROUND_TIMEOUT") - before))
+        wait_sink $((before + MESSAGES)) "$ROUND_TIMEOUT"
+        got=$((SINK_N - before))
         t1=$(now)
     fi
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
@@ -362,8 +373,9 @@ if [ "$PHASE" != idle ]; then
     if [ "$WARMUP" -gt 0 ]; then
         for mode in $MODES; do
             before=$(sink_count)
+            SINK_N=$before
             if ! run_source "$mode" "$WARMUP" "$WORK/warmup.$mode.out" \
-                || [ $(($(wait_sink $((before + WARMUP)) 60) - before)) -ne "$WARMUP" ]; then
+                || ! wait_sink $((before + WARMUP)) 60 || [ $((SINK_N - before)) -ne "$WARMUP" ]; then
                 say "warm-up $mode: FAIL ($(tail -n 1 "$WORK/warmup.$mode.out" | tr -d '\r'))"; FAILED=1
             fi
         done
@@ -417,11 +429,12 @@ if [ "$PHASE" != throughput ]; then
     else
         say "fresh supportgate process (pid $SG_PID), max_connections = max_connections_per_ip = $SG_MAX_CONN"
         hard=$(ulimit -Hn); [ "$hard" = unlimited ] && hard=65536
-        if ! ( ulimit -n "$hard"; timeout $((IDLE_HOLD + 300)) python3 "$HERE/idle_sessions.py" \
+        ( ulimit -n "$hard"; exec timeout $((IDLE_HOLD + 300)) python3 "$HERE/idle_sessions.py" \
                 --host 127.0.0.1 --port "$SG_PORT" --pid "$SG_PID" --sessions "$IDLE_SESSIONS" \
-                --hold "$IDLE_HOLD" --max-rss-mib "$IDLE_MAX_RSS_MIB" ); then
-            FAILED=1
-        fi
+                --hold "$IDLE_HOLD" --max-rss-mib "$IDLE_MAX_RSS_MIB" ) &
+        CHILD_PID=$!
+        wait "$CHILD_PID" || FAILED=1
+        CHILD_PID=""
         sg_stop
     fi
 fi

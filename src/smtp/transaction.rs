@@ -21,9 +21,17 @@ impl<H: MessageHandler> Session<H> {
             ehlo.capabilities |= EXT_START_TLS;
         }
         ehlo.size = self.config.limits.max_message_size;
-        let mut out = Vec::new();
+        let mut capabilities = Vec::new();
         // Writing into a Vec cannot fail.
-        let _ = ehlo.write(&mut out);
+        let _ = ehlo.write(&mut capabilities);
+        // smtp-proto's first line is a joke ("you had me at EHLO"); administrators reading a
+        // session transcript expect the usual greeting line, so we write that one ourselves.
+        let rest = capabilities
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(&capabilities[..], |end| &capabilities[end + 1..]);
+        let mut out = format!("250-{} Hello\r\n", self.config.hostname).into_bytes();
+        out.extend_from_slice(rest);
         self.conn.queue_raw(&out);
         self.info.helo = Some(host);
         self.envelope = None;

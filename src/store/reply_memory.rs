@@ -62,16 +62,20 @@ impl RedbReplyMemory {
 
 impl ReplyMemoryView for RedbReplyMemory {
     fn replied_since(&self, recipient: &NormalizedAddress, reason: Reason, since: u64) -> bool {
-        let lookup = || -> Result<bool, redb::Error> {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(REPLIES)?;
+        let lookup = || -> Result<bool, String> {
+            let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+            let table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
             Ok(table
-                .get(key(recipient, reason).as_str())?
+                .get(key(recipient, reason).as_str())
+                .map_err(|e| e.to_string())?
                 .is_some_and(|at| at.value() >= since))
         };
         // If the memory cannot be read, answer "already replied": a missing reply is better
         // than a reply storm.
-        lookup().unwrap_or(true)
+        lookup().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reply memory unreadable; suppressing the reply");
+            true
+        })
     }
 }
 
