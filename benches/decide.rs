@@ -1,1 +1,128 @@
-fn main() {}
+//! parse + decide on a 10 KB message against a directory of 1,000,000 agents, beside
+//! mail-parser parsing alone, in the same run (issue 2: goal ≤ 20 µs and ≤ 4× the parse).
+//!
+//! Run: `cargo bench --bench decide`
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use mail_parser::MessageParser;
+use supportgate::address::{AddressRules, NormalizedAddress};
+use supportgate::config::Config;
+use supportgate::directory::{AccountEntry, AgentEntry, Directory};
+use supportgate::policy::suppression::NoReplyMemory;
+use supportgate::policy::{decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput};
+
+const ACCOUNTS: usize = 100_000;
+const AGENTS_PER_ACCOUNT: usize = 10;
+
+fn directory() -> Directory {
+    let roles = [
+        "owner", "admin", "agent", "agent", "agent", "agent", "agent", "agent", "agent", "agent",
+    ];
+    let accounts = (0..ACCOUNTS)
+        .map(|a| AccountEntry {
+            id: format!("account-{a}"),
+            name: format!("Account {a}"),
+            language: None,
+            sign_in_url: None,
+            hosts: vec![format!("account-{a}.vendor.example")],
+            mailboxes: Vec::new(),
+            helpdesk_addresses: vec![format!("help@customer-{a}.example")],
+            group_addresses: Vec::new(),
+            agent: (0..AGENTS_PER_ACCOUNT)
+                .map(|g| AgentEntry {
+                    name: format!("Agent {g} of {a}"),
+                    role: roles[g].to_string(),
+                    emails: vec![format!("agent{g}@customer-{a}.example")],
+                })
+                .collect(),
+        })
+        .collect();
+    Directory::build(accounts, &AddressRules::default())
+}
+
+/// A realistic 10 KB message: a dozen headers, a text body.
+fn message() -> Vec<u8> {
+    let mut m = String::from(
+        "Received: from mail.customer-4242.example (mail.customer-4242.example [192.0.2.10])\r\n\tby mx.vendor.example with ESMTPS id 4Xyz; Thu, 26 Nov 2026 10:00:00 +0000\r\n\
+         From: Agent Three <agent3@customer-4242.example>\r\n\
+         To: support@vendor.example\r\n\
+         Subject: =?UTF-8?Q?Probl=C3=A8me_avec_l=27import_des_tickets?=\r\n\
+         Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
+         Message-ID: <abc123@customer-4242.example>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\
+         Content-Language: fr\r\n\r\n",
+    );
+    let line = "Bonjour, depuis ce matin l'import des tickets échoue avec une erreur 500.\r\n";
+    while m.len() < 10 * 1024 {
+        m.push_str(line);
+    }
+    m.into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    let config_path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/supportgate.toml");
+    let config = Config::load(std::path::Path::new(config_path)).expect("shipped configuration");
+    let directory = directory();
+    let raw = message();
+    let auth = AuthResult::with_source(AuthSource::Off);
+    let envelope = Envelope {
+        mail_from: Some("agent3@customer-4242.example".into()),
+        recipients: vec!["support@vendor.example".into()],
+    };
+    let sender =
+        NormalizedAddress::parse("agent3@customer-4242.example", &AddressRules::default()).unwrap();
+    assert_eq!(
+        directory.listings(&sender).len(),
+        1,
+        "the bench sender is registered"
+    );
+
+    let mut group = c.benchmark_group("10KB message, 1M agents");
+    group.bench_function("mail-parser parse alone (reference)", |b| {
+        b.iter(|| MessageParser::default().parse(black_box(&raw[..])))
+    });
+    group.bench_function("parse + decide", |b| {
+        b.iter(|| {
+            let message = MessageParser::default().parse(black_box(&raw[..])).unwrap();
+            let policy = &config.policy;
+            let facts = MessageFacts::extract(&message, policy.category_body_chars);
+            decide(&PolicyInput {
+                envelope: &envelope,
+                facts: &facts,
+                auth: &auth,
+                directory: &directory,
+                settings: policy,
+                reply_memory: &NoReplyMemory,
+                now: 1_800_000_000,
+            })
+        })
+    });
+    let parsed = MessageParser::default().parse(&raw[..]).unwrap();
+    group.bench_function("extract facts only", |b| {
+        b.iter(|| MessageFacts::extract(black_box(&parsed), config.policy.category_body_chars))
+    });
+    let facts = MessageFacts::extract(&parsed, config.policy.category_body_chars);
+    group.bench_function("decide only (facts given)", |b| {
+        b.iter(|| {
+            decide(&PolicyInput {
+                envelope: &envelope,
+                facts: black_box(&facts),
+                auth: &auth,
+                directory: &directory,
+                settings: &config.policy,
+                reply_memory: &NoReplyMemory,
+                now: 1_800_000_000,
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,4 +1,5 @@
 //! The act stage: where accepted mail, replies and notifications go.
 
 pub mod headers;
+pub mod smtp_pool;
 pub mod transport;

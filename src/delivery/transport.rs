@@ -2,11 +2,11 @@
 //! recipient domain's MX (hickory-resolver). One type serves the ticket queue, replies and
 //! notifications.
 
+use super::smtp_pool::{SendError, SmtpPool};
 use crate::config::{QueueTarget, ReplyTransport};
 use crate::store::maildir;
 use lettre::address::Envelope as LettreEnvelope;
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub enum DeliveryError {
 
 enum Kind {
     Maildir(PathBuf),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpPool),
     Mx { hostname: String, timeout: Duration },
 }
 
@@ -32,22 +32,8 @@ pub struct Transport {
     description: String,
 }
 
-fn smtp_relay(
-    host: &str,
-    port: u16,
-    hostname: &str,
-    timeout: Duration,
-) -> AsyncSmtpTransport<Tokio1Executor> {
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-        .port(port)
-        .hello_name(ClientId::Domain(hostname.to_string()))
-        .timeout(Some(timeout))
-        .pool_config(
-            PoolConfig::new()
-                .max_size(32)
-                .idle_timeout(Duration::from_secs(60)),
-        )
-        .build()
+fn smtp_relay(host: &str, port: u16, hostname: &str, timeout: Duration) -> SmtpPool {
+    SmtpPool::new(host, port, hostname, timeout, 64)
 }
 
 impl Transport {
@@ -108,11 +94,10 @@ impl Transport {
             }
             Kind::Smtp(relay) => {
                 let envelope = lettre_envelope(mail_from, recipients)?;
-                relay
-                    .send_raw(&envelope, bytes)
-                    .await
-                    .map(|_| ())
-                    .map_err(classify)
+                relay.send(&envelope, bytes).await.map_err(|e| match e {
+                    SendError::Smtp(e) => classify(e),
+                    SendError::Unreachable(why) => DeliveryError::Temporary(why),
+                })
             }
             Kind::Mx { hostname, timeout } => {
                 send_via_mx(hostname, *timeout, mail_from, recipients, bytes).await

@@ -10,4 +10,4 @@ mod model;
 
 pub use index::{AccountId, AddressListing, Directory, DirectoryError};
 pub use lint::{Finding, Severity};
-pub use model::{Account, Agent, Language, Role};
+pub use model::{Account, AccountEntry, Agent, AgentEntry, Language, Role};

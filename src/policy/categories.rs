@@ -5,7 +5,8 @@
 //! need not write every spelling twice.
 
 use crate::directory::Role;
-use regex::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder};
+use std::borrow::Cow;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -25,8 +26,11 @@ impl CategoryRule {
             .iter()
             .map(|p| format!("(?:{})", fold(p)))
             .collect();
+        // Text and patterns are folded to ASCII letters first, so ASCII-only case folding and
+        // word boundaries suffice; they keep the matcher on the fast DFA path.
         let matcher = RegexBuilder::new(&alternatives.join("|"))
             .case_insensitive(true)
+            .unicode(false)
             .size_limit(1 << 20)
             .build()
             .map_err(|e| format!("bad pattern: {}", e.to_string().replace('\n', " ")))?;
@@ -47,15 +51,15 @@ impl CategoryRule {
 
     /// Matches text already passed through [`fold`].
     pub fn matches_folded(&self, folded: &str) -> bool {
-        self.matcher.is_match(folded)
+        self.matcher.is_match(folded.as_bytes())
     }
 }
 
 /// Removes diacritics (NFD, then drops combining marks) and typographic apostrophes, so that
 /// `Sécurité`, `securite` and `SECURITE` compare alike under a case-insensitive match.
-pub fn fold(text: &str) -> String {
+pub fn fold(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     text.nfd()
         .filter(|c| !is_combining_mark(*c))
@@ -64,7 +68,8 @@ pub fn fold(text: &str) -> String {
             '\u{a0}' => ' ',
             other => other,
         })
-        .collect()
+        .collect::<String>()
+        .into()
 }
 
 /// The first category (in configuration order) that `subject` or `body_start` falls into.
@@ -78,9 +83,10 @@ pub fn find_category<'a>(
     }
     let subject = fold(subject);
     let body = body_start.map(fold);
-    rules.iter().find(|rule| {
-        rule.matches_folded(&subject) || body.as_deref().is_some_and(|b| rule.matches_folded(b))
-    })
+    let body = body.as_deref();
+    rules
+        .iter()
+        .find(|rule| rule.matches_folded(&subject) || body.is_some_and(|b| rule.matches_folded(b)))
 }
 
 #[cfg(test)]
