@@ -50,7 +50,7 @@ impl SplitMix {
 
 /// The company domain of account `i`; one in 97 is internationalised.
 fn domain(i: usize) -> String {
-    if i % 97 == 0 {
+    if i.is_multiple_of(97) {
         format!("bücher-{i}.example")
     } else {
         format!("acct-{i:06}.example")
@@ -79,20 +79,20 @@ pub fn write_directory(
         writeln!(out, "id = \"acct-{i:06}\"")?;
         writeln!(out, "name = \"Company {i} SAS\"")?;
         if i % 3 != 2 {
-            let language = if i % 3 == 0 { "fr" } else { "en" };
+            let language = if i.is_multiple_of(3) { "fr" } else { "en" };
             writeln!(out, "language = \"{language}\"")?;
         }
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             writeln!(out, "sign_in_url = \"https://acct-{i:06}.vendor.example\"")?;
             writeln!(out, "hosts = [\"acct-{i:06}.vendor.example\"]")?;
         }
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             writeln!(out, "mailboxes = [\"acct-{i:06}@support.vendor.example\"]")?;
         }
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             writeln!(out, "helpdesk_addresses = [\"support@{domain}\"]")?;
         }
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             writeln!(
                 out,
                 "group_addresses = [\"team@{domain}\", \"it@{domain}\"]"
@@ -110,9 +110,9 @@ pub fn write_directory(
             if a + 1 == agents_per_account && i % 50 == 1 && i > 0 {
                 // The previous account's consultant, registered here too.
                 emails.push(consultant(i - 1));
-            } else if a + 1 == agents_per_account && i % 50 == 0 {
+            } else if a + 1 == agents_per_account && i.is_multiple_of(50) {
                 emails.push(consultant(i));
-            } else if i % 11 == 0 && a == 1 {
+            } else if i.is_multiple_of(11) && a == 1 {
                 // Mixed case, to be folded by the default address rules.
                 emails.push(format!("{}.{}{a}@{}", first.to_uppercase(), last, domain));
             } else {

@@ -36,13 +36,13 @@ pub(super) struct Batches<'a> {
 pub(super) fn split(text: &str) -> Batches<'_> {
     let mut batches = Vec::new();
     let mut agent_headers = 0;
-    let mut accounts = 0;
+    let mut accounts: usize = 0;
     let mut start = 0;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         match header(line) {
             Some(Header::Account) => {
-                if accounts > 0 && accounts % ACCOUNTS_PER_BATCH == 0 {
+                if accounts > 0 && accounts.is_multiple_of(ACCOUNTS_PER_BATCH) {
                     batches.push(&text[start..offset]);
                     start = offset;
                 }
@@ -216,12 +216,12 @@ mod tests {
                 format!("a{i}")
             };
             text.push_str(&format!("\n[[account]]\nid = \"{id}\"\nname = \"A {i}\"\n"));
-            if i % 13 == 0 {
+            if i.is_multiple_of(13) {
                 text.push_str("language = \"de\"\nhosts = [\"shared.vendor.example\"]\n");
             }
             text.push_str(&format!("helpdesk_addresses = [\"help@a{i}.example\"]\n"));
             for a in 0..3 {
-                let role = if i % 11 == 0 {
+                let role = if i.is_multiple_of(11) {
                     "boss"
                 } else {
                     ["owner", "admin", "agent"][a]
