@@ -1,8 +1,10 @@
 //! The loaded directory: accounts, and an index from normalised address to what the address is.
 
+use super::batches;
 use super::lint::{Finding, Severity};
-use super::model::{Account, AccountEntry, Agent, DirectoryFile, Language, Role};
+use super::model::{Account, AccountEntry, Agent, Language, Role};
 use crate::address::{normalize_domain, AddressRules, NormalizedAddress};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -99,26 +101,56 @@ impl Directory {
     /// Parses and indexes a directory file. Only a file that is not the directory format is an
     /// error; inconsistent content is indexed as well as possible and reported in
     /// [`Directory::findings`].
+    ///
+    /// The text is parsed a batch of accounts at a time (see `batches`), so that a directory of a
+    /// million agents never has its whole TOML document tree in memory.
     pub fn from_toml(text: &str, rules: &AddressRules) -> Result<Directory, String> {
-        let file: DirectoryFile = toml::from_str(text).map_err(|e| e.to_string())?;
-        Ok(Directory::build(file.account, rules))
+        let split = batches::split(text);
+        let mut dir = Directory::empty(
+            rules,
+            split.batches.len() * batches::ACCOUNTS_PER_BATCH,
+            split.agent_headers,
+        );
+        let parsed = batches::parse_each(&split.batches, |entries| {
+            entries.into_iter().for_each(|entry| dir.add_account(entry))
+        });
+        match parsed {
+            Ok(()) => Ok(dir.finish()),
+            // The whole text gives the error its real line number, or parses (a cut inside a
+            // multi-line string).
+            Err(_) => Ok(Directory::build(batches::parse_whole(text)?, rules)),
+        }
     }
 
     pub fn build(entries: Vec<AccountEntry>, rules: &AddressRules) -> Directory {
         let agent_count: usize = entries.iter().map(|a| a.agent.len()).sum();
-        let mut dir = Directory {
-            accounts: Vec::with_capacity(entries.len()),
-            by_address: HashMap::with_capacity(agent_count * 2),
-            by_id: HashMap::with_capacity(entries.len()),
-            by_host: HashMap::new(),
-            findings: Vec::new(),
-            rules: rules.clone(),
-        };
+        let mut dir = Directory::empty(rules, entries.len(), agent_count);
         for entry in entries {
             dir.add_account(entry);
         }
-        dir.findings.extend(super::lint::cross_checks(&dir));
-        dir
+        dir.finish()
+    }
+
+    /// An empty directory with room for about `accounts` accounts and `agents` agents.
+    fn empty(rules: &AddressRules, accounts: usize, agents: usize) -> Directory {
+        Directory {
+            accounts: Vec::with_capacity(accounts),
+            // Most agents have one or two addresses; a table sized for one each holds 1.75 per
+            // agent before it grows, where sizing for two each doubled it for nothing.
+            by_address: HashMap::with_capacity(agents),
+            by_id: HashMap::with_capacity(accounts),
+            by_host: HashMap::new(),
+            findings: Vec::new(),
+            rules: rules.clone(),
+        }
+    }
+
+    /// Runs the checks that need every account, once all are added.
+    fn finish(mut self) -> Directory {
+        self.accounts.shrink_to_fit();
+        let findings = super::lint::cross_checks(&self);
+        self.findings.extend(findings);
+        self
     }
 
     fn add_account(&mut self, entry: AccountEntry) {
@@ -228,10 +260,10 @@ impl Directory {
     }
 
     fn insert(&mut self, address: NormalizedAddress, listing: AddressListing) {
-        match self.by_address.get_mut(&address) {
-            Some(listings) => listings.push(listing),
-            None => {
-                self.by_address.insert(address, Listings::One(listing));
+        match self.by_address.entry(address) {
+            Entry::Occupied(mut listings) => listings.get_mut().push(listing),
+            Entry::Vacant(vacant) => {
+                vacant.insert(Listings::One(listing));
             }
         }
     }

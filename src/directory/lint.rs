@@ -33,6 +33,11 @@ impl fmt::Display for Finding {
 
 /// Checks that need the whole index: licence sharing (P5), helpdesk or group addresses that are
 /// also on a profile (P2/P3), accounts without an owner.
+///
+/// Listings are compared within one account only. An address registered on two different
+/// accounts (a consultant, an agency working for several customers) is legitimate and is not a
+/// finding: the policy handles it per message, refusing with `ambiguous-account` (P8) only when
+/// the mail does not say which account it concerns.
 pub(super) fn cross_checks(dir: &Directory) -> Vec<Finding> {
     let mut findings = Vec::new();
     for account in dir.accounts() {

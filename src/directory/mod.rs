@@ -4,6 +4,7 @@
 //! of `supportgate directory lint`. The policy core reads the directory only through
 //! [`Directory`]'s query methods, so another source (a database) can later build the same index.
 
+mod batches;
 mod index;
 mod lint;
 mod model;
