@@ -195,7 +195,10 @@ fn latin1_header_bytes_get_a_decision() {
 fn header_only_message_without_blank_line_gets_a_decision() {
     let dir = tempfile::tempdir().unwrap();
     let message = b"From: Alice <alice@acme.example>\r\nSubject: only headers";
-    assert_eq!(decision(dir.path(), "headers-only.eml", message), "accepted");
+    assert_eq!(
+        decision(dir.path(), "headers-only.eml", message),
+        "accepted"
+    );
 }
 
 #[test]

@@ -120,9 +120,7 @@ fn no_orphan_expectations() {
     let mut orphans = Vec::new();
     for entry in std::fs::read_dir(samples_dir()).expect("samples/ exists") {
         let path = entry.expect("readable samples/ entry").path();
-        let is_case_file = path
-            .extension()
-            .is_some_and(|e| e == "json" || e == "args");
+        let is_case_file = path.extension().is_some_and(|e| e == "json" || e == "args");
         if is_case_file && !path.with_extension("eml").exists() {
             orphans.push(path.display().to_string());
         }
