@@ -1,0 +1,447 @@
+//! `supportgate config check` and `supportgate directory lint` as black boxes.
+//!
+//! Each broken configuration is a copy of the shipped one (config/supportgate.toml, its
+//! directory and templates) with one thing broken. What a mail administrator must get: exit 1,
+//! and on stderr the file, the key and the reason, one problem per line — never a panic and
+//! never a Rust debug dump.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn supportgate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_supportgate"))
+        .current_dir(ROOT)
+        .args(args)
+        .output()
+        .expect("run supportgate")
+}
+
+fn lines(bytes: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of config/ in a tempdir; returns (tempdir guard, path of supportgate.toml).
+fn shipped_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(ROOT).join("config"), dir.path());
+    let config = dir.path().join("supportgate.toml");
+    (dir, config)
+}
+
+/// Replaces the first `old` (which must be there: a test that breaks nothing cannot fail).
+fn edit(file: &Path, old: &str, new: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(old), "{}: {old:?} not found", file.display());
+    std::fs::write(file, text.replacen(old, new, 1)).unwrap();
+}
+
+/// The 1-based number of the line of `file` that starts with `start`.
+fn line_of(file: &Path, start: &str) -> usize {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .position(|l| l.starts_with(start))
+        .unwrap_or_else(|| panic!("{start:?} not in {}", file.display()))
+        + 1
+}
+
+/// Runs `config check` and asserts the contract for a broken file; returns stderr.
+fn assert_config_problem(config: &Path, wanted: &[&str]) -> String {
+    let path = config.to_string_lossy().into_owned();
+    let output = supportgate(&["config", "check", "--config", &path]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "exit 1 expected; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+    for suspect in ["Some(", "Err(", "Ok(", "{", "}"] {
+        assert!(
+            !stderr.contains(suspect),
+            "looks like a debug dump ({suspect:?}): {stderr}"
+        );
+    }
+    let problem_lines = lines(&output.stderr);
+    assert!(!problem_lines.is_empty(), "no problem reported");
+    for line in &problem_lines {
+        assert!(
+            line.starts_with(&path),
+            "every line names the file {path}: {line:?}"
+        );
+    }
+    for word in wanted {
+        assert!(stderr.contains(word), "stderr lacks {word:?}: {stderr}");
+    }
+    stderr
+}
+
+#[test]
+fn shipped_config_checks_with_a_one_line_summary() {
+    let output = supportgate(&["config", "check"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = lines(&output.stdout);
+    assert_eq!(stdout.len(), 1, "one-line summary: {stdout:?}");
+    assert!(
+        stdout[0].starts_with("config/supportgate.toml"),
+        "{stdout:?}"
+    );
+    assert!(stdout[0].contains("ok"), "{stdout:?}");
+    assert!(lines(&output.stderr).is_empty(), "nothing on stderr");
+}
+
+#[test]
+fn unknown_key() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "hostname = \"supportgate.localhost\"\n",
+        "hostname = \"supportgate.localhost\"\nhostnme = \"typo.example\"\n",
+    );
+    assert_config_problem(&config, &["hostnme", "unknown field"]);
+}
+
+#[test]
+fn bad_address() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "from = \"no-reply@vendor.example\"",
+        "from = \"no-reply@@vendor\"",
+    );
+    assert_config_problem(&config, &["replies.from", "no-reply@@vendor"]);
+}
+
+#[test]
+fn bad_support_address() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "addresses = [\"support@vendor.example\"]",
+        "addresses = [\"support\"]",
+    );
+    assert_config_problem(&config, &["mailboxes.addresses", "\"support\""]);
+}
+
+#[test]
+fn unknown_reason_code_in_actions() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "ambiguous-account = \"reply\"\n",
+        "ambiguous-account = \"reply\"\nnot-a-reason = \"reply\"\n",
+    );
+    assert_config_problem(&config, &["actions.not-a-reason", "unknown reason"]);
+}
+
+#[test]
+fn unknown_action() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "helpdesk-address = \"reply\"",
+        "helpdesk-address = \"bounce\"",
+    );
+    assert_config_problem(&config, &["actions.helpdesk-address", "bounce"]);
+}
+
+#[test]
+fn bad_duration() {
+    let (_dir, config) = shipped_copy();
+    edit(&config, "interval = \"7d\"", "interval = \"7 days\"");
+    assert_config_problem(&config, &["replies.interval", "7 days"]);
+}
+
+#[test]
+fn missing_directory_file() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "path = \"directory.toml\"",
+        "path = \"no-such-directory.toml\"",
+    );
+    assert_config_problem(&config, &["directory.path", "no-such-directory.toml"]);
+}
+
+#[test]
+fn missing_template_for_one_language() {
+    let (dir, config) = shipped_copy();
+    let copy = dir.path().join("my-templates");
+    copy_dir(&dir.path().join("templates"), &copy);
+    std::fs::remove_file(copy.join("fr").join("not-registered.txt")).unwrap();
+    edit(
+        &config,
+        "templates = \"templates\"",
+        "templates = \"my-templates\"",
+    );
+    assert_config_problem(&config, &["replies.templates", "fr/not-registered"]);
+}
+
+#[test]
+fn toml_syntax_error_gives_line_and_column() {
+    let (_dir, config) = shipped_copy();
+    let line = line_of(&config, "max_recipients = 100");
+    edit(&config, "max_recipients = 100", "max_recipients = = 100");
+    assert_config_problem(&config, &[&format!("line {line}, column")]);
+}
+
+#[test]
+fn other_bad_values_name_key_and_reason() {
+    // (what is broken, old text, new text, words the message must contain)
+    let cases: [(&str, &str, &str, &[&str]); 6] = [
+        (
+            "P4 requires",
+            "name = \"billing\"\nrequires = \"admin\"",
+            "name = \"billing\"\nrequires = \"agent\"",
+            &["billing", "requires", "\"agent\""],
+        ),
+        (
+            "P4 pattern",
+            "'factur',",
+            "'factur(',",
+            &["billing", "patterns", "bad pattern"],
+        ),
+        (
+            "default language",
+            "default_language = \"en\"",
+            "default_language = \"de\"",
+            &["replies.default_language", "\"de\""],
+        ),
+        (
+            "listen address",
+            "listen = [\"127.0.0.1:2525\"]",
+            "listen = [\"localhost\"]",
+            &["server.listen", "localhost"],
+        ),
+        (
+            "authentication mode",
+            "mode = \"off\"",
+            "mode = \"maybe\"",
+            &["authentication.mode", "maybe"],
+        ),
+        (
+            "account order",
+            "account_order = [\"recipient-tag\",",
+            "account_order = [\"recipient-tagz\",",
+            &["policy.account_order", "recipient-tagz"],
+        ),
+    ];
+    for (what, old, new, wanted) in cases {
+        let (_dir, config) = shipped_copy();
+        edit(&config, old, new);
+        eprintln!("case: {what}");
+        assert_config_problem(&config, wanted);
+    }
+}
+
+#[test]
+fn wrong_type_gives_line_and_reason() {
+    let (_dir, config) = shipped_copy();
+    let line = line_of(&config, "max_recipients = 100");
+    edit(&config, "max_recipients = 100", "max_recipients = \"many\"");
+    let at = format!("line {line}, column");
+    assert_config_problem(&config, &[&at, "invalid type", "many"]);
+}
+
+#[test]
+#[ignore = "bug: a value of the wrong type is reported by line and column only, without the key"]
+fn wrong_type_names_the_key() {
+    // Input: the shipped config with `max_recipients = "many"` (or `= -1`).
+    // Expected: the key named, like every other problem ("server.max_recipients: …").
+    // Actual: "FILE: line 18, column 18: invalid type: string \"many\", expected u32" — the
+    // configuration loader (src/config/mod.rs) keeps toml's message and position but drops
+    // the snippet that showed the key, so the administrator must count lines.
+    let (_dir, config) = shipped_copy();
+    edit(&config, "max_recipients = 100", "max_recipients = \"many\"");
+    assert_config_problem(&config, &["max_recipients"]);
+}
+
+#[test]
+fn missing_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("absent.toml");
+    assert_config_problem(&config, &["absent.toml"]);
+}
+
+#[test]
+#[ignore = "bug: a directory with a TOML syntax error is reported on 6 lines (toml's snippet), not one"]
+fn directory_syntax_error_is_one_line_in_config_check() {
+    // Input: the shipped config with `[[account]` appended to its directory.toml.
+    // Expected: exit 1, one line "FILE: directory.path: DIRECTORY: line N, column M: …".
+    // Actual: exit 1, then "…: TOML parse error at line 81, column 10", the source snippet with
+    // a caret, "invalid table header", "expected `.`, `]]`" on separate lines, and no summary
+    // line (src/directory/index.rs keeps toml's multi-line message; config errors are already
+    // flattened to one line).
+    let (dir, config) = shipped_copy();
+    let directory = dir.path().join("directory.toml");
+    let mut text = std::fs::read_to_string(&directory).unwrap();
+    text.push_str("\n[[account]\n");
+    std::fs::write(&directory, text).unwrap();
+    assert_config_problem(&config, &["directory.path", "line", "column"]);
+}
+
+// ---- directory lint
+
+#[test]
+fn shipped_directory_lints_clean() {
+    let output = supportgate(&["directory", "lint"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("0 error(s)"), "{stdout}");
+}
+
+/// A directory with one of each finding `directory lint` promises.
+const BROKEN_DIRECTORY: &str = r#"
+[[account]]
+id = "acme"
+name = "Acme SAS"
+helpdesk_addresses = ["support@acme.example"]
+group_addresses = ["team@acme.example"]
+
+[[account.agent]]
+name = "Alice"
+role = "owner"
+emails = ["alice@acme.example", "shared@acme.example"]
+
+[[account.agent]]
+name = "Bob"
+role = "agent"
+emails = ["bob@acme.example", "shared@acme.example", "support@acme.example"]
+
+[[account.agent]]
+name = "Carol"
+role = "agent"
+emails = ["carol@acme.example", "team@acme.example"]
+
+[[account.agent]]
+name = "Dave"
+role = "superuser"
+emails = ["dave@@acme.example"]
+
+[[account]]
+id = "ownerless"
+name = "No Owner Ltd"
+
+[[account.agent]]
+name = "Erin"
+role = "agent"
+emails = ["erin@ownerless.example"]
+
+[[account]]
+id = "acme"
+name = "Acme again"
+
+[[account.agent]]
+name = "Frank"
+role = "owner"
+emails = ["frank@acme2.example"]
+"#;
+
+/// Runs `directory lint` on `path`: exit 1, one line per finding (each naming the file),
+/// and a summary whose error count equals the number of finding lines. Returns the findings.
+fn lint_findings(path: &Path) -> Vec<String> {
+    let shown = path.to_string_lossy().into_owned();
+    let output = supportgate(&["directory", "lint", "--directory", &shown]);
+    let stdout = lines(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout:?} {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (summary, findings) = stdout.split_last().expect("a summary line");
+    for line in stdout.iter() {
+        assert!(line.starts_with(&shown), "names the file: {line:?}");
+        assert!(!line.contains("Some("), "debug dump: {line:?}");
+    }
+    let errors = findings.iter().filter(|l| l.contains("error")).count();
+    assert!(errors > 0, "{stdout:?}");
+    assert!(
+        summary.contains(&format!("{errors} error(s)")),
+        "summary counts the findings: {summary:?} vs {findings:?}"
+    );
+    findings.to_vec()
+}
+
+#[test]
+fn broken_directory_gives_one_line_per_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("directory.toml");
+    std::fs::write(&path, BROKEN_DIRECTORY).unwrap();
+    let findings = lint_findings(&path);
+    // (finding, words that identify its line)
+    let expected: [(&str, &[&str]); 7] = [
+        (
+            "licence sharing",
+            &["shared@acme.example", "licence sharing"],
+        ),
+        (
+            "helpdesk on a profile",
+            &["support@acme.example", "helpdesk", "Bob"],
+        ),
+        (
+            "group on a profile",
+            &["team@acme.example", "group", "Carol"],
+        ),
+        ("no owner", &["ownerless", "no owner"]),
+        ("duplicate id", &["duplicate", "acme"]),
+        ("invalid address", &["dave@@acme.example"]),
+        ("invalid role", &["superuser"]),
+    ];
+    for (what, words) in expected {
+        let matching = findings
+            .iter()
+            .filter(|l| words.iter().all(|w| l.contains(w)))
+            .count();
+        assert_eq!(
+            matching, 1,
+            "{what}: one line with {words:?} in {findings:#?}"
+        );
+    }
+    assert_eq!(findings.len(), expected.len(), "{findings:#?}");
+}
+
+#[test]
+fn shared_fixture_fails_lint_if_present() {
+    // Another engineer may add tests/fixtures/directory_lint_bad.toml; the samples' own
+    // directory fails lint on purpose (two shared addresses).
+    let fixture = Path::new(ROOT).join("tests/fixtures/directory_lint_bad.toml");
+    if fixture.exists() {
+        lint_findings(&fixture);
+    }
+    let samples = Path::new(ROOT).join("samples/directory.toml");
+    let findings = lint_findings(&samples);
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert!(findings.iter().all(|l| l.contains("licence sharing")));
+}
+
+#[test]
+fn lint_on_missing_directory_is_an_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.toml");
+    let output = supportgate(&["directory", "lint", "--directory", &path.to_string_lossy()]);
+    let stderr = lines(&output.stderr);
+    assert_ne!(output.status.code(), Some(0));
+    assert_eq!(stderr.len(), 1, "{stderr:?}");
+    assert!(stderr[0].contains("absent.toml"), "{stderr:?}");
+}
