@@ -115,6 +115,10 @@ impl Gateway {
         );
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn terminate(&mut self, bound: Duration) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
