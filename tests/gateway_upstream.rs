@@ -132,3 +132,31 @@ fn auto_replies_go_out_with_the_null_reverse_path_to_the_envelope_sender() {
     assert_eq!(header(&sent[0].data, "Auto-Submitted"), "auto-replied");
     assert_eq!(gw.quarantine().len(), 1);
 }
+
+/// SPEC §4: "Refused mail is never silently dropped." One transaction for two accounts: the
+/// acme part is accepted but the upstream refuses it for good, the globex part is refused and
+/// kept. The client must not get a bare 250 while the acme part is neither delivered nor kept.
+#[test]
+#[ignore = "bug: src/gateway/act.rs combine() prefers 250 over a refusal, and a permanent upstream \
+            refusal of the forwarded part is not kept: that part is silently dropped"]
+fn an_upstream_refusal_in_a_split_transaction_is_not_lost_behind_a_250() {
+    let sink = Sink::start(Answer::PermFail);
+    let gw = gateway_with_queue(sink.url());
+    let body = message("chloe@acme.example", "Printer queue stuck", &[], "Hi.\n");
+    let reply = gw.send(
+        "chloe@acme.example",
+        &[ACME, "support+globex@vendor.example"],
+        &body,
+    );
+    assert_eq!(sink.wait_for(1).len(), 1);
+    let decisions = gw.wait_decisions(2);
+    let acme_kept = gw
+        .quarantine()
+        .iter()
+        .any(|(_, record, _)| record["decision"]["account"] == "acme");
+    assert!(
+        !reply.starts_with("250") || acme_kept,
+        "client told 250 ({reply}) but the acme part was refused upstream and not kept; \
+         decisions: {decisions:#?}"
+    );
+}
