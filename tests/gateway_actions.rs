@@ -436,3 +436,65 @@ fn a_folded_forged_authentication_results_with_our_authserv_id_is_removed() {
     let auth = header_values(&tickets[0], "Authentication-Results");
     assert_eq!(auth.len(), 1, "forged header kept: {auth:#?}");
 }
+
+/// SPEC §5: values copied from the incoming mail into the auto-reply are sanitised. An encoded
+/// CR LF in the Subject must not become a header of the reply.
+#[test]
+fn an_encoded_line_break_in_the_subject_does_not_inject_a_header_into_the_reply() {
+    let gw = Gateway::start(Options::default());
+    let body = message(
+        "mallory@else.example",
+        "=?utf-8?q?Hi=0D=0ABcc:_victim@else.example=0D=0AX-Injected:_yes?=",
+        &["Message-ID: <a@b>\r\n X-Folded-Injected: yes"],
+        "Hi.\n",
+    );
+    let reply = gw.send(
+        "mallory@else.example",
+        &["support+globex@vendor.example"],
+        &body,
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    let outbox = gw.outbox();
+    assert_eq!(outbox.len(), 1);
+    let auto = &outbox[0];
+    for injected in ["Bcc", "X-Injected", "X-Folded-Injected"] {
+        assert!(
+            header_values(auto, injected).is_empty(),
+            "{injected} injected:\n{auto}"
+        );
+    }
+    assert_eq!(header_values(auto, "Subject").len(), 1, "{auto}");
+}
+
+/// SPEC §5: no reply when "a reply with the same reason already went to that address within
+/// the configured interval". One transaction for two accounts, refused for the same reason for
+/// both, gives the sender one auto-reply, not two.
+#[test]
+#[ignore = "bug (SPEC §5 read literally): src/gateway/mod.rs decides every account group, reply \
+            memory included, before acting on any, so the reply recorded for the first group is \
+            not seen by the second: two auto-replies for the same reason to the same address"]
+fn one_sender_refused_for_the_same_reason_twice_in_one_transaction_gets_one_reply() {
+    let gw = Gateway::start(Options::default());
+    let body = message("mallory@else.example", "Hello", &[], "Hi.\n");
+    let reply = gw.send(
+        "mallory@else.example",
+        &[
+            "support+acme@vendor.example",
+            "support+globex@vendor.example",
+        ],
+        &body,
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    let decisions = gw.wait_decisions(2);
+    for d in &decisions {
+        assert_eq!(field_str(d, "reason"), "not-registered");
+    }
+    assert_eq!(gw.quarantine().len(), 2);
+    let outbox = gw.outbox();
+    assert_eq!(
+        outbox.len(),
+        1,
+        "{} auto-replies for the same reason to the same address:\n{outbox:#?}",
+        outbox.len()
+    );
+}
