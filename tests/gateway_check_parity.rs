@@ -220,7 +220,7 @@ fn sample_cases() -> Vec<Case> {
     paths.sort();
     paths
         .iter()
-        .map(|path| {
+        .filter_map(|path| {
             let raw = std::fs::read(path).unwrap();
             let bytes = crlf(&raw);
             let sidecar: Value = std::fs::read(path.with_extension("json"))
@@ -228,12 +228,30 @@ fn sample_cases() -> Vec<Case> {
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or(Value::Null);
             let envelope = sidecar.get("envelope").unwrap_or(&sidecar);
-            let mail_from = envelope
-                .get("mail_from")
-                .and_then(Value::as_str)
+            // A sample's `.args` (one flag or value per line) gives its envelope.
+            let args: Vec<String> = std::fs::read_to_string(path.with_extension("args"))
+                .map(|t| t.lines().map(str::to_string).collect())
+                .unwrap_or_default();
+            let flag = |name: &str| {
+                args.iter()
+                    .position(|a| a == name)
+                    .and_then(|i| args.get(i + 1).cloned())
+            };
+            let mail_from = flag("--mail-from")
+                .or_else(|| {
+                    envelope
+                        .get("mail_from")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
                 .map(|m| m.trim_matches(['<', '>']).to_string())
                 .unwrap_or_else(|| from_address(&bytes));
-            let rcpt = match envelope.get("rcpt").or_else(|| envelope.get("rcpt_to")) {
+            let rcpt_flag = flag("--rcpt").map(Value::String);
+            let rcpt = match rcpt_flag
+                .as_ref()
+                .or_else(|| envelope.get("rcpt"))
+                .or_else(|| envelope.get("rcpt_to"))
+            {
                 Some(Value::String(r)) => r.clone(),
                 Some(Value::Array(list)) => list
                     .first()
@@ -242,13 +260,16 @@ fn sample_cases() -> Vec<Case> {
                     .to_string(),
                 _ => "support@vendor.example".to_string(),
             };
-            Case {
+            let needs_other_setup = args
+                .iter()
+                .any(|a| a == "--config" || a == "--directory" || a == "--assume-authenticated");
+            (!needs_other_setup).then(|| Case {
                 name: path.file_name().unwrap().to_string_lossy().into_owned(),
                 mail_from,
                 rcpt,
                 bytes,
                 expected_reason: None,
-            }
+            })
         })
         .collect()
 }
@@ -266,15 +287,17 @@ fn crlf(raw: &[u8]) -> Vec<u8> {
 
 /// The address in the first From header (crude: `<…>` or the bare value); "" if none.
 fn from_address(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let value = gateway_support::header_values(&text, "From")
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    match (value.rfind('<'), value.rfind('>')) {
-        (Some(a), Some(b)) if a < b => value[a + 1..b].to_string(),
-        _ => value.trim().to_string(),
-    }
+    mail_parser::MessageParser::default()
+        .parse(bytes)
+        .and_then(|m| {
+            m.from()
+                .and_then(|f| f.first())
+                .and_then(|a| a.address.as_deref().map(str::to_string))
+        })
+        // A From that SMTP would refuse as a reverse-path: use a plain stranger instead (both
+        // `check` and `serve` get the same envelope).
+        .filter(|a| a.contains('@') && !a.contains(char::is_whitespace))
+        .unwrap_or_else(|| "stranger@else.example".to_string())
 }
 
 fn check(gw: &Gateway, case: &Case, file: &Path) -> Value {
