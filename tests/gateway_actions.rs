@@ -389,9 +389,6 @@ fn a_client_that_disconnects_mid_data_leaves_nothing() {
 /// support address beside a `+acme` tag concerns the same account (found from the sender's
 /// registrations), so the ticket queue must get the message once.
 #[test]
-#[ignore = "bug: src/gateway/mod.rs groups recipients by the account the address names by itself, \
-            so support@ (account found later from the sender) and support+acme@ are decided and \
-            forwarded twice for acme"]
 fn the_same_account_named_two_ways_in_one_transaction_gives_one_ticket() {
     let gw = Gateway::start(Options::default());
     let body = message("chloe@acme.example", "Printer queue stuck", &[], "Hi.\n");
@@ -414,8 +411,6 @@ fn the_same_account_named_two_ways_in_one_transaction_gives_one_ticket() {
 /// Our own `Authentication-Results` authserv-id in an inbound header is a forgery (RFC 8601
 /// §5); it must be removed however the header is folded.
 #[test]
-#[ignore = "bug: src/delivery/headers.rs is_forgeable reads the authserv-id on the first physical \
-            line only; a folded Authentication-Results naming us survives into the ticket"]
 fn a_folded_forged_authentication_results_with_our_authserv_id_is_removed() {
     let gw = Gateway::start(Options::default());
     let body = message(
@@ -470,9 +465,6 @@ fn an_encoded_line_break_in_the_subject_does_not_inject_a_header_into_the_reply(
 /// the configured interval". One transaction for two accounts, refused for the same reason for
 /// both, gives the sender one auto-reply, not two.
 #[test]
-#[ignore = "bug (SPEC §5 read literally): src/gateway/mod.rs decides every account group, reply \
-            memory included, before acting on any, so the reply recorded for the first group is \
-            not seen by the second: two auto-replies for the same reason to the same address"]
 fn one_sender_refused_for_the_same_reason_twice_in_one_transaction_gets_one_reply() {
     let gw = Gateway::start(Options::default());
     let body = message("mallory@else.example", "Hello", &[], "Hi.\n");

@@ -61,8 +61,6 @@ fn accepted_mail_reaches_the_upstream_with_our_headers_and_the_client_gets_250()
 /// The original bytes are kept (SPEC §4): the upstream must get exactly our headers followed by
 /// the client's message, not one more line.
 #[test]
-#[ignore = "bug: smtp:// queue appends an empty line to every message (lettre's send_raw always \
-            writes CRLF.CRLF after the data, which already ends in CRLF; src/delivery/transport.rs)"]
 fn the_upstream_gets_the_original_body_byte_for_byte() {
     let sink = Sink::start(Answer::Accept);
     let gw = gateway_with_queue(sink.url());
@@ -137,8 +135,6 @@ fn auto_replies_go_out_with_the_null_reverse_path_to_the_envelope_sender() {
 /// acme part is accepted but the upstream refuses it for good, the globex part is refused and
 /// kept. The client must not get a bare 250 while the acme part is neither delivered nor kept.
 #[test]
-#[ignore = "bug: src/gateway/act.rs combine() prefers 250 over a refusal, and a permanent upstream \
-            refusal of the forwarded part is not kept: that part is silently dropped"]
 fn an_upstream_refusal_in_a_split_transaction_is_not_lost_behind_a_250() {
     let sink = Sink::start(Answer::PermFail);
     let gw = gateway_with_queue(sink.url());

@@ -39,33 +39,43 @@ pub fn strip_inbound_headers(message: &[u8], own_authserv_id: &str) -> Vec<u8> {
     let header_end = find_header_end(message);
     let (headers, body) = message.split_at(header_end);
     let mut out = Vec::with_capacity(message.len());
-    let mut dropping = false;
+    // Whole fields (first line and its continuation lines), so that a folded value is judged
+    // as one: `Authentication-Results:\r\n\tour.id; dmarc=pass` is ours too.
+    let mut field: Vec<u8> = Vec::new();
+    let flush = |field: &mut Vec<u8>, out: &mut Vec<u8>| {
+        if !field.is_empty() && !is_forgeable(field, own_authserv_id) {
+            out.extend_from_slice(field);
+        }
+        field.clear();
+    };
     for line in headers.split_inclusive(|&b| b == b'\n') {
         let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
         if !continuation {
-            dropping = is_forgeable(line, own_authserv_id);
+            flush(&mut field, &mut out);
         }
-        if !dropping {
-            out.extend_from_slice(line);
-        }
+        field.extend_from_slice(line);
     }
+    flush(&mut field, &mut out);
     out.extend_from_slice(body);
     out
 }
 
-fn is_forgeable(line: &[u8], own_authserv_id: &str) -> bool {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+fn is_forgeable(field: &[u8], own_authserv_id: &str) -> bool {
+    let Some(colon) = field.iter().position(|&b| b == b':') else {
         return false;
     };
-    let name = String::from_utf8_lossy(&line[..colon])
+    let name = String::from_utf8_lossy(&field[..colon])
         .trim()
         .to_ascii_lowercase();
     if name.starts_with("x-supportgate-") {
         return true;
     }
     if name == "authentication-results" {
-        let value = String::from_utf8_lossy(&line[colon + 1..]);
-        let id = value.trim().split([';', ' ', '\t']).next().unwrap_or("");
+        let value = String::from_utf8_lossy(&field[colon + 1..]);
+        let id = value
+            .split([';', ' ', '\t', '\r', '\n'])
+            .find(|s| !s.is_empty())
+            .unwrap_or("");
         return id.eq_ignore_ascii_case(own_authserv_id);
     }
     false

@@ -89,6 +89,9 @@ impl SmtpPool {
     /// Sends one message. A reused connection that turns out to be dead (the relay closed it
     /// while idle) is replaced by a fresh one, once.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SendError> {
+        // lettre writes `CRLF . CRLF` after the data: without this, every message would gain
+        // an empty last line.
+        let message = message.strip_suffix(b"\r\n").unwrap_or(message);
         let attempt = async {
             if let Some(mut connection) = self.take_idle() {
                 match connection.send(envelope, message).await {

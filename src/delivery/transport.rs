@@ -185,7 +185,10 @@ async fn send_via_mx(
             .hello_name(ClientId::Domain(hostname.to_string()))
             .timeout(Some(timeout))
             .build();
-        match relay.send_raw(&envelope, bytes).await {
+        match relay
+            .send_raw(&envelope, bytes.strip_suffix(b"\r\n").unwrap_or(bytes))
+            .await
+        {
             Ok(_) => return Ok(()),
             Err(e) => {
                 last = classify(e);

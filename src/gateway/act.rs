@@ -73,6 +73,7 @@ pub(super) fn decide(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn act(
     gateway: &Gateway,
     engine: &Engine,
@@ -81,10 +82,21 @@ pub(super) async fn act(
     decided: &Decided,
     message: &[u8],
     action: Action,
+    mixed: bool,
 ) -> Acted {
     let decision = &decided.decision;
     match action {
-        Action::Forward => forward(gateway, engine, session, envelope, decided, message).await,
+        Action::Forward => {
+            let acted = forward(gateway, engine, session, envelope, decided, message).await;
+            if mixed && acted.outcome == "refused-upstream" {
+                // Other recipients of this transaction get a 250: this part must not be lost
+                // behind it, so it is kept for support staff to release.
+                let note =
+                    "the ticket queue refused it; kept because other recipients were accepted";
+                return keep(gateway, session, envelope, decided, message, note, "none").await;
+            }
+            acted
+        }
         Action::Reject => Acted {
             reply: SmtpReply::new(550, (5, 7, 1), decision.reason.short_text()),
             outcome: "rejected".into(),
@@ -182,6 +194,19 @@ async fn reply_and_keep(
         )
         .await;
     };
+    // Decisions are made for every account of a transaction before any acts: a reply sent
+    // for an earlier one in the same transaction counts too.
+    let since = decided
+        .now
+        .saturating_sub(engine.config.replies.interval.as_secs());
+    if gateway
+        .reply_memory
+        .replied_since(to, decision.reason, since)
+    {
+        let note = "auto-reply suppressed: already-replied";
+        let outcome = "suppressed:already-replied";
+        return keep(gateway, session, envelope, decided, message, note, outcome).await;
+    }
     let kept = keep(
         gateway,
         session,
@@ -292,7 +317,13 @@ async fn keep(
         subject: Some(facts.subject.clone()),
         message_id: facts.message_id.clone(),
         size: message.len() as u64,
-        decision: DecisionRecord::from_decision(&decided.decision),
+        decision: DecisionRecord {
+            reply: match auto_reply {
+                "none" => DecisionRecord::from_decision(&decided.decision).reply,
+                done => done.to_string(),
+            },
+            ..DecisionRecord::from_decision(&decided.decision)
+        },
         note: note.to_string(),
         released: None,
     };

@@ -122,10 +122,21 @@ impl MessageHandler for Gateway {
                 .or_default()
                 .push(rcpt.clone());
         }
-        let decided: Vec<act::Decided> = groups
-            .into_values()
-            .map(|recipients| act::decide(self, &engine, envelope, recipients, &message))
-            .collect();
+        let mut decided: Vec<act::Decided> = Vec::with_capacity(groups.len());
+        for recipients in groups.into_values() {
+            let group = act::decide(self, &engine, envelope, recipients, &message);
+            // `support@` (account found from the Subject or the sender) and `support+acme@`
+            // in one transaction concern the same account: one decision, one ticket.
+            let same = decided.iter_mut().find(|d| {
+                d.decision.account.is_some()
+                    && d.decision.account == group.decision.account
+                    && d.decision.reason == group.decision.reason
+            });
+            match same {
+                Some(earlier) => earlier.recipients.extend(group.recipients),
+                None => decided.push(group),
+            }
+        }
         // A refusal in the SMTP session cannot be given to some recipients only: when another
         // account in the same transaction is served, a `reject` is kept in the quarantine
         // instead, so that nothing refused is lost silently.
@@ -137,7 +148,10 @@ impl MessageHandler for Gateway {
                 Action::Reject if mixed => Action::Quarantine,
                 action => action,
             };
-            let acted = act::act(self, &engine, session, envelope, group, &message, action).await;
+            let acted = act::act(
+                self, &engine, session, envelope, group, &message, action, mixed,
+            )
+            .await;
             log::decision(session, envelope, group, &acted, message.len());
             replies.push(acted.reply);
         }
