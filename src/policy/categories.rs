@@ -5,10 +5,9 @@
 //! need not write every spelling twice.
 
 use crate::directory::Role;
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use std::borrow::Cow;
-use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 /// One `[[category]]`.
 #[derive(Debug, Clone)]
@@ -55,38 +54,96 @@ impl CategoryRule {
     }
 }
 
-/// Removes diacritics (NFD, then drops combining marks) and typographic apostrophes, so that
-/// `Sécurité`, `securite` and `SECURITE` compare alike under a case-insensitive match.
+/// Removes diacritics and typographic apostrophes, so that `Sécurité`, `securite` and
+/// `SECURITE` compare alike under a case-insensitive match. ASCII text is returned as is;
+/// other characters are decomposed one at a time (NFD) and their combining marks dropped.
 pub fn fold(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
         return Cow::Borrowed(text);
     }
-    text.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .map(|c| match c {
-            '\u{2019}' | '\u{2018}' => '\'',
-            '\u{a0}' => ' ',
-            other => other,
-        })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii() => out.push(c),
+            '\u{2019}' | '\u{2018}' => out.push('\''),
+            '\u{a0}' => out.push(' '),
+            'œ' => out.push_str("oe"),
+            'Œ' => out.push_str("OE"),
+            'æ' => out.push_str("ae"),
+            'Æ' => out.push_str("AE"),
+            c => decompose_canonical(c, |part| {
+                if !is_combining_mark(part) {
+                    out.push(part)
+                }
+            }),
+        }
+    }
+    Cow::Owned(out)
 }
 
-/// The first category (in configuration order) that `subject` or `body_start` falls into.
+/// All `[[category]]` rules, with one matcher over all of them so that a message is scanned
+/// once, whatever the number of categories.
+#[derive(Debug, Clone, Default)]
+pub struct Categories {
+    rules: Vec<CategoryRule>,
+    any: Option<RegexSet>,
+}
+
+impl Categories {
+    /// Adds a rule (configuration order is match priority).
+    pub fn push(&mut self, rule: CategoryRule) {
+        self.rules.push(rule);
+        let patterns: Vec<&str> = self.rules.iter().map(|r| r.matcher.as_str()).collect();
+        self.any = RegexSetBuilder::new(patterns)
+            .case_insensitive(true)
+            .unicode(false)
+            .size_limit(8 << 20)
+            .build()
+            .ok();
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &CategoryRule> {
+        self.rules.iter()
+    }
+
+    /// The first category (in configuration order) that `subject` or `body_start` falls
+    /// into.
+    pub fn find(&self, subject: &str, body_start: Option<&str>) -> Option<&CategoryRule> {
+        if self.rules.is_empty() {
+            return None;
+        }
+        let mut text = fold(subject).into_owned();
+        if let Some(body) = body_start {
+            // A blank line between them: no pattern spans the two.
+            text.push_str("\n\n");
+            text.push_str(&fold(body));
+        }
+        match &self.any {
+            Some(set) => set
+                .matches(text.as_bytes())
+                .iter()
+                .next()
+                .and_then(|i| self.rules.get(i)),
+            None => self.rules.iter().find(|r| r.matches_folded(&text)),
+        }
+    }
+}
+
+/// The first category of `rules` that `subject` or `body_start` falls into.
 pub fn find_category<'a>(
-    rules: &'a [CategoryRule],
+    rules: &'a Categories,
     subject: &str,
     body_start: Option<&str>,
 ) -> Option<&'a CategoryRule> {
-    if rules.is_empty() {
-        return None;
-    }
-    let subject = fold(subject);
-    let body = body_start.map(fold);
-    let body = body.as_deref();
-    rules
-        .iter()
-        .find(|rule| rule.matches_folded(&subject) || body.is_some_and(|b| rule.matches_folded(b)))
+    rules.find(subject, body_start)
 }
 
 #[cfg(test)]
@@ -101,7 +158,8 @@ mod tests {
             &["s[ée]curit[ée]".into(), r"\b2fa\b".into()],
         )
         .unwrap();
-        let rules = [rule];
+        let mut rules = Categories::default();
+        rules.push(rule);
         for text in ["Problème de SÉCURITÉ", "securite", "Reset 2FA please"] {
             assert!(find_category(&rules, text, None).is_some(), "{text}");
         }

@@ -21,7 +21,7 @@ pub mod rules;
 pub mod suppression;
 
 pub use authentication::{AuthOutcome, AuthResult, AuthSource, MethodResult};
-pub use categories::CategoryRule;
+pub use categories::{Categories, CategoryRule};
 pub use decision::{Action, Decision, Reason, ReplyPlan, Suppression, Verdict};
 pub use facts::{FromHeader, MessageFacts};
 pub use identify::IdentificationStrategy;
@@ -40,7 +40,7 @@ pub struct PolicySettings {
     /// The gateway's own addresses (reply `From:`): never replied to.
     pub own_addresses: Vec<NormalizedAddress>,
     pub account_order: Vec<IdentificationStrategy>,
-    pub categories: Vec<CategoryRule>,
+    pub categories: Categories,
     /// Also match P4 patterns on the start of the first text body.
     pub categories_match_body: bool,
     /// How many characters of the body P4 reads.
@@ -59,7 +59,7 @@ impl Default for PolicySettings {
             support_addresses: Vec::new(),
             own_addresses: Vec::new(),
             account_order: IdentificationStrategy::ALL.to_vec(),
-            categories: Vec::new(),
+            categories: Categories::default(),
             categories_match_body: true,
             category_body_chars: 500,
             notify_privileged: true,
