@@ -60,7 +60,7 @@ now() { date +%s.%N; }
 
 [ "$(id -u)" = 0 ] || die "run as root (the Postfix master and smtp-sink -u need it)"
 for c in smtp-source smtp-sink postfix postconf python3 timeout awk sed; do
-    command -v "$c" >/dev/null 2>&1 || die "$c not found: run bench/postfix-install.sh (PATH needs /usr/sbin)"
+    command -v "$c" >/dev/null 2>&1 || die "$c not found: run scripts/install-test-deps.sh (PATH needs /usr/sbin)"
 done
 
 WORK=$(mktemp -d /tmp/supportgate-bench.XXXXXX)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# bench/postfix-install.sh — install Postfix (for smtp-source, smtp-sink and the Postfix baseline
-# of bench/relay.sh) and swaks, non-interactively and idempotently, on Debian/Ubuntu. Run as root.
+# scripts/install-test-deps.sh — install what the tests and benchmarks need besides Rust: Postfix
+# (smtp-source, smtp-sink, the Postfix baseline and integration tests), swaks and python3;
+# non-interactively and idempotently, on Debian. Run as root.
 #
 # The package is installed with "No configuration": no /etc/postfix/main.cf is written and the
 # system instance is not configured to listen on port 25. If a system Postfix is running
 # anyway, it is stopped (bench/relay.sh runs its own private instances on loopback ports).
 set -euo pipefail
 
-[ "$(id -u)" = 0 ] || { echo "postfix-install.sh: run as root" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "install-test-deps.sh: run as root" >&2; exit 1; }
 export PATH=$PATH:/usr/sbin:/sbin
 
 missing=()
@@ -17,22 +18,22 @@ done
 
 if [ ${#missing[@]} -gt 0 ]; then
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
-    echo "postfix-install.sh: installing ${pkgs[*]}"
+    echo "install-test-deps.sh: installing ${pkgs[*]}"
     echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
     timeout 600 apt-get update -q
     timeout 900 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 else
-    echo "postfix-install.sh: postfix, smtp-source, smtp-sink, swaks and python3 already installed"
+    echo "install-test-deps.sh: postfix, smtp-source, smtp-sink, swaks and python3 already installed"
 fi
 
 # Never leave the system instance running (it would listen on port 25).
 if postfix status >/dev/null 2>&1; then
-    echo "postfix-install.sh: stopping the system Postfix instance"
+    echo "install-test-deps.sh: stopping the system Postfix instance"
     postfix stop || true
 fi
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now postfix.service >/dev/null 2>&1 || true
 fi
 
-echo "postfix-install.sh: $(postconf -d mail_version 2>/dev/null)"
+echo "install-test-deps.sh: $(postconf -d mail_version 2>/dev/null)"
