@@ -229,7 +229,6 @@ fn bad_flag_is_one_line() {
 }
 
 #[test]
-#[ignore = "bug: a directory with a TOML syntax error gives a multi-line error (toml's snippet) instead of one line"]
 fn directory_syntax_error_is_one_line() {
     // Input: `check --directory D` where D is the single line `[[account]`.
     // Expected: exit 2, one line naming the file, line and column.

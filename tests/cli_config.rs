@@ -287,7 +287,6 @@ fn missing_config_file() {
 }
 
 #[test]
-#[ignore = "bug: a directory with a TOML syntax error is reported on 6 lines (toml's snippet), not one"]
 fn directory_syntax_error_is_one_line_in_config_check() {
     // Input: the shipped config with `[[account]` appended to its directory.toml.
     // Expected: exit 1, one line "FILE: directory.path: DIRECTORY: line N, column M: …".
