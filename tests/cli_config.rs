@@ -267,7 +267,6 @@ fn wrong_type_gives_line_and_reason() {
 }
 
 #[test]
-#[ignore = "bug: a value of the wrong type is reported by line and column only, without the key"]
 fn wrong_type_names_the_key() {
     // Input: the shipped config with `max_recipients = "many"` (or `= -1`).
     // Expected: the key named, like every other problem ("server.max_recipients: …").

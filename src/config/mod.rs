@@ -168,7 +168,13 @@ impl Config {
         let raw: file::ConfigFile = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                check.problem("", toml_error::one_line(e.message(), e.span(), text));
+                // Named by its key (`server.max_recipients`) like every other problem when the
+                // error is in a `key = value` line (a wrong type or value); else by position.
+                let key = e
+                    .span()
+                    .and_then(|span| toml_error::key_at(text, span.start))
+                    .unwrap_or_default();
+                check.problem(&key, toml_error::one_line(e.message(), e.span(), text));
                 return Err(check.problems);
             }
         };
