@@ -279,7 +279,6 @@ fn unusable_mail_from_is_an_error() {
 }
 
 #[test]
-#[ignore = "bug: mail From support+TAG@vendor.example (our own support address) gets an auto-reply"]
 fn own_support_address_with_tag_gets_no_reply() {
     // Input: From: support+acme@vendor.example, Subject: loop (shipped config).
     // Expected (SPEC §5 "never reply when the sender is the gateway's own address"; the

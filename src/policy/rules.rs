@@ -237,6 +237,7 @@ fn plan_reply(input: &PolicyInput<'_>, authenticated: bool, reason: Reason) -> R
         input.facts,
         authenticated,
         &input.settings.own_addresses,
+        reply_rules.subaddress_separator,
     ) {
         return ReplyPlan::Suppressed(suppression);
     }

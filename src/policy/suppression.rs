@@ -36,12 +36,14 @@ fn asks_no_auto_reply(value: &str) -> bool {
 }
 
 /// Checks, in SPEC order, whether a reply must not go out. `reply_to` is the envelope sender
-/// (None: null reverse-path, or unparsable).
+/// (None: null reverse-path, or unparsable). `subaddress_separator` is the one the gateway
+/// accepts its own recipients with: `support+acme@` is as much our own address as `support@`.
 pub fn reply_suppression(
     reply_to: Option<&NormalizedAddress>,
     facts: &MessageFacts,
     sender_authenticated: bool,
     own_addresses: &[NormalizedAddress],
+    subaddress_separator: char,
 ) -> Option<Suppression> {
     let Some(to) = reply_to else {
         return Some(Suppression::NullReversePath);
@@ -69,7 +71,11 @@ pub fn reply_suppression(
     if is_system_local_part(to.local_part()) {
         return Some(Suppression::SystemSender);
     }
-    if own_addresses.contains(to) {
+    let untagged = to.without_subaddress(subaddress_separator);
+    if own_addresses
+        .iter()
+        .any(|own| own.without_subaddress(subaddress_separator) == untagged)
+    {
         return Some(Suppression::OwnAddress);
     }
     if !sender_authenticated {
@@ -89,7 +95,10 @@ mod tests {
 
     #[test]
     fn each_rule_has_its_own_reason() {
-        let own = [addr("no-reply@vendor.example")];
+        let own = [
+            addr("no-reply@vendor.example"),
+            addr("support@vendor.example"),
+        ];
         let person = addr("bob@acme.example");
         let base = MessageFacts::default();
         let with = |f: fn(&mut MessageFacts)| {
@@ -183,6 +192,31 @@ mod tests {
                 true,
                 Some(Suppression::OwnAddress),
             ),
+            // Our support mailbox with an account tag, as the gateway accepts it.
+            (
+                Some(addr("Support+acme@vendor.example")),
+                base.clone(),
+                true,
+                Some(Suppression::OwnAddress),
+            ),
+            (
+                Some(addr("no-reply+bounce@vendor.example")),
+                base.clone(),
+                true,
+                Some(Suppression::OwnAddress),
+            ),
+            (
+                Some(addr("support+acme@acme.example")),
+                base.clone(),
+                true,
+                None,
+            ),
+            (
+                Some(addr("supporter@vendor.example")),
+                base.clone(),
+                true,
+                None,
+            ),
             (
                 Some(person.clone()),
                 base.clone(),
@@ -192,7 +226,7 @@ mod tests {
         ];
         for (to, facts, authenticated, expected) in table {
             assert_eq!(
-                reply_suppression(to.as_ref(), &facts, authenticated, &own),
+                reply_suppression(to.as_ref(), &facts, authenticated, &own, '+'),
                 expected,
                 "{to:?} {facts:?}"
             );
