@@ -250,7 +250,6 @@ fn directory_syntax_error_is_one_line() {
 }
 
 #[test]
-#[ignore = "bug: an unusable --mail-from is silently taken as the null reverse-path (no reply)"]
 fn unusable_mail_from_is_an_error() {
     // Input: `check --mail-from garbage` and `check --mail-from '<paul@gmail.example>'` on mail
     // from an unknown sender.
