@@ -215,7 +215,6 @@ fn bad_flag_is_exit_2_and_names_the_flag() {
 }
 
 #[test]
-#[ignore = "bug: a bad flag prints clap's 4-line error and usage block on stderr, SPEC §9 wants a one-line error"]
 fn bad_flag_is_one_line() {
     // Input: `supportgate check --bogus-flag x.eml`.
     // Expected: exit 2 and one line (e.g. "supportgate check: unexpected argument '--bogus-flag'").
