@@ -315,3 +315,33 @@ fn raw_latin1_subject_still_matches_p4() {
     assert_eq!(json["reason"], "authorization-required", "{json}");
     assert_eq!(json["category"], "security-settings", "{json}");
 }
+
+/// Runs supportgate with a stdout whose reader is already gone, as in `check FILE | head -0`.
+fn supportgate_to_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_supportgate"))
+        .current_dir(ROOT)
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run supportgate")
+}
+
+#[test]
+fn a_reader_that_went_away_is_no_panic() {
+    // Input: `supportgate check FILE | head -1` where head has exited (a closed pipe).
+    // Expected: the decision is made, the output ends quietly, exit 0. Was: println! panicked
+    // ("failed printing to stdout: Broken pipe"), exit 101.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "alice.eml", ALICE);
+    let output = supportgate_to_closed_pipe(&["check", &file]);
+    let lines = stderr_lines(&output);
+    assert!(
+        !lines.iter().any(|l| l.contains("panicked")),
+        "panicked: {lines:?}"
+    );
+    assert_eq!(output.status.code(), Some(0), "{lines:?}");
+    assert!(lines.is_empty(), "nothing to say on stderr: {lines:?}");
+}

@@ -304,6 +304,23 @@ fn directory_syntax_error_is_one_line_in_config_check() {
 // ---- directory lint
 
 #[test]
+fn directory_lint_to_a_reader_that_went_away_is_no_panic() {
+    // `supportgate directory lint | head -1` once head has exited: the output ends quietly,
+    // with lint's own exit code. Was: println! panicked on the broken pipe, exit 101.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_supportgate"))
+        .current_dir(ROOT)
+        .args(["directory", "lint"])
+        .stdout(writer)
+        .output()
+        .expect("run supportgate");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
+
+#[test]
 fn shipped_directory_lints_clean() {
     let output = supportgate(&["directory", "lint"]);
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -1,5 +1,6 @@
 //! `supportgate check`: the offline decision for one message, as one JSON object (SPEC §9).
 
+use super::output::Stdout;
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::config::Config;
 use crate::directory::Directory;
@@ -161,8 +162,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
     match serde_json::to_string_pretty(&output) {
         Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
+            let mut stdout = Stdout::lock();
+            stdout.line(text);
+            stdout.finish(ExitCode::SUCCESS)
         }
         Err(e) => unusable(e),
     }

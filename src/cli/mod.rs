@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 mod directory_lint;
+mod output;
 mod quarantine;
 mod serve;
 
