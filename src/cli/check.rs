@@ -1,5 +1,7 @@
 //! `supportgate check`: the offline decision for one message, as one JSON object (SPEC §9).
 
+use super::output::Stdout;
+use crate::address::{AddressRules, NormalizedAddress};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::pipeline::{parse_message, Engine};
@@ -18,7 +20,8 @@ pub struct CheckArgs {
     /// Use this directory file instead of the configured one.
     #[arg(long)]
     directory: Option<PathBuf>,
-    /// The envelope sender (MAIL FROM); default: the From address. Use "<>" for the null path.
+    /// The envelope sender (MAIL FROM), `addr` or `<addr>`; default: the From address. Use "<>"
+    /// for the null path.
     #[arg(long)]
     mail_from: Option<String>,
     /// An envelope recipient (repeatable); default: the first support address.
@@ -36,6 +39,26 @@ fn unusable(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(super::EXIT_UNUSABLE)
 }
 
+/// `--mail-from` as an envelope reverse-path: `<>` or empty is the null path (`None`), `<addr>`
+/// is `addr` as SMTP writes it, and anything else must be an address: a value that is none
+/// would otherwise be decided as if it were one (SPEC §9: unusable input is an error).
+fn reverse_path(value: &str, rules: &AddressRules) -> Result<Option<String>, String> {
+    let value = value.trim();
+    let address = match value.strip_prefix('<').and_then(|v| v.strip_suffix('>')) {
+        Some(inner) => inner.trim(),
+        None => value,
+    };
+    if address.is_empty() {
+        return Ok(None);
+    }
+    match NormalizedAddress::parse(address, rules) {
+        Ok(_) => Ok(Some(address.to_string())),
+        Err(e) => Err(format!(
+            "bad --mail-from {value:?}: {e} (an address, <address>, or <> for the null path)"
+        )),
+    }
+}
+
 pub fn run(args: CheckArgs) -> ExitCode {
     let config = match Config::load(&args.config) {
         Ok(config) => config,
@@ -49,6 +72,16 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 problems.len()
             ));
         }
+    };
+    // Some(None): `--mail-from <>`; None: no flag, the From address stands in.
+    let given_mail_from = match args
+        .mail_from
+        .as_deref()
+        .map(|value| reverse_path(value, &config.address_rules))
+        .transpose()
+    {
+        Ok(given) => given,
+        Err(e) => return unusable(e),
     };
     let directory_path = args
         .directory
@@ -71,9 +104,8 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Err(e) => return unusable(format!("{}: {e}", args.file.display())),
     };
     let facts = engine.facts(&message);
-    let mail_from = match args.mail_from.as_deref() {
-        Some("<>") | Some("") => None,
-        Some(address) => Some(address.to_string()),
+    let mail_from = match given_mail_from {
+        Some(path) => path,
         None => match &facts.from {
             Some(FromHeader::Mailbox(address)) => Some(address.clone()),
             _ => None,
@@ -130,9 +162,38 @@ pub fn run(args: CheckArgs) -> ExitCode {
     }
     match serde_json::to_string_pretty(&output) {
         Ok(text) => {
-            println!("{text}");
-            ExitCode::SUCCESS
+            let mut stdout = Stdout::lock();
+            stdout.line(text);
+            stdout.finish(ExitCode::SUCCESS)
         }
         Err(e) => unusable(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_from_is_an_address_brackets_or_the_null_path() {
+        let rules = AddressRules::default();
+        let table = [
+            ("<>", Ok(None)),
+            ("", Ok(None)),
+            (" < > ", Ok(None)),
+            ("bob@acme.example", Ok(Some("bob@acme.example"))),
+            ("<Bob@acme.example>", Ok(Some("Bob@acme.example"))),
+            ("garbage", Err(())),
+            ("<garbage>", Err(())),
+            ("<bob@acme.example", Err(())),
+        ];
+        for (value, expected) in table {
+            let got = reverse_path(value, &rules);
+            assert_eq!(
+                got.as_ref().map(Option::as_deref).map_err(|_| ()),
+                expected,
+                "{value:?}: {got:?}"
+            );
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `supportgate config check`: every problem with file, key and reason; or a one-line summary.
 
+use super::output::Stdout;
 use crate::config::Config;
 use crate::directory::Directory;
 use std::path::Path;
@@ -23,7 +24,8 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!(
+    let mut stdout = Stdout::lock();
+    stdout.line(format_args!(
         "{}: ok — {} listener(s), {} support address(es), directory {} ({} accounts, {} agents, {} lint finding(s)), authentication {}, {} P4 categories",
         path.display(),
         config.server.listen.len(),
@@ -34,6 +36,6 @@ pub fn run(path: &Path) -> ExitCode {
         directory.findings().len(),
         config.authentication.mode.as_str(),
         config.policy.categories.len(),
-    );
-    ExitCode::SUCCESS
+    ));
+    stdout.finish(ExitCode::SUCCESS)
 }

@@ -1,5 +1,6 @@
 //! `supportgate directory lint`: one line per finding, exit 1 if there is any error.
 
+use super::output::Stdout;
 use crate::config::Config;
 use crate::directory::{Directory, Severity};
 use std::path::Path;
@@ -23,25 +24,28 @@ pub fn run(config_path: &Path, directory_path: Option<&Path>) -> ExitCode {
             return ExitCode::from(super::EXIT_UNUSABLE);
         }
     };
+    let mut stdout = Stdout::lock();
     for finding in directory.findings() {
-        println!("{}: {finding}", path.display());
+        if !stdout.line(format_args!("{}: {finding}", path.display())) {
+            break;
+        }
     }
     let errors = directory
         .findings()
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    println!(
+    stdout.line(format_args!(
         "{}: {} accounts, {} agents, {} error(s), {} warning(s)",
         path.display(),
         directory.accounts().len(),
         directory.agent_count(),
         errors,
         directory.findings().len() - errors
-    );
-    if errors > 0 {
+    ));
+    stdout.finish(if errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }

@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 mod directory_lint;
+mod output;
 mod quarantine;
 mod serve;
 
@@ -77,13 +78,39 @@ enum DirectoryCommand {
     },
 }
 
+/// clap's error without its tip and usage block (SPEC §9: one line): the first paragraph,
+/// joined, so that a list (`the following required arguments were not provided: <FILE>`) stays
+/// with its sentence.
+fn one_line_usage_error(e: &clap::Error) -> String {
+    // A bare `supportgate` (or `supportgate config`): clap's "error" is the whole help text.
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return "a command is required".to_string();
+    }
+    let text = e.render().to_string();
+    let paragraph: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let joined = paragraph.join(" ");
+    joined
+        .strip_prefix("error:")
+        .unwrap_or(&joined)
+        .trim()
+        .to_string()
+}
+
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_UNUSABLE } else { 0 };
+        // --help and --version are not errors: clap prints them as they are.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("supportgate: {} (see --help)", one_line_usage_error(&e));
+            return ExitCode::from(EXIT_UNUSABLE);
         }
     };
     match cli.command {
@@ -94,5 +121,49 @@ pub fn run() -> ExitCode {
             directory_lint::run(&config, directory.as_deref())
         }
         Command::Quarantine(args) => quarantine::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_error(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).expect_err("a usage error");
+        one_line_usage_error(&e)
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_without_the_error_prefix() {
+        let table = [
+            (
+                &["supportgate", "check", "--bogus-flag", "x.eml"][..],
+                "unexpected argument '--bogus-flag' found",
+            ),
+            (
+                &["supportgate", "check"][..],
+                "the following required arguments were not provided: <FILE>",
+            ),
+            (
+                &["supportgate", "frobnicate"][..],
+                "unrecognized subcommand 'frobnicate'",
+            ),
+            (&["supportgate"][..], "a command is required"),
+            (&["supportgate", "config"][..], "a command is required"),
+        ];
+        for (args, expected) in table {
+            assert_eq!(usage_error(args), expected, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_are_not_usage_errors() {
+        for args in [
+            &["supportgate", "--help"][..],
+            &["supportgate", "--version"],
+        ] {
+            let e = Cli::try_parse_from(args).expect_err("clap reports help as an error");
+            assert!(!e.use_stderr(), "{args:?}");
+        }
     }
 }

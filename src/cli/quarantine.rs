@@ -1,6 +1,7 @@
 //! `supportgate quarantine list|show|release|delete`: what support staff do with refused mail.
 //! Exit 0 on success, 1 when the message does not exist, 2 on unusable input (as `check`).
 
+use super::output::Stdout;
 use crate::config::Config;
 use crate::delivery::transport::Transport;
 use crate::store::quarantine::{Quarantine, QuarantineError, QuarantineRecord};
@@ -117,6 +118,7 @@ fn list(
         Err(e) => return fail(&e),
     };
     let mut damaged = false;
+    let mut stdout = Stdout::lock();
     for record in records {
         let record = match record {
             Ok(record) => record,
@@ -133,17 +135,20 @@ fn list(
         {
             continue;
         }
-        if json {
-            println!("{}", serde_json::to_string(&record).unwrap_or_default());
+        let line = if json {
+            serde_json::to_string(&record).unwrap_or_default()
         } else {
-            println!("{}", summary_line(&record));
+            summary_line(&record)
+        };
+        if !stdout.line(line) {
+            break;
         }
     }
-    if damaged {
+    stdout.finish(if damaged {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    })
 }
 
 fn summary_line(record: &QuarantineRecord) -> String {
@@ -192,17 +197,23 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
         Ok(message) => message,
         Err(e) => return fail(&e),
     };
+    let mut stdout = Stdout::lock();
     match serde_json::to_string_pretty(&record) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => {
+            stdout.line(text);
+        }
         Err(e) => eprintln!("supportgate quarantine: {e}"),
     }
-    println!("--- headers ({} bytes in all) ---", message.len());
+    stdout.line(format_args!(
+        "--- headers ({} bytes in all) ---",
+        message.len()
+    ));
     let header_end = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(message.len(), |p| p + 2);
-    print!("{}", String::from_utf8_lossy(&message[..header_end]));
-    ExitCode::SUCCESS
+    stdout.text(String::from_utf8_lossy(&message[..header_end]));
+    stdout.finish(ExitCode::SUCCESS)
 }
 
 fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> ExitCode {

@@ -7,6 +7,7 @@
 
 mod duration;
 mod file;
+pub(crate) mod toml_error;
 
 pub use duration::parse_duration;
 
@@ -167,7 +168,13 @@ impl Config {
         let raw: file::ConfigFile = match toml::from_str(text) {
             Ok(raw) => raw,
             Err(e) => {
-                check.problem("", toml_message(&e, text));
+                // Named by its key (`server.max_recipients`) like every other problem when the
+                // error is in a `key = value` line (a wrong type or value); else by position.
+                let key = e
+                    .span()
+                    .and_then(|span| toml_error::key_at(text, span.start))
+                    .unwrap_or_default();
+                check.problem(&key, toml_error::one_line(e.message(), e.span(), text));
                 return Err(check.problems);
             }
         };
@@ -182,20 +189,6 @@ impl Config {
     /// What to do for a reason (after `[actions]`).
     pub fn action(&self, reason: Reason) -> Action {
         self.policy.action(reason)
-    }
-}
-
-fn toml_message(e: &toml::de::Error, text: &str) -> String {
-    // The toml error is multi-line (line, caret, message); keep it on one line.
-    let message = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let before = &text.as_bytes()[..span.start.min(text.len())];
-            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-            let column = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-            format!("line {line}, column {column}: {message}")
-        }
-        None => message,
     }
 }
 

@@ -2,8 +2,9 @@
 
 use super::batches;
 use super::lint::{Finding, Severity};
-use super::model::{Account, AccountEntry, Agent, Language, Role};
+use super::model::{Account, AccountEntry, Agent, DirectoryFile, Language, Role};
 use crate::address::{normalize_domain, AddressRules, NormalizedAddress};
+use crate::config::toml_error;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::Path;
@@ -49,6 +50,24 @@ pub enum DirectoryError {
     },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
+}
+
+/// Why `text` is not a directory file, on one line (`KEY: line L, column C: MESSAGE`, the key
+/// when the position is in a `key = value` line), as the configuration's errors are.
+/// `batches::parse_whole` renders toml's error as its multi-line snippet and drops the span, so
+/// this parses once more to get the error itself: only for a file that failed to load.
+fn syntax_error(text: &str) -> String {
+    let Err(e) = toml_v1::from_str::<DirectoryFile>(text) else {
+        return "not a directory file".to_string();
+    };
+    let position = toml_error::one_line(e.message(), e.span(), text);
+    match e
+        .span()
+        .and_then(|span| toml_error::key_at(text, span.start))
+    {
+        Some(key) => format!("{key}: {position}"),
+        None => position,
+    }
 }
 
 /// The queryable directory. Build it with [`Directory::load`] or [`Directory::from_toml`].
@@ -118,7 +137,10 @@ impl Directory {
             Ok(()) => Ok(dir.finish()),
             // The whole text gives the error its real line number, or parses (a cut inside a
             // multi-line string).
-            Err(_) => Ok(Directory::build(batches::parse_whole(text)?, rules)),
+            Err(_) => match batches::parse_whole(text) {
+                Ok(entries) => Ok(Directory::build(entries, rules)),
+                Err(_) => Err(syntax_error(text)),
+            },
         }
     }
 
@@ -332,4 +354,23 @@ fn helpdesk(account: AccountId) -> AddressListing {
 }
 fn group(account: AccountId) -> AddressListing {
     AddressListing::Group { account }
+}
+
+#[cfg(test)]
+mod syntax_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_does_not_parse_is_told_on_one_line() {
+        let rules = AddressRules::default();
+        let error = Directory::from_toml("[[account]\n", &rules).unwrap_err();
+        assert!(error.starts_with("line 1, column "), "{error}");
+        assert_eq!(error.lines().count(), 1, "{error}");
+        let error = Directory::from_toml("[[account]]\nid = 5\n", &rules).unwrap_err();
+        assert!(
+            error.starts_with("account.id: line 2, column 6: invalid type"),
+            "{error}"
+        );
+        assert_eq!(error.lines().count(), 1, "{error}");
+    }
 }

@@ -157,6 +157,8 @@ impl fmt::Display for Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Suppression {
     NullReversePath,
+    /// A reverse-path that is not null but is no usable address: nowhere to reply to.
+    InvalidReversePath,
     AutoSubmitted,
     ListHeader,
     PrecedenceBulk,
@@ -171,6 +173,7 @@ impl Suppression {
     pub fn code(self) -> &'static str {
         match self {
             Suppression::NullReversePath => "null-reverse-path",
+            Suppression::InvalidReversePath => "invalid-reverse-path",
             Suppression::AutoSubmitted => "auto-submitted",
             Suppression::ListHeader => "list-header",
             Suppression::PrecedenceBulk => "precedence",

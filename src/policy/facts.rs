@@ -1,6 +1,6 @@
 //! What the policy needs to know about a message, read once from the parsed headers.
 
-use mail_parser::{Address, HeaderName, HeaderValue, Message};
+use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
 
 /// The sender as read from the From header(s), before any directory lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl MessageFacts {
     pub fn extract(message: &Message<'_>, body_chars: usize) -> MessageFacts {
         let mut facts = MessageFacts {
             from: Some(from_header(message)),
-            subject: message.subject().map(str::to_string).unwrap_or_default(),
+            subject: subject(message),
             message_id: message.message_id().map(str::to_string),
             references: text_list(message.references()),
             ..MessageFacts::default()
@@ -99,13 +99,70 @@ fn raw_value(message: &Message<'_>, start: u32, end: u32) -> String {
         .raw_message()
         .get(start as usize..end as usize)
         .unwrap_or_default();
-    let text = String::from_utf8_lossy(bytes);
-    // Unfold (RFC 5322 §2.2.3) so that the value is one line.
+    unfold(&String::from_utf8_lossy(bytes))
+}
+
+/// Unfolds (RFC 5322 §2.2.3) so that the value is one line.
+fn unfold(text: &str) -> String {
     text.split(['\r', '\n'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The (last, as mail-parser reads it) Subject, decoded. mail-parser reads raw 8-bit bytes as
+/// UTF-8 and replaces what is not with U+FFFD, which hides P4 keywords such as "Sécurité" sent
+/// unencoded by old mailers; such bytes are read as windows-1252 instead (see [`decode_8bit`]).
+fn subject(message: &Message<'_>) -> String {
+    let Some(header) = message
+        .headers()
+        .iter()
+        .rev()
+        .find(|h| h.name == HeaderName::Subject)
+    else {
+        return String::new();
+    };
+    let raw = message
+        .raw_message()
+        .get(header.offset_start as usize..header.offset_end as usize)
+        .unwrap_or_default();
+    if std::str::from_utf8(raw).is_ok() {
+        return header.value.as_text().unwrap_or_default().to_string();
+    }
+    decode_8bit(raw)
+}
+
+/// A header value whose raw bytes are not UTF-8: valid UTF-8 sequences are kept, every other
+/// byte is read as windows-1252 (a superset of ISO-8859-1 in practice, as WHATWG reads it), then
+/// the now-UTF-8 value goes through mail-parser again for unfolding and RFC 2047 words.
+fn decode_8bit(raw: &[u8]) -> String {
+    let mut text = String::with_capacity(raw.len() + 8);
+    for chunk in raw.utf8_chunks() {
+        text.push_str(chunk.valid());
+        text.extend(chunk.invalid().iter().map(|&b| windows_1252(b)));
+    }
+    let reparsed = format!("Subject:{text}\r\n\r\n");
+    MessageParser::new()
+        .parse_headers(reparsed.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| unfold(&text))
+}
+
+/// windows-1252 differs from ISO-8859-1 only in 0x80–0x9F; its five unassigned bytes map to
+/// the C1 controls of the same value, as in the WHATWG Encoding Standard.
+fn windows_1252(byte: u8) -> char {
+    const C1: [char; 32] = [
+        '\u{20AC}', '\u{81}', '\u{201A}', '\u{192}', '\u{201E}', '\u{2026}', '\u{2020}',
+        '\u{2021}', '\u{2C6}', '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8D}', '\u{17D}',
+        '\u{8F}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}',
+        '\u{2014}', '\u{2DC}', '\u{2122}', '\u{161}', '\u{203A}', '\u{153}', '\u{9D}', '\u{17E}',
+        '\u{178}',
+    ];
+    match byte {
+        0x80..=0x9F => C1[usize::from(byte - 0x80)],
+        _ => char::from(byte),
+    }
 }
 
 fn first_word(value: &str) -> String {
@@ -159,4 +216,62 @@ fn sender_names_list(value: &HeaderValue<'_>) -> Option<String> {
         || local.starts_with("owner-")
         || local.contains("-bounces+");
     list_like.then(|| address.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject_of(raw: &[u8]) -> String {
+        let message = MessageParser::new().parse(raw).expect("parses");
+        MessageFacts::extract(&message, 0).subject
+    }
+
+    #[test]
+    fn raw_8bit_subject_is_read_as_windows_1252() {
+        let table: [(&[u8], &str); 7] = [
+            (
+                b"Subject: S\xe9curit\xe9 du compte\n\nx\n",
+                "Sécurité du compte",
+            ),
+            // 0x92 is windows-1252's right single quote, not a C1 control.
+            (b"Subject: l\x92acc\xe8s\n\nx\n", "l\u{2019}accès"),
+            // Valid UTF-8 mixed with a stray Latin-1 byte keeps its UTF-8.
+            (b"Subject: d\xc3\xa9j\xe0 vu\n\nx\n", "déjà vu"),
+            // Folded, and with an encoded-word beside the raw bytes.
+            (
+                b"Subject: R\xe9siliation\n du compte\n\nx\n",
+                "Résiliation du compte",
+            ),
+            (
+                b"Subject: =?utf-8?q?caf=C3=A9?= \xe9t\xe9\n\nx\n",
+                "café été",
+            ),
+            // UTF-8 and RFC 2047 subjects are mail-parser's reading, unchanged.
+            ("Subject: Sécurité\n\nx\n".as_bytes(), "Sécurité"),
+            (b"Subject: =?ISO-8859-1?Q?S=E9curit=E9?=\n\nx\n", "Sécurité"),
+        ];
+        for (raw, expected) in table {
+            assert_eq!(subject_of(raw), expected, "{}", raw.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn the_last_subject_is_the_one_read() {
+        assert_eq!(
+            subject_of(b"Subject: first\nSubject: s\xe9cond\n\nx\n"),
+            "sécond"
+        );
+        assert_eq!(subject_of(b"From: a@b.example\n\nx\n"), "");
+    }
+
+    #[test]
+    fn windows_1252_table_edges() {
+        assert_eq!(windows_1252(b'A'), 'A');
+        assert_eq!(windows_1252(0x80), '€');
+        assert_eq!(windows_1252(0x81), '\u{81}');
+        assert_eq!(windows_1252(0x9F), 'Ÿ');
+        assert_eq!(windows_1252(0xA0), '\u{A0}');
+        assert_eq!(windows_1252(0xFF), 'ÿ');
+    }
 }

@@ -227,22 +227,24 @@ fn plan_reply(input: &PolicyInput<'_>, authenticated: bool, reason: Reason) -> R
         strip_subaddress: false,
         ..input.directory.address_rules().clone()
     };
-    let reply_to = input
-        .envelope
-        .mail_from
-        .as_deref()
-        .and_then(|m| NormalizedAddress::parse(m, &reply_rules).ok());
+    // No address, nothing else to check: the null path is RFC 3834's "never reply"; a path
+    // that is not an address is no better, but says something else in the log.
+    let to = match input.envelope.mail_from.as_deref() {
+        None => return ReplyPlan::Suppressed(Suppression::NullReversePath),
+        Some(path) => match NormalizedAddress::parse(path, &reply_rules) {
+            Ok(to) => to,
+            Err(_) => return ReplyPlan::Suppressed(Suppression::InvalidReversePath),
+        },
+    };
     if let Some(suppression) = reply_suppression(
-        reply_to.as_ref(),
+        &to,
         input.facts,
         authenticated,
         &input.settings.own_addresses,
+        reply_rules.subaddress_separator,
     ) {
         return ReplyPlan::Suppressed(suppression);
     }
-    let Some(to) = reply_to else {
-        return ReplyPlan::Suppressed(Suppression::NullReversePath);
-    };
     let since = input
         .now
         .saturating_sub(input.settings.reply_interval.as_secs());

@@ -480,3 +480,49 @@ fn reply_memory_suppresses_within_the_interval() {
         );
     }
 }
+
+#[test]
+fn a_null_and_an_unusable_reverse_path_are_told_apart() {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let settings = settings();
+    let facts = MessageFacts {
+        from: Some(FromHeader::Mailbox("stranger@else.example".into())),
+        ..MessageFacts::default()
+    };
+    let auth = AuthResult::with_source(AuthSource::Assumed);
+    let stranger = NormalizedAddress::parse("stranger@else.example", &AddressRules::default());
+    let table = [
+        (None, ReplyPlan::Suppressed(Suppression::NullReversePath)),
+        (
+            Some("garbage"),
+            ReplyPlan::Suppressed(Suppression::InvalidReversePath),
+        ),
+        (
+            Some("a@@b"),
+            ReplyPlan::Suppressed(Suppression::InvalidReversePath),
+        ),
+        (
+            Some("stranger@else.example"),
+            ReplyPlan::Send {
+                to: stranger.unwrap(),
+            },
+        ),
+    ];
+    for (mail_from, expected) in table {
+        let envelope = Envelope {
+            mail_from: mail_from.map(str::to_string),
+            recipients: vec!["support+acme@vendor.example".into()],
+        };
+        let decision = decide(&PolicyInput {
+            envelope: &envelope,
+            facts: &facts,
+            auth: &auth,
+            directory: &directory,
+            settings: &settings,
+            reply_memory: &NoReplyMemory,
+            now: 1_000_000,
+        });
+        assert_eq!(decision.reason, Reason::NotRegistered, "{mail_from:?}");
+        assert_eq!(decision.reply, expected, "{mail_from:?}");
+    }
+}

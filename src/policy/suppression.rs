@@ -35,17 +35,17 @@ fn asks_no_auto_reply(value: &str) -> bool {
         .any(|v| matches!(v, "all" | "autoreply" | "oof"))
 }
 
-/// Checks, in SPEC order, whether a reply must not go out. `reply_to` is the envelope sender
-/// (None: null reverse-path, or unparsable).
+/// Checks, in SPEC order, whether a reply to `to`, the envelope sender, must not go out (a null
+/// or unusable reverse-path is told before: there is no `to`). `subaddress_separator` is the
+/// one the gateway accepts its own recipients with: `support+acme@` is as much our own address
+/// as `support@`.
 pub fn reply_suppression(
-    reply_to: Option<&NormalizedAddress>,
+    to: &NormalizedAddress,
     facts: &MessageFacts,
     sender_authenticated: bool,
     own_addresses: &[NormalizedAddress],
+    subaddress_separator: char,
 ) -> Option<Suppression> {
-    let Some(to) = reply_to else {
-        return Some(Suppression::NullReversePath);
-    };
     if facts.auto_submitted.as_deref().is_some_and(|v| v != "no") {
         return Some(Suppression::AutoSubmitted);
     }
@@ -69,7 +69,11 @@ pub fn reply_suppression(
     if is_system_local_part(to.local_part()) {
         return Some(Suppression::SystemSender);
     }
-    if own_addresses.contains(to) {
+    let untagged = to.without_subaddress(subaddress_separator);
+    if own_addresses
+        .iter()
+        .any(|own| own.without_subaddress(subaddress_separator) == untagged)
+    {
         return Some(Suppression::OwnAddress);
     }
     if !sender_authenticated {
@@ -89,7 +93,10 @@ mod tests {
 
     #[test]
     fn each_rule_has_its_own_reason() {
-        let own = [addr("no-reply@vendor.example")];
+        let own = [
+            addr("no-reply@vendor.example"),
+            addr("support@vendor.example"),
+        ];
         let person = addr("bob@acme.example");
         let base = MessageFacts::default();
         let with = |f: fn(&mut MessageFacts)| {
@@ -97,94 +104,103 @@ mod tests {
             f(&mut facts);
             facts
         };
-        let table: Vec<(
-            Option<NormalizedAddress>,
-            MessageFacts,
-            bool,
-            Option<Suppression>,
-        )> = vec![
-            (Some(person.clone()), base.clone(), true, None),
-            (None, base.clone(), true, Some(Suppression::NullReversePath)),
+        let table: Vec<(NormalizedAddress, MessageFacts, bool, Option<Suppression>)> = vec![
+            (person.clone(), base.clone(), true, None),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.auto_submitted = Some("auto-replied".into())),
                 true,
                 Some(Suppression::AutoSubmitted),
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.auto_submitted = Some("no".into())),
                 true,
                 None,
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.has_list_header = true),
                 true,
                 Some(Suppression::ListHeader),
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.precedence = Some("bulk".into())),
                 true,
                 Some(Suppression::PrecedenceBulk),
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.precedence = Some("junk".into())),
                 true,
                 Some(Suppression::PrecedenceBulk),
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.precedence = Some("first-class".into())),
                 true,
                 None,
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.auto_response_suppress = Some("dr, autoreply".into())),
                 true,
                 Some(Suppression::AutoResponseSuppress),
             ),
             (
-                Some(person.clone()),
+                person.clone(),
                 with(|f| f.auto_response_suppress = Some("dr".into())),
                 true,
                 None,
             ),
             (
-                Some(addr("MAILER-DAEMON@acme.example")),
+                addr("MAILER-DAEMON@acme.example"),
                 base.clone(),
                 true,
                 Some(Suppression::SystemSender),
             ),
             (
-                Some(addr("postmaster@acme.example")),
+                addr("postmaster@acme.example"),
                 base.clone(),
                 true,
                 Some(Suppression::SystemSender),
             ),
             (
-                Some(addr("users-request@lists.example")),
+                addr("users-request@lists.example"),
                 base.clone(),
                 true,
                 Some(Suppression::SystemSender),
             ),
             (
-                Some(addr("owner-users@lists.example")),
+                addr("owner-users@lists.example"),
                 base.clone(),
                 true,
                 Some(Suppression::SystemSender),
             ),
             (
-                Some(addr("no-reply@vendor.example")),
+                addr("no-reply@vendor.example"),
+                base.clone(),
+                true,
+                Some(Suppression::OwnAddress),
+            ),
+            // Our support mailbox with an account tag, as the gateway accepts it.
+            (
+                addr("Support+acme@vendor.example"),
                 base.clone(),
                 true,
                 Some(Suppression::OwnAddress),
             ),
             (
-                Some(person.clone()),
+                addr("no-reply+bounce@vendor.example"),
+                base.clone(),
+                true,
+                Some(Suppression::OwnAddress),
+            ),
+            (addr("support+acme@acme.example"), base.clone(), true, None),
+            (addr("supporter@vendor.example"), base.clone(), true, None),
+            (
+                person.clone(),
                 base.clone(),
                 false,
                 Some(Suppression::Unauthenticated),
@@ -192,7 +208,7 @@ mod tests {
         ];
         for (to, facts, authenticated, expected) in table {
             assert_eq!(
-                reply_suppression(to.as_ref(), &facts, authenticated, &own),
+                reply_suppression(&to, &facts, authenticated, &own, '+'),
                 expected,
                 "{to:?} {facts:?}"
             );
