@@ -188,14 +188,17 @@ fn parse_since(value: &str) -> Result<u64, String> {
     crate::config::parse_duration(value).map(|d| now().saturating_sub(d.as_secs()))
 }
 
+/// A quarantined message's record and bytes, or the exit code that says why not.
+fn load(quarantine: &Quarantine, id: &str) -> Result<(QuarantineRecord, Vec<u8>), ExitCode> {
+    let record = quarantine.record(id).map_err(|e| fail(&e))?;
+    let message = quarantine.message(id).map_err(|e| fail(&e))?;
+    Ok((record, message))
+}
+
 fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
-    let record = match quarantine.record(id) {
-        Ok(record) => record,
-        Err(e) => return fail(&e),
-    };
-    let message = match quarantine.message(id) {
-        Ok(message) => message,
-        Err(e) => return fail(&e),
+    let (record, message) = match load(quarantine, id) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let mut stdout = Stdout::lock();
     match serde_json::to_string_pretty(&record) {
@@ -217,13 +220,9 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
 }
 
 fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> ExitCode {
-    let record = match quarantine.record(id) {
-        Ok(record) => record,
-        Err(e) => return fail(&e),
-    };
-    let message = match quarantine.message(id) {
-        Ok(message) => message,
-        Err(e) => return fail(&e),
+    let (record, message) = match load(quarantine, id) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
     };
     let headers = release_headers(&record, by);
     let stripped =
