@@ -4,6 +4,7 @@
 use super::Gateway;
 use crate::delivery::headers::{forwarded_message, Trace};
 use crate::delivery::transport::DeliveryError;
+use crate::metrics::TransportRole;
 use crate::pipeline::{parse_message, Engine};
 use crate::policy::{Action, AuthResult, Decision, Envelope, MessageFacts, ReplyPlan};
 use crate::smtp::{self, SessionInfo, SmtpReply};
@@ -148,6 +149,7 @@ async fn forward(
             auto_reply: "none".into(),
         },
         Err(DeliveryError::Temporary(why)) => {
+            gateway.metrics.transport_error(TransportRole::Queue, false);
             tracing::warn!(queue_id = %decided.queue_id, target = gateway.queue.description(), error = %why, "ticket queue unavailable; client told to retry");
             Acted {
                 reply: SmtpReply::new(451, (4, 4, 1), "Ticket queue unavailable, try again later"),
@@ -156,6 +158,7 @@ async fn forward(
             }
         }
         Err(DeliveryError::Permanent(why)) => {
+            gateway.metrics.transport_error(TransportRole::Queue, true);
             tracing::warn!(queue_id = %decided.queue_id, target = gateway.queue.description(), error = %why, "ticket queue refused the message");
             Acted {
                 reply: SmtpReply::new(554, (5, 0, 0), "The ticket queue refused this message"),
@@ -250,6 +253,8 @@ async fn reply_and_keep(
                     "sent".to_string()
                 }
                 Err(e) => {
+                    let permanent = matches!(e, DeliveryError::Permanent(_));
+                    gateway.metrics.transport_error(TransportRole::Replies, permanent);
                     tracing::warn!(queue_id = %decided.queue_id, transport = gateway.replies.description(), error = %e, "auto-reply not sent; the message stays in the quarantine");
                     "failed".to_string()
                 }
@@ -287,6 +292,8 @@ async fn notify_privileged(gateway: &Gateway, engine: &Engine, decided: &Decided
         {
             Ok(()) => any = true,
             Err(e) => {
+                let permanent = matches!(e, DeliveryError::Permanent(_));
+                gateway.metrics.transport_error(TransportRole::Replies, permanent);
                 tracing::warn!(queue_id = %decided.queue_id, error = %e, "owner/admin notification not sent")
             }
         }
