@@ -127,7 +127,11 @@ async fn serve(
         listeners.push(listener);
     }
     // Socket activation wins: systemd owns the port then.
-    let addresses = if listeners.is_empty() { addresses } else { Vec::new() };
+    let addresses = if listeners.is_empty() {
+        addresses
+    } else {
+        Vec::new()
+    };
     for address in &addresses {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -142,9 +146,13 @@ async fn serve(
             .map_err(|e| format!("metrics.listen: cannot listen on {address}: {e}"))?;
         tracing::info!(address = %address, "metrics on http://{address}/metrics");
         let mut stopped = metrics_stopped.clone();
-        tokio::spawn(crate::metrics::http::serve(listener, Arc::clone(&metrics), async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }));
+        tokio::spawn(crate::metrics::http::serve(
+            listener,
+            Arc::clone(&metrics),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
     }
     let gateway = Arc::new(Gateway::new(engine, Arc::new(memory), Arc::clone(&metrics)));
     tokio::spawn(reload_on_sighup(

@@ -254,7 +254,9 @@ async fn reply_and_keep(
                 }
                 Err(e) => {
                     let permanent = matches!(e, DeliveryError::Permanent(_));
-                    gateway.metrics.transport_error(TransportRole::Replies, permanent);
+                    gateway
+                        .metrics
+                        .transport_error(TransportRole::Replies, permanent);
                     tracing::warn!(queue_id = %decided.queue_id, transport = gateway.replies.description(), error = %e, "auto-reply not sent; the message stays in the quarantine");
                     "failed".to_string()
                 }
@@ -293,7 +295,9 @@ async fn notify_privileged(gateway: &Gateway, engine: &Engine, decided: &Decided
             Ok(()) => any = true,
             Err(e) => {
                 let permanent = matches!(e, DeliveryError::Permanent(_));
-                gateway.metrics.transport_error(TransportRole::Replies, permanent);
+                gateway
+                    .metrics
+                    .transport_error(TransportRole::Replies, permanent);
                 tracing::warn!(queue_id = %decided.queue_id, error = %e, "owner/admin notification not sent")
             }
         }

@@ -21,7 +21,11 @@ const MAX_CONNECTIONS: usize = 16;
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Serves `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: impl Future<Output = ()>,
+) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
@@ -36,7 +40,8 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, shutdown: impl 
             Ok((stream, _)) => {
                 let metrics = Arc::clone(&metrics);
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, answer(stream, &metrics)).await;
+                    let _ =
+                        tokio::time::timeout(CONNECTION_TIMEOUT, answer(stream, &metrics)).await;
                     drop(permit);
                 });
             }
@@ -58,7 +63,13 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
         }
         head.extend_from_slice(chunk.get(..n).unwrap_or_default());
         if head.len() > MAX_REQUEST {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", "request too large\n").await;
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "request too large\n",
+            )
+            .await;
         }
     }
     let request_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -71,12 +82,33 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
             let body = metrics.render();
             respond(&mut stream, "200 OK", CONTENT_TYPE, &body).await
         }
-        (_, "/metrics") => respond(&mut stream, "405 Method Not Allowed", "text/plain", "GET only\n").await,
-        _ => respond(&mut stream, "404 Not Found", "text/plain", "not found; try /metrics\n").await,
+        (_, "/metrics") => {
+            respond(
+                &mut stream,
+                "405 Method Not Allowed",
+                "text/plain",
+                "GET only\n",
+            )
+            .await
+        }
+        _ => {
+            respond(
+                &mut stream,
+                "404 Not Found",
+                "text/plain",
+                "not found; try /metrics\n",
+            )
+            .await
+        }
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) -> std::io::Result<()> {
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

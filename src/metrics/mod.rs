@@ -235,7 +235,10 @@ impl Metrics {
     /// The `reply` field of the decision log: `sent`, `failed`, `suppressed:<why>` or `none`.
     pub fn auto_reply(&self, outcome: &str) {
         match outcome {
-            "sent" => self.auto_replies.get_or_create(&ResultLabel { result: "sent" }).inc(),
+            "sent" => self
+                .auto_replies
+                .get_or_create(&ResultLabel { result: "sent" })
+                .inc(),
             "failed" => self
                 .auto_replies
                 .get_or_create(&ResultLabel { result: "failed" })
