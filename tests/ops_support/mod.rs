@@ -32,6 +32,8 @@ pub struct Start {
     pub edit: Box<dyn Fn(&Path, &mut toml::Table)>,
     /// Run through `systemd-socket-activate -l 127.0.0.1:PORT` instead of `--listen`.
     pub socket_activate: Option<PathBuf>,
+    /// Extra environment (e.g. `NOTIFY_SOCKET`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Start {
@@ -42,6 +44,7 @@ impl Default for Start {
             own_directory: false,
             edit: Box::new(|_, _| {}),
             socket_activate: None,
+            env: Vec::new(),
         }
     }
 }
@@ -81,7 +84,12 @@ impl Server {
         let mut command = match &start.socket_activate {
             Some(launcher) => {
                 let mut c = Command::new(launcher);
-                c.arg("-l").arg(format!("127.0.0.1:{port}")).arg(bin());
+                c.arg("-l").arg(format!("127.0.0.1:{port}"));
+                // The launcher gives the program a fresh environment: pass ours with -E.
+                for (k, v) in &start.env {
+                    c.arg(format!("--setenv={k}={v}"));
+                }
+                c.arg(bin());
                 c
             }
             None => Command::new(bin()),
@@ -90,9 +98,11 @@ impl Server {
         if start.socket_activate.is_none() {
             command.arg("--listen").arg(format!("127.0.0.1:{port}"));
         }
-        let child = command
+        command
             .env_remove("SUPPORTGATE_LOG")
-            .env_remove("NOTIFY_SOCKET")
+            .env_remove("NOTIFY_SOCKET");
+        command.envs(start.env.iter().map(|(k, v)| (k, v)));
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -109,10 +119,18 @@ impl Server {
         server
     }
 
-    /// Waits for the `supportgate ready` log line (a socket-activated port accepts before the
-    /// binary even runs) and, if on, for the metrics port.
+    /// Waits for the `supportgate ready` log line and, if on, for the metrics port. Under
+    /// `systemd-socket-activate` the binary starts only at the first connection, which the
+    /// test makes: then only the launcher's port is awaited.
     fn wait_ready(&mut self, activated: bool) {
         let deadline = Instant::now() + WAIT;
+        if activated {
+            while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+                assert!(Instant::now() < deadline, "launcher not listening");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return;
+        }
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 self.child = None;
