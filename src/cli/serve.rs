@@ -186,6 +186,7 @@ fn config_queue(config: &Config) -> String {
     match &config.queue {
         crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", p.display()),
         crate::config::QueueTarget::Smtp { host, port } => format!("smtp://{host}:{port}"),
+        crate::config::QueueTarget::Pipe(pipe) => format!("pipe:{}", pipe.program.display()),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::Gateway;
 use crate::delivery::headers::{forwarded_message, Trace};
-use crate::delivery::transport::DeliveryError;
+use crate::delivery::transport::{DeliveryContext, DeliveryError};
 use crate::metrics::TransportRole;
 use crate::pipeline::{parse_message, Engine};
 use crate::policy::{Action, AuthResult, Decision, Envelope, MessageFacts, ReplyPlan};
@@ -133,13 +133,22 @@ async fn forward(
         date: &date,
     };
     let bytes = forwarded_message(message, &trace, &decided.auth, &decided.decision);
+    let decision = &decided.decision;
+    let context = DeliveryContext {
+        queue_id: decided.queue_id.clone(),
+        account: decision.account.clone(),
+        agent: decision.agent.clone(),
+        role: decision.role.map(|r| r.as_str().to_string()),
+        sender: decision.sender.clone(),
+    };
     let result = gateway
         .queue
-        .send(
+        .send_with(
             envelope.mail_from.as_deref(),
             &decided.recipients,
             &bytes,
             &decided.queue_id,
+            Some(&context),
         )
         .await;
     match result {
@@ -156,6 +165,13 @@ async fn forward(
                 outcome: "deferred".into(),
                 auto_reply: "none".into(),
             }
+        }
+        Err(DeliveryError::Refused(why)) => {
+            // A pipe command refused it: kept for support staff, logged with its reason.
+            gateway.metrics.transport_error(TransportRole::Queue, true);
+            tracing::warn!(queue_id = %decided.queue_id, target = gateway.queue.description(), error = %why, "ticket queue command refused the message; kept in the quarantine");
+            let note = format!("the ticket queue command refused it: {why}");
+            keep(gateway, session, envelope, decided, message, &note, "none").await
         }
         Err(DeliveryError::Permanent(why)) => {
             gateway.metrics.transport_error(TransportRole::Queue, true);
