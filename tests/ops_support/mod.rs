@@ -21,6 +21,9 @@ pub struct Server {
     child: Option<Child>,
 }
 
+/// An edit of the configuration, given the temporary folder.
+pub type Edit = Box<dyn Fn(&Path, &mut toml::Table)>;
+
 /// How to start the server.
 pub struct Start {
     pub options: Options,
@@ -29,7 +32,7 @@ pub struct Start {
     /// Copy the test directory into the temporary folder (so a test can change it).
     pub own_directory: bool,
     /// Further edits of the configuration.
-    pub edit: Box<dyn Fn(&Path, &mut toml::Table)>,
+    pub edit: Edit,
     /// Run through `systemd-socket-activate -l 127.0.0.1:PORT` instead of `--listen`.
     pub socket_activate: Option<PathBuf>,
     /// Extra environment (e.g. `NOTIFY_SOCKET`).
