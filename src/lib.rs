@@ -13,7 +13,8 @@
 //! | act (forward, reply, reject, quarantine) | [`gateway`], [`delivery`], [`reply`], [`store`] |
 //!
 //! [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
-//! the command line. [`address`] is the one way addresses are compared.
+//! the command line. [`address`] is the one way addresses are compared. [`metrics`] and
+//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation.
 #![forbid(unsafe_code)]
 
 pub mod address;
@@ -22,8 +23,10 @@ pub mod config;
 pub mod delivery;
 pub mod directory;
 pub mod gateway;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod reply;
 pub mod smtp;
 pub mod store;
+pub mod systemd;

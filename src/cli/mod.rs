@@ -47,6 +47,9 @@ enum Command {
     #[command(subcommand)]
     Directory(DirectoryCommand),
     /// Refused mail kept for support staff: list, show, release, delete.
+    #[command(
+        after_help = "Examples:\n  supportgate quarantine list --since 1d\n  supportgate quarantine show 0067A1B2C3D4E5F6"
+    )]
     Quarantine(quarantine::QuarantineArgs),
 }
 

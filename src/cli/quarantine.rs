@@ -35,6 +35,7 @@ enum QuarantineCommand {
         json: bool,
     },
     /// Show one message's record and headers.
+    #[command(after_help = "Example:\n  supportgate quarantine show 0067A1B2C3D4E5F6")]
     Show { id: String },
     /// Forward a message to the ticket queue as if accepted, recording who released it.
     #[command(
@@ -47,6 +48,7 @@ enum QuarantineCommand {
         by: String,
     },
     /// Delete a message for good.
+    #[command(after_help = "Example:\n  supportgate quarantine delete 0067A1B2C3D4E5F6")]
     Delete { id: String },
 }
 

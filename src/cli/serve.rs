@@ -1,8 +1,12 @@
 //! `supportgate serve`: the SMTP gateway. Stops on SIGTERM or SIGINT (finishing sessions
-//! within `[server] shutdown_grace`); re-reads configuration, directory and templates on SIGHUP.
+//! within `[server] shutdown_grace`); re-reads configuration, directory and templates on SIGHUP
+//! (listeners, limits, transports, the quarantine folder and the metrics address stay as they
+//! were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
+//! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set.
 
 use crate::config::{BareLineEndings, Config, LogFormat};
 use crate::gateway::Gateway;
+use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
 use crate::store::reply_memory::RedbReplyMemory;
@@ -23,6 +27,14 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
+    // Before any thread starts: `listenfd` edits the environment.
+    let activated = match crate::systemd::activated_listeners() {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            eprintln!("supportgate serve: cannot start: socket activation: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let engine = match Engine::load(&args.config) {
         Ok(engine) => engine,
         Err(e) => {
@@ -44,7 +56,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(args, engine)) {
+    match runtime.block_on(serve(args, engine, activated)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -85,12 +97,21 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
             BareLineEndings::Normalize => smtp::BareLineEndings::Normalize,
         },
         shutdown_grace: s.shutdown_grace,
+        events: Arc::new(smtp::NoEvents),
     })
 }
 
-async fn serve(args: ServeArgs, engine: Engine) -> Result<(), String> {
+async fn serve(
+    args: ServeArgs,
+    engine: Engine,
+    activated: Vec<std::net::TcpListener>,
+) -> Result<(), String> {
     let config = engine.config.clone();
-    let server = Arc::new(server_config(&config)?);
+    let metrics = Arc::new(Metrics::new());
+    metrics.watch_quarantine(config.quarantine_path.clone());
+    let mut server = server_config(&config)?;
+    server.events = metrics.clone();
+    let server = Arc::new(server);
     let memory = RedbReplyMemory::open(&config.reply_memory_path)
         .map_err(|e| format!("reply_memory.path: {e}"))?;
     let addresses = if args.listen.is_empty() {
@@ -99,6 +120,18 @@ async fn serve(args: ServeArgs, engine: Engine) -> Result<(), String> {
         args.listen.clone()
     };
     let mut listeners = Vec::with_capacity(addresses.len());
+    for listener in activated {
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| format!("socket activation: {e}"))?;
+        tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening (socket activation)");
+        listeners.push(listener);
+    }
+    // Socket activation wins: systemd owns the port then.
+    let addresses = if listeners.is_empty() {
+        addresses
+    } else {
+        Vec::new()
+    };
     for address in &addresses {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -106,17 +139,45 @@ async fn serve(args: ServeArgs, engine: Engine) -> Result<(), String> {
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
         listeners.push(listener);
     }
-    let gateway = Arc::new(Gateway::new(engine, Arc::new(memory)));
-    tokio::spawn(reload_on_sighup(Arc::clone(&gateway), args.config.clone()));
+    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+    if let Some(address) = config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("metrics.listen: cannot listen on {address}: {e}"))?;
+        tracing::info!(address = %address, "metrics on http://{address}/metrics");
+        let mut stopped = metrics_stopped.clone();
+        tokio::spawn(crate::metrics::http::serve(
+            listener,
+            Arc::clone(&metrics),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+    }
+    let gateway = Arc::new(Gateway::new(engine, Arc::new(memory), Arc::clone(&metrics)));
+    tokio::spawn(reload_on_sighup(
+        Arc::clone(&gateway),
+        args.config.clone(),
+        Arc::clone(&metrics),
+    ));
+    if let Some(interval) = crate::systemd::watchdog_interval() {
+        tokio::spawn(crate::systemd::watchdog(interval));
+    }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         config = %args.config.display(),
         queue = %config_queue(&config),
         "supportgate ready"
     );
-    smtp::run(listeners, server, gateway, shutdown_signal())
+    crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
+    let shutdown = async {
+        shutdown_signal().await;
+        crate::systemd::notify_or_log("STOPPING=1\nSTATUS=finishing sessions");
+    };
+    smtp::run(listeners, server, gateway, shutdown)
         .await
         .map_err(|e| e.to_string())?;
+    stop_metrics.send_replace(true);
     tracing::info!("supportgate stopped");
     Ok(())
 }
@@ -125,6 +186,7 @@ fn config_queue(config: &Config) -> String {
     match &config.queue {
         crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", p.display()),
         crate::config::QueueTarget::Smtp { host, port } => format!("smtp://{host}:{port}"),
+        crate::config::QueueTarget::Pipe(pipe) => format!("pipe:{}", pipe.program.display()),
     }
 }
 
@@ -145,7 +207,7 @@ async fn shutdown_signal() {
 }
 
 /// SIGHUP: load a new engine; keep the old one if anything is wrong with the new files.
-async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf) {
+async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf, metrics: Arc<Metrics>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot watch SIGHUP: reload disabled");
@@ -156,12 +218,17 @@ async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf) {
         match tokio::task::spawn_blocking(move || Engine::load(&path)).await {
             Ok(Ok(engine)) => {
                 gateway.replace_engine(engine);
+                metrics.reload(true);
                 tracing::info!("SIGHUP: configuration, directory and templates reloaded");
             }
             Ok(Err(e)) => {
+                metrics.reload(false);
                 tracing::error!(error = %e, "SIGHUP: reload failed; keeping the previous configuration")
             }
-            Err(e) => tracing::error!(error = %e, "SIGHUP: reload task failed"),
+            Err(e) => {
+                metrics.reload(false);
+                tracing::error!(error = %e, "SIGHUP: reload task failed")
+            }
         }
     }
 }

@@ -184,12 +184,14 @@ impl Default for AuthenticationFile {
 #[serde(deny_unknown_fields, default)]
 pub struct QueueFile {
     pub target: String,
+    pub pipe_timeout: String,
 }
 
 impl Default for QueueFile {
     fn default() -> Self {
         QueueFile {
             target: "maildir:../var/tickets".into(),
+            pipe_timeout: "60s".into(),
         }
     }
 }

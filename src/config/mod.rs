@@ -7,9 +7,11 @@
 
 mod duration;
 mod file;
+mod pipe;
 pub(crate) mod toml_error;
 
 pub use duration::parse_duration;
+pub use pipe::{split_command, PipeCommand};
 
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::directory::{Language, Role};
@@ -43,7 +45,12 @@ impl fmt::Display for ConfigProblem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueTarget {
     Maildir(PathBuf),
-    Smtp { host: String, port: u16 },
+    Smtp {
+        host: String,
+        port: u16,
+    },
+    /// `pipe:/path/to/command args`: a helpdesk mail-gate run with the message on stdin.
+    Pipe(PipeCommand),
 }
 
 /// How auto-replies leave (`[replies] transport`).
@@ -282,14 +289,16 @@ impl Checker {
         }
         let mut policy = self.policy(&raw.policy, &raw.actions, &raw.category);
         let authentication = self.authentication(raw.authentication);
+        let pipe_timeout = self.duration("queue.pipe_timeout", &raw.queue.pipe_timeout);
         let queue = match parse_target(&raw.queue.target) {
             Some(Target::Maildir(p)) => QueueTarget::Maildir(self.path(&p)),
+            Some(Target::Pipe(line)) => self.pipe(&line, pipe_timeout),
             Some(Target::Smtp(host, port)) => QueueTarget::Smtp { host, port },
             _ => {
                 self.problem(
                     "queue.target",
                     format!(
-                        "{:?}: expected \"maildir:PATH\" or \"smtp://HOST:PORT\"",
+                        "{:?}: expected \"maildir:PATH\", \"smtp://HOST:PORT\" or \"pipe:/PATH/TO/COMMAND ARGS\"",
                         raw.queue.target
                     ),
                 );
@@ -346,6 +355,38 @@ impl Checker {
             log_file: raw.log.file.as_deref().map(|f| self.path(f)),
             metrics_listen,
         }
+    }
+
+    /// `[queue] target = "pipe:..."`: the program must exist and be executable.
+    fn pipe(&mut self, line: &str, timeout: Duration) -> QueueTarget {
+        use std::os::unix::fs::PermissionsExt;
+        let mut words = match split_command(line) {
+            Ok(words) => words.into_iter(),
+            Err(e) => {
+                self.problem("queue.target", format!("pipe command {line:?}: {e}"));
+                Vec::new().into_iter()
+            }
+        };
+        let program = words.next().map(|p| self.path(&p)).unwrap_or_default();
+        let executable = std::fs::metadata(&program)
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if !executable {
+            self.problem(
+                "queue.target",
+                format!(
+                    "pipe command {} is not an executable file (write an absolute path, e.g. \"pipe:/usr/bin/rt-mailgate --queue support\")",
+                    program.display()
+                ),
+            );
+        }
+        if timeout.is_zero() {
+            self.problem("queue.pipe_timeout", "must be greater than 0");
+        }
+        QueueTarget::Pipe(PipeCommand {
+            program,
+            args: words.collect(),
+            timeout,
+        })
     }
 
     fn address_rules(&mut self, raw: &file::AddressesFile) -> AddressRules {
@@ -566,7 +607,7 @@ impl Checker {
             match parse_target(&raw.transport) {
                 Some(Target::Maildir(p)) => ReplyTransport::Maildir(self.path(&p)),
                 Some(Target::Smtp(host, port)) => ReplyTransport::Smtp { host, port },
-                None => {
+                Some(Target::Pipe(_)) | None => {
                     self.problem(
                         "replies.transport",
                         format!(
@@ -620,9 +661,13 @@ impl Checker {
 enum Target {
     Maildir(String),
     Smtp(String, u16),
+    Pipe(String),
 }
 
 fn parse_target(value: &str) -> Option<Target> {
+    if let Some(line) = value.strip_prefix("pipe:") {
+        return (!line.trim().is_empty()).then(|| Target::Pipe(line.to_string()));
+    }
     if let Some(path) = value.strip_prefix("maildir:") {
         return (!path.is_empty()).then(|| Target::Maildir(path.to_string()));
     }

@@ -1,9 +1,9 @@
-//! Transports: a Maildir, an SMTP relay (lettre, pooled connections) or direct delivery to the
-//! recipient domain's MX (hickory-resolver). One type serves the ticket queue, replies and
-//! notifications.
+//! Transports: a Maildir, an SMTP relay (lettre, pooled connections), direct delivery to the
+//! recipient domain's MX (hickory-resolver) or a helpdesk mail-gate command (`pipe:`, see
+//! [`super::pipe`]). One type serves the ticket queue, replies and notifications.
 
 use super::smtp_pool::{SendError, SmtpPool};
-use crate::config::{QueueTarget, ReplyTransport};
+use crate::config::{PipeCommand, QueueTarget, ReplyTransport};
 use crate::store::maildir;
 use lettre::address::Envelope as LettreEnvelope;
 use lettre::transport::smtp::extension::ClientId;
@@ -19,12 +19,28 @@ pub enum DeliveryError {
     Temporary(String),
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// The target ran and refused this message (a pipe command's exit status other than 0
+    /// or 75): the gateway keeps it in the quarantine rather than lose or bounce it.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// What a pipe command is told about the decision, in `SUPPORTGATE_*` variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryContext {
+    pub queue_id: String,
+    pub account: Option<String>,
+    pub agent: Option<String>,
+    pub role: Option<String>,
+    /// The From address the decision is about.
+    pub sender: Option<String>,
 }
 
 enum Kind {
     Maildir(PathBuf),
     Smtp(SmtpPool),
     Mx { hostname: String, timeout: Duration },
+    Pipe(PipeCommand),
 }
 
 pub struct Transport {
@@ -46,6 +62,10 @@ impl Transport {
             QueueTarget::Smtp { host, port } => Transport {
                 kind: Kind::Smtp(smtp_relay(host, *port, hostname, Duration::from_secs(60))),
                 description: format!("smtp://{host}:{port}"),
+            },
+            QueueTarget::Pipe(command) => Transport {
+                description: format!("pipe:{}", command.program.display()),
+                kind: Kind::Pipe(command.clone()),
             },
         }
     }
@@ -83,7 +103,23 @@ impl Transport {
         bytes: &[u8],
         unique: &str,
     ) -> Result<(), DeliveryError> {
+        self.send_with(mail_from, recipients, bytes, unique, None)
+            .await
+    }
+
+    /// [`Transport::send`], telling a pipe command about the decision (other kinds ignore it).
+    pub async fn send_with(
+        &self,
+        mail_from: Option<&str>,
+        recipients: &[String],
+        bytes: &[u8],
+        unique: &str,
+        context: Option<&DeliveryContext>,
+    ) -> Result<(), DeliveryError> {
         match &self.kind {
+            Kind::Pipe(command) => {
+                super::pipe::run(command, mail_from, recipients, bytes, context).await
+            }
             Kind::Maildir(root) => {
                 let (root, unique, bytes) = (root.clone(), unique.to_string(), bytes.to_vec());
                 tokio::task::spawn_blocking(move || maildir::deliver(&root, &unique, &bytes))

@@ -3,7 +3,8 @@
 
 use super::Gateway;
 use crate::delivery::headers::{forwarded_message, Trace};
-use crate::delivery::transport::DeliveryError;
+use crate::delivery::transport::{DeliveryContext, DeliveryError};
+use crate::metrics::TransportRole;
 use crate::pipeline::{parse_message, Engine};
 use crate::policy::{Action, AuthResult, Decision, Envelope, MessageFacts, ReplyPlan};
 use crate::smtp::{self, SessionInfo, SmtpReply};
@@ -132,13 +133,22 @@ async fn forward(
         date: &date,
     };
     let bytes = forwarded_message(message, &trace, &decided.auth, &decided.decision);
+    let decision = &decided.decision;
+    let context = DeliveryContext {
+        queue_id: decided.queue_id.clone(),
+        account: decision.account.clone(),
+        agent: decision.agent.clone(),
+        role: decision.role.map(|r| r.as_str().to_string()),
+        sender: decision.sender.clone(),
+    };
     let result = gateway
         .queue
-        .send(
+        .send_with(
             envelope.mail_from.as_deref(),
             &decided.recipients,
             &bytes,
             &decided.queue_id,
+            Some(&context),
         )
         .await;
     match result {
@@ -148,6 +158,7 @@ async fn forward(
             auto_reply: "none".into(),
         },
         Err(DeliveryError::Temporary(why)) => {
+            gateway.metrics.transport_error(TransportRole::Queue, false);
             tracing::warn!(queue_id = %decided.queue_id, target = gateway.queue.description(), error = %why, "ticket queue unavailable; client told to retry");
             Acted {
                 reply: SmtpReply::new(451, (4, 4, 1), "Ticket queue unavailable, try again later"),
@@ -155,7 +166,15 @@ async fn forward(
                 auto_reply: "none".into(),
             }
         }
+        Err(DeliveryError::Refused(why)) => {
+            // A pipe command refused it: kept for support staff, logged with its reason.
+            gateway.metrics.transport_error(TransportRole::Queue, true);
+            tracing::warn!(queue_id = %decided.queue_id, target = gateway.queue.description(), error = %why, "ticket queue command refused the message; kept in the quarantine");
+            let note = format!("the ticket queue command refused it: {why}");
+            keep(gateway, session, envelope, decided, message, &note, "none").await
+        }
         Err(DeliveryError::Permanent(why)) => {
+            gateway.metrics.transport_error(TransportRole::Queue, true);
             tracing::warn!(queue_id = %decided.queue_id, target = gateway.queue.description(), error = %why, "ticket queue refused the message");
             Acted {
                 reply: SmtpReply::new(554, (5, 0, 0), "The ticket queue refused this message"),
@@ -250,6 +269,10 @@ async fn reply_and_keep(
                     "sent".to_string()
                 }
                 Err(e) => {
+                    let permanent = matches!(e, DeliveryError::Permanent(_));
+                    gateway
+                        .metrics
+                        .transport_error(TransportRole::Replies, permanent);
                     tracing::warn!(queue_id = %decided.queue_id, transport = gateway.replies.description(), error = %e, "auto-reply not sent; the message stays in the quarantine");
                     "failed".to_string()
                 }
@@ -287,6 +310,10 @@ async fn notify_privileged(gateway: &Gateway, engine: &Engine, decided: &Decided
         {
             Ok(()) => any = true,
             Err(e) => {
+                let permanent = matches!(e, DeliveryError::Permanent(_));
+                gateway
+                    .metrics
+                    .transport_error(TransportRole::Replies, permanent);
                 tracing::warn!(queue_id = %decided.queue_id, error = %e, "owner/admin notification not sent")
             }
         }

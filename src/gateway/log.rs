@@ -2,6 +2,8 @@
 //! that also appears in our `Received:` header and in the quarantine. Never the body.
 
 use super::act::{Acted, Decided};
+use crate::metrics::Metrics;
+use crate::policy::{Action, AuthOutcome};
 use crate::smtp::{Envelope, SessionInfo};
 
 pub(super) fn decision(
@@ -37,4 +39,29 @@ pub(super) fn decision(
         duration_ms = decided.started.elapsed().as_millis() as u64,
         "decision"
     );
+}
+
+/// The same decision, counted: verdict, reason, the action taken (a `reject` kept in the
+/// quarantine in a mixed transaction counts as `quarantine`), the auto-reply and the
+/// authentication result of each method.
+pub(super) fn count(metrics: &Metrics, decided: &Decided, action: Action, acted: &Acted) {
+    let decision = &decided.decision;
+    let verdict = if decision.verdict == crate::policy::Verdict::Accept {
+        "accept"
+    } else {
+        "refuse"
+    };
+    metrics.decision(verdict, decision.reason.code(), action.as_str());
+    metrics.auto_reply(&acted.auto_reply);
+    let auth = &decided.auth;
+    let dkim = if auth.dkim.is_empty() {
+        AuthOutcome::None
+    } else if auth.dkim.iter().any(|d| d.result == AuthOutcome::Pass) {
+        AuthOutcome::Pass
+    } else {
+        auth.dkim[0].result
+    };
+    metrics.authentication("spf", auth.spf.result.as_str());
+    metrics.authentication("dkim", dkim.as_str());
+    metrics.authentication("dmarc", auth.dmarc.result.as_str());
 }

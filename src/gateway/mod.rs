@@ -9,6 +9,7 @@ mod log;
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::delivery::transport::Transport;
 use crate::directory::AddressListing;
+use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::policy::Action;
 use crate::smtp::{Envelope, MessageHandler, RcptCheck, SessionInfo, SmtpReply};
@@ -24,16 +25,22 @@ pub struct Gateway {
     replies: Transport,
     quarantine: Quarantine,
     reply_memory: Arc<dyn ReplyMemory>,
+    metrics: Arc<Metrics>,
 }
 
 impl Gateway {
-    pub fn new(engine: Engine, reply_memory: Arc<dyn ReplyMemory>) -> Gateway {
+    pub fn new(
+        engine: Engine,
+        reply_memory: Arc<dyn ReplyMemory>,
+        metrics: Arc<Metrics>,
+    ) -> Gateway {
         let config = &engine.config;
         Gateway {
             queue: Transport::for_queue(&config.queue, &config.server.hostname),
             replies: Transport::for_replies(&config.replies.transport, &config.server.hostname),
             quarantine: Quarantine::new(&config.quarantine_path),
             reply_memory,
+            metrics,
             engine: RwLock::new(Arc::new(engine)),
         }
     }
@@ -112,6 +119,7 @@ impl MessageHandler for Gateway {
         envelope: &Envelope,
         message: Vec<u8>,
     ) -> SmtpReply {
+        let received = std::time::Instant::now();
         let engine = self.engine();
         // One decision per account concerned (support+acme and support+globex in one
         // transaction); recipients that name no account by themselves form one group.
@@ -125,6 +133,7 @@ impl MessageHandler for Gateway {
         let mut decided: Vec<act::Decided> = Vec::with_capacity(groups.len());
         for recipients in groups.into_values() {
             let group = act::decide(self, &engine, envelope, recipients, &message);
+            self.metrics.decision_time(group.started.elapsed());
             // `support@` (account found from the Subject or the sender) and `support+acme@`
             // in one transaction concern the same account: one decision, one ticket.
             let same = decided.iter_mut().find(|d| {
@@ -153,8 +162,10 @@ impl MessageHandler for Gateway {
             )
             .await;
             log::decision(session, envelope, group, &acted, message.len());
+            log::count(&self.metrics, group, action, &acted);
             replies.push(acted.reply);
         }
+        self.metrics.message_time(received.elapsed());
         act::combine(replies)
     }
 }

@@ -7,12 +7,14 @@
 //! * [`data`] — the pure DATA reader (end-of-data, dot-unstuffing, smuggling defence).
 //! * [`address`] — relay hacks refused at RCPT before the handler is asked.
 //! * [`reply`] — the one place that maps outcomes to reply codes.
+//! * `events` — [`SessionEvents`], the observer hook that metrics listen on.
 //! * [`limits`] — [`SessionLimits`] and their Postfix-like defaults.
 //! * [`tls`] — STARTTLS configuration.
 
 pub mod address;
 mod connection;
 pub mod data;
+mod events;
 mod handler;
 pub mod limits;
 pub mod reply;
@@ -22,6 +24,7 @@ pub mod tls;
 mod transaction;
 
 pub use data::{BareLineEndings, DataOutcome, DataProblem, DataReader};
+pub use events::{LimitKind, NoEvents, SessionEvents};
 pub use handler::{Envelope, MessageHandler, RcptCheck, SessionInfo};
 pub use limits::{SessionLimits, Timeouts};
 pub use reply::SmtpReply;

@@ -27,6 +27,7 @@ use tracing::{error, info, warn};
 
 use super::connection::Connection;
 use super::data::BareLineEndings;
+use super::events::{LimitKind, NoEvents, SessionEvents};
 use super::handler::{MessageHandler, SessionInfo};
 use super::limits::SessionLimits;
 use super::reply::{Outcome, SmtpReply};
@@ -51,6 +52,8 @@ pub struct ServerConfig {
     pub bare_line_endings: BareLineEndings,
     /// How long sessions may continue after shutdown was requested (default 30 s).
     pub shutdown_grace: Duration,
+    /// Told about sessions, limits and replies (metrics); [`NoEvents`] by default.
+    pub events: Arc<dyn SessionEvents>,
 }
 
 impl ServerConfig {
@@ -62,6 +65,7 @@ impl ServerConfig {
             tls: None,
             bare_line_endings: BareLineEndings::default(),
             shutdown_grace: Duration::from_secs(30),
+            events: Arc::new(NoEvents),
         }
     }
 
@@ -118,7 +122,9 @@ pub async fn run<H: MessageHandler>(
                         sessions.spawn(session);
                     }
                     Err(()) => {
-                        sessions.spawn(refuse(accepted, config.reply(Outcome::TooManyConnections)));
+                        let reply = config.reply(Outcome::TooManyConnections);
+                        config.events.reply_sent(reply.code);
+                        sessions.spawn(refuse(accepted, reply));
                     }
                 }
             }
@@ -215,12 +221,14 @@ fn admit(
 ) -> Result<Admission, ()> {
     let Ok(session) = session_permits.clone().try_acquire_owned() else {
         warn!(%ip, "connection limit hit");
+        config.events.limit_hit(LimitKind::Connections);
         return Err(());
     };
     let mut counts = per_ip.lock().unwrap_or_else(|e| e.into_inner());
     let n = counts.entry(ip).or_insert(0);
     if *n >= config.limits.max_connections_per_ip {
         warn!(%ip, "per-IP connection limit hit");
+        config.events.limit_hit(LimitKind::ConnectionsPerIp);
         return Err(());
     }
     *n += 1;
@@ -266,8 +274,11 @@ async fn serve<H: MessageHandler>(
         tls: false,
         session_id: format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
     };
+    let events = Arc::clone(&config.events);
+    events.session_opened();
     let session = Session::new(info, config, handler, Connection::new(stream), phase);
     session.run().await;
+    events.session_closed();
     drop(admission);
     drop(slot);
 }

@@ -13,6 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::connection::Connection;
 use super::data::{DataOutcome, DataReader};
+use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
 use super::server::{Phase, ServerConfig};
@@ -87,6 +88,7 @@ impl<H: MessageHandler> Session<H> {
         loop {
             if self.errors >= self.config.limits.max_errors {
                 warn!(session = %self.info.session_id, errors = self.errors, "error limit hit");
+                self.config.events.limit_hit(LimitKind::Errors);
                 self.reply_outcome(Outcome::TooManyErrors);
                 return "too many errors";
             }
@@ -140,6 +142,7 @@ impl<H: MessageHandler> Session<H> {
             Interrupted::Eof => "client closed connection",
             Interrupted::Timeout => {
                 warn!(session = %self.info.session_id, "timeout");
+                self.config.events.limit_hit(LimitKind::Timeout);
                 self.reply_outcome(Outcome::Timeout);
                 "timeout"
             }
@@ -165,6 +168,7 @@ impl<H: MessageHandler> Session<H> {
         if self.skipping_long_line || line.len() > max {
             self.skipping_long_line = false;
             warn!(session = %self.info.session_id, "command line too long");
+            self.config.events.limit_hit(LimitKind::LineLength);
             self.reply_outcome(Outcome::LineTooLong);
             return NextLine::Skipped;
         }
@@ -215,14 +219,19 @@ impl<H: MessageHandler> Session<H> {
                     Ok(reply) => reply,
                     Err(_) => {
                         warn!(session = %self.info.session_id, "handler timeout");
+                        self.config.events.limit_hit(LimitKind::HandlerTimeout);
                         self.config.reply(Outcome::HandlerTimeout)
                     }
                 };
                 info!(session = %self.info.session_id, size, rcpts = envelope.rcpt_to.len(), code = reply.code, "message");
+                self.config.events.reply_sent(reply.code);
                 self.conn.queue(&reply);
             }
             DataOutcome::Refused(problem) => {
                 warn!(session = %self.info.session_id, ?problem, "message refused");
+                if problem == super::data::DataProblem::TooLarge {
+                    self.config.events.limit_hit(LimitKind::MessageSize);
+                }
                 self.reply_outcome(match problem {
                     super::data::DataProblem::TooLarge => Outcome::MessageTooLarge,
                     _ => Outcome::BareLineEnding,
@@ -242,6 +251,7 @@ impl<H: MessageHandler> Session<H> {
         if !reply.is_positive() {
             self.errors += 1;
         }
+        self.config.events.reply_sent(reply.code);
         self.conn.queue(&reply);
     }
 

@@ -8,6 +8,7 @@ use smtp_proto::{
 use tracing::{info, warn};
 
 use super::address::{check_forward_path, raw_path};
+use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, RcptCheck};
 use super::reply::Outcome;
 use super::session::Session;
@@ -33,6 +34,7 @@ impl<H: MessageHandler> Session<H> {
         let mut out = format!("250-{} Hello\r\n", self.config.hostname).into_bytes();
         out.extend_from_slice(rest);
         self.conn.queue_raw(&out);
+        self.config.events.reply_sent(250);
         self.info.helo = Some(host);
         self.envelope = None;
     }
@@ -46,6 +48,7 @@ impl<H: MessageHandler> Session<H> {
         }
         if from.size > self.config.limits.max_message_size {
             warn!(session = %self.info.session_id, declared = from.size, "declared SIZE over limit");
+            self.config.events.limit_hit(LimitKind::MessageSize);
             return self.reply_outcome(Outcome::MessageTooLarge);
         }
         if from.flags & MAIL_BODY_BINARYMIME != 0 {
@@ -68,6 +71,7 @@ impl<H: MessageHandler> Session<H> {
         };
         if envelope.rcpt_to.len() >= self.config.limits.max_recipients {
             warn!(session = %self.info.session_id, "recipient limit hit");
+            self.config.events.limit_hit(LimitKind::Recipients);
             return self.reply_outcome(Outcome::TooManyRecipients);
         }
         if let Some(path) = raw_path(line) {

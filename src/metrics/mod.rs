@@ -1,0 +1,359 @@
+//! Prometheus metrics (SPEC §7), with `prometheus-client`: one [`Metrics`] registry shared by
+//! the gateway (decisions, replies, transports, authentication, latency), the SMTP layer
+//! (through [`crate::smtp::SessionEvents`], so `smtp/` stays free of Prometheus types) and
+//! the reload task. [`http`] serves it as text on `[metrics] listen`.
+//!
+//! Names follow Prometheus conventions: counters end in `_total`, durations are in seconds.
+
+pub mod http;
+
+use crate::smtp::{LimitKind, SessionEvents};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    verdict: &'static str,
+    reason: &'static str,
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabel {
+    cause: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabel {
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: &'static str,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    method: &'static str,
+    result: &'static str,
+}
+
+/// Which transport failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportRole {
+    /// The ticket queue (`[queue] target`).
+    Queue,
+    /// Auto-replies and owner/admin notifications (`[replies] transport`).
+    Replies,
+}
+
+/// Every metric of the process. Cheap to update from any thread.
+pub struct Metrics {
+    registry: Registry,
+    decisions: Family<DecisionLabels, Counter>,
+    auto_replies: Family<ResultLabel, Counter>,
+    auto_replies_suppressed: Family<CauseLabel, Counter>,
+    smtp_replies: Family<ClassLabel, Counter>,
+    sessions_open: Gauge,
+    sessions: Counter,
+    limit_hits: Family<KindLabel, Counter>,
+    transport_errors: Family<TransportLabels, Counter>,
+    authentication: Family<AuthLabels, Counter>,
+    decision_seconds: Histogram,
+    message_seconds: Histogram,
+    quarantine_messages: Gauge,
+    reloads: Family<ResultLabel, Counter>,
+    quarantine_root: std::sync::RwLock<Option<PathBuf>>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Histogram buckets from 1 ms to 60 s: a decision takes microseconds to milliseconds, a
+/// message with an SMTP upstream or a pipe command up to its timeout.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ]
+    .into_iter()
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("supportgate");
+        let m = Metrics {
+            decisions: Family::default(),
+            auto_replies: Family::default(),
+            auto_replies_suppressed: Family::default(),
+            smtp_replies: Family::default(),
+            sessions_open: Gauge::default(),
+            sessions: Counter::default(),
+            limit_hits: Family::default(),
+            transport_errors: Family::default(),
+            authentication: Family::default(),
+            decision_seconds: Histogram::new(latency_buckets()),
+            message_seconds: Histogram::new(latency_buckets()),
+            quarantine_messages: Gauge::default(),
+            reloads: Family::default(),
+            quarantine_root: std::sync::RwLock::new(None),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "build",
+            "Version of the running binary",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register(
+            "decisions",
+            "Decisions, one per message and account concerned, by verdict, reason code and action taken",
+            m.decisions.clone(),
+        );
+        registry.register(
+            "auto_replies",
+            "Auto-replies the decision asked for, by result (sent, failed)",
+            m.auto_replies.clone(),
+        );
+        registry.register(
+            "auto_replies_suppressed",
+            "Auto-replies not sent, by cause (SPEC §5 suppression rules)",
+            m.auto_replies_suppressed.clone(),
+        );
+        registry.register(
+            "smtp_replies",
+            "SMTP replies sent to clients, by code class (2xx, 3xx, 4xx, 5xx)",
+            m.smtp_replies.clone(),
+        );
+        registry.register(
+            "smtp_sessions_open",
+            "SMTP sessions in progress",
+            m.sessions_open.clone(),
+        );
+        registry.register(
+            "smtp_sessions",
+            "SMTP sessions admitted since start",
+            m.sessions.clone(),
+        );
+        registry.register(
+            "smtp_limit_hits",
+            "Session limits hit, by kind",
+            m.limit_hits.clone(),
+        );
+        registry.register(
+            "transport_errors",
+            "Delivery failures, by transport (queue, replies) and kind (temporary, permanent)",
+            m.transport_errors.clone(),
+        );
+        registry.register(
+            "authentication_results",
+            "Authentication results of decided messages, by method (spf, dkim, dmarc) and result",
+            m.authentication.clone(),
+        );
+        registry.register_with_unit(
+            "decision_duration",
+            "Time to parse, authenticate and decide one message for one account",
+            Unit::Seconds,
+            m.decision_seconds.clone(),
+        );
+        registry.register_with_unit(
+            "message_duration",
+            "Time from the end of DATA to the final reply (decide and act, all accounts)",
+            Unit::Seconds,
+            m.message_seconds.clone(),
+        );
+        registry.register(
+            "quarantine_messages",
+            "Messages in the quarantine (counted at scrape time)",
+            m.quarantine_messages.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads on SIGHUP, by result (success, failure)",
+            m.reloads.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The quarantine folder counted into `supportgate_quarantine_messages` at each scrape.
+    pub fn watch_quarantine(&self, root: PathBuf) {
+        if let Ok(mut slot) = self.quarantine_root.write() {
+            *slot = Some(root);
+        }
+    }
+
+    /// The text exposition (OpenMetrics text, which Prometheus reads).
+    pub fn render(&self) -> String {
+        let root = self.quarantine_root.read().ok().and_then(|r| r.clone());
+        if let Some(root) = root {
+            let count = crate::store::quarantine::Quarantine::new(root).count();
+            self.quarantine_messages
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn decision(&self, verdict: &'static str, reason: &'static str, action: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                verdict,
+                reason,
+                action,
+            })
+            .inc();
+    }
+
+    /// The `reply` field of the decision log: `sent`, `failed`, `suppressed:<why>` or `none`.
+    pub fn auto_reply(&self, outcome: &str) {
+        match outcome {
+            "sent" => self
+                .auto_replies
+                .get_or_create(&ResultLabel { result: "sent" })
+                .inc(),
+            "failed" => self
+                .auto_replies
+                .get_or_create(&ResultLabel { result: "failed" })
+                .inc(),
+            other => match other.strip_prefix("suppressed:") {
+                Some(cause) => self
+                    .auto_replies_suppressed
+                    .get_or_create(&CauseLabel {
+                        cause: cause.to_string(),
+                    })
+                    .inc(),
+                None => 0,
+            },
+        };
+    }
+
+    pub fn transport_error(&self, transport: TransportRole, permanent: bool) {
+        let labels = TransportLabels {
+            transport: match transport {
+                TransportRole::Queue => "queue",
+                TransportRole::Replies => "replies",
+            },
+            kind: if permanent { "permanent" } else { "temporary" },
+        };
+        self.transport_errors.get_or_create(&labels).inc();
+    }
+
+    pub fn authentication(&self, method: &'static str, result: &'static str) {
+        self.authentication
+            .get_or_create(&AuthLabels { method, result })
+            .inc();
+    }
+
+    pub fn decision_time(&self, took: Duration) {
+        self.decision_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn message_time(&self, took: Duration) {
+        self.message_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn reload(&self, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.reloads.get_or_create(&ResultLabel { result }).inc();
+    }
+}
+
+impl SessionEvents for Metrics {
+    fn session_opened(&self) {
+        self.sessions.inc();
+        self.sessions_open.inc();
+    }
+
+    fn session_closed(&self) {
+        self.sessions_open.dec();
+    }
+
+    fn limit_hit(&self, kind: LimitKind) {
+        self.limit_hits
+            .get_or_create(&KindLabel {
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
+    fn reply_sent(&self, code: u16) {
+        let class = match code / 100 {
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            5 => "5xx",
+            _ => "other",
+        };
+        self.smtp_replies.get_or_create(&ClassLabel { class }).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let m = Metrics::new();
+        m.decision("refuse", "not-registered", "reply");
+        m.auto_reply("suppressed:already-replied");
+        m.reply_sent(250);
+        m.limit_hit(LimitKind::MessageSize);
+        m.transport_error(TransportRole::Queue, false);
+        m.decision_time(Duration::from_millis(3));
+        m.reload(false);
+        let text = m.render();
+        for line in [
+            "supportgate_build_info{version=\"",
+            "supportgate_decisions_total{verdict=\"refuse\",reason=\"not-registered\",action=\"reply\"} 1",
+            "supportgate_auto_replies_suppressed_total{cause=\"already-replied\"} 1",
+            "supportgate_smtp_replies_total{class=\"2xx\"} 1",
+            "supportgate_smtp_limit_hits_total{kind=\"message-size\"} 1",
+            "supportgate_transport_errors_total{transport=\"queue\",kind=\"temporary\"} 1",
+            "supportgate_decision_duration_seconds_count 1",
+            "supportgate_config_reloads_total{result=\"failure\"} 1",
+            "supportgate_smtp_sessions_open 0",
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_closed_session_leaves_the_open_gauge() {
+        let m = Metrics::new();
+        m.session_opened();
+        m.session_opened();
+        m.session_closed();
+        let text = m.render();
+        assert!(text.contains("supportgate_smtp_sessions_open 1"), "{text}");
+        assert!(text.contains("supportgate_smtp_sessions_total 2"), "{text}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Black-box: reload on SIGHUP (issue 5 §4). A session in the middle of DATA when the
+//! directory changes completes with 250, and the next message is decided with the new
+//! directory; a broken file keeps the previous engine, says why and counts the failure.
+
+mod gateway_support;
+mod ops_support;
+
+use gateway_support::{dot_stuffed, field_str, message};
+use ops_support::{sample, Server, Start};
+use std::fs;
+
+const NEW_ACCOUNT: &str = r#"
+[[account]]
+id = "newco"
+name = "Newco"
+language = "en"
+
+[[account.agent]]
+name = "Nina Newcomer"
+role = "owner"
+emails = ["nina@newco.example"]
+"#;
+
+fn reloading_server() -> Server {
+    Server::start(Start {
+        metrics: true,
+        own_directory: true,
+        ..Start::default()
+    })
+}
+
+fn decision_of(server: &Server, n: usize) -> serde_json::Value {
+    gateway_support::poll(|| server.decisions().into_iter().nth(n))
+        .unwrap_or_else(|| panic!("no decision #{n}:\n{}", server.log()))
+}
+
+#[test]
+fn sighup_during_data_completes_the_session_and_the_next_message_sees_the_new_directory() {
+    let server = reloading_server();
+    let nina = message("nina@newco.example", "Printer", &[], "Hi.\n");
+    let reply = server.send(
+        "nina@newco.example",
+        &["support+newco@vendor.example"],
+        &nina,
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    assert_eq!(field_str(&decision_of(&server, 0), "verdict"), "refuse");
+
+    // A session stops in the middle of DATA...
+    let mut smtp = server.smtp();
+    smtp.expect("EHLO client.example", "250");
+    smtp.expect("MAIL FROM:<chloe@acme.example>", "250");
+    smtp.expect("RCPT TO:<support+acme@vendor.example>", "250");
+    smtp.expect("DATA", "354");
+    let body = dot_stuffed(&message(
+        "chloe@acme.example",
+        "Printer queue stuck",
+        &[],
+        "Hi.\n",
+    ));
+    let (first, rest) = body.split_at(body.len() / 2);
+    smtp.write(first);
+
+    // ...while the directory gains an account and the server is told to reload.
+    let directory = server.dir.path().join("directory.toml");
+    let mut text = fs::read_to_string(&directory).unwrap();
+    text.push_str(NEW_ACCOUNT);
+    fs::write(&directory, text).unwrap();
+    server.signal("HUP");
+    server.wait_log("SIGHUP: configuration, directory and templates reloaded", 1);
+
+    smtp.write(rest);
+    smtp.write(b".\r\n");
+    let reply = smtp.reply();
+    assert!(reply.starts_with("250 "), "{reply}\n{}", server.log());
+    smtp.quit();
+    assert_eq!(field_str(&decision_of(&server, 1), "reason"), "accepted");
+
+    let reply = server.send(
+        "nina@newco.example",
+        &["support+newco@vendor.example"],
+        &nina,
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    let decided = decision_of(&server, 2);
+    assert_eq!(field_str(&decided, "verdict"), "accept", "{decided}");
+    assert_eq!(field_str(&decided, "account"), "newco", "{decided}");
+    assert_eq!(field_str(&decided, "role"), "owner", "{decided}");
+
+    let scrape = server.scrape();
+    assert_eq!(
+        sample(
+            &scrape,
+            r#"supportgate_config_reloads_total{result="success"}"#
+        ),
+        1.0
+    );
+}
+
+#[test]
+fn a_broken_directory_on_sighup_keeps_the_previous_one_says_why_and_counts_it() {
+    let server = reloading_server();
+    let directory = server.dir.path().join("directory.toml");
+    let good = fs::read_to_string(&directory).unwrap();
+    fs::write(
+        &directory,
+        format!("{good}\n[[account]]\nid = \"Not Valid\"\n[[["),
+    )
+    .unwrap();
+    server.signal("HUP");
+    server.wait_log(
+        "SIGHUP: reload failed; keeping the previous configuration",
+        1,
+    );
+    let failure = server
+        .events()
+        .into_iter()
+        .find(|e| field_str(e, "message").starts_with("SIGHUP: reload failed"))
+        .unwrap();
+    assert_eq!(field_str(&failure, "level"), "ERROR");
+    assert!(
+        field_str(&failure, "error").contains("directory.toml"),
+        "{failure}"
+    );
+
+    // Still deciding with the previous directory.
+    let body = message("chloe@acme.example", "Printer", &[], "Hi.\n");
+    let reply = server.send(
+        "chloe@acme.example",
+        &["support+acme@vendor.example"],
+        &body,
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    assert_eq!(field_str(&decision_of(&server, 0), "reason"), "accepted");
+    let scrape = server.scrape();
+    assert_eq!(
+        sample(
+            &scrape,
+            r#"supportgate_config_reloads_total{result="failure"}"#
+        ),
+        1.0,
+        "{scrape}"
+    );
+}
