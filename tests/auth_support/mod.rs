@@ -15,6 +15,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+#[allow(unused_imports)]
 pub use gw::{field_str, header_values, message, Gateway, Options, HOSTNAME};
 
 pub const SUPPORT: &str = "support@vendor.example";
