@@ -387,17 +387,20 @@ mod tests {
         }
     }
 
+    /// (spf, dkim, dmarc, require_dmarc, authenticated)
+    type Row<'a> = (
+        (AuthOutcome, &'a str),
+        &'a [(AuthOutcome, &'a str)],
+        AuthOutcome,
+        bool,
+        bool,
+    );
+
     #[test]
     fn maps_verified_results_to_p6() {
         use AuthOutcome::{Fail, None, Pass, SoftFail, TempError};
         // (spf, dkim, dmarc, require_dmarc, authenticated) for From: x@acme.example
-        let table: &[(
-            (AuthOutcome, &str),
-            &[(AuthOutcome, &str)],
-            AuthOutcome,
-            bool,
-            bool,
-        )] = &[
+        let table: &[Row] = &[
             // DMARC says it: mail-auth applied the record's alignment.
             ((Pass, "acme.example"), &[], Pass, false, true),
             (
