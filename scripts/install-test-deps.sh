@@ -12,7 +12,7 @@ set -euo pipefail
 export PATH=$PATH:/usr/sbin:/sbin
 
 missing=()
-for cmd in postfix:postfix smtp-source:postfix smtp-sink:postfix swaks:swaks python3:python3 systemd-analyze:systemd systemd-socket-activate:systemd; do
+for cmd in postfix:postfix smtp-source:postfix smtp-sink:postfix swaks:swaks python3:python3 systemd-analyze:systemd systemd-socket-activate:systemd dnsmasq:dnsmasq-base; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
 done
 

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | receive (RFC 5321, limits, smuggling, STARTTLS) | [`smtp`] |
 //! | parse | [`pipeline::parse_message`], [`policy::facts`] |
-//! | authenticate | [`policy::authentication`] |
+//! | authenticate | [`authentication`] (SPF/DKIM/DMARC over DNS) → [`policy::authentication`] (pure) |
 //! | identify account | [`policy::identify`] over the [`directory`] |
 //! | decide (P1–P8, pure) | [`policy`] |
 //! | act (forward, reply, reject, quarantine) | [`gateway`], [`delivery`], [`reply`], [`store`] |
@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod authentication;
 pub mod cli;
 pub mod config;
 pub mod delivery;

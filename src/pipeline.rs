@@ -3,6 +3,7 @@
 //! through [`Engine::evaluate`], so they decide a message the same way.
 
 use crate::address::NormalizedAddress;
+use crate::authentication::{Connection, Verifier, VerifierError};
 use crate::config::{AuthenticationMode, Config, ConfigProblem};
 use crate::directory::Account;
 use crate::directory::{Directory, DirectoryError};
@@ -15,12 +16,15 @@ use crate::reply::{
 };
 use mail_parser::{Message, MessageParser};
 
-/// Everything needed to decide: the configuration, the directory and the reply templates,
-/// loaded and validated together so that a reload swaps them as one.
+/// Everything needed to decide: the configuration, the directory, the reply templates and (in
+/// `verify` mode) the DNS verifier with its caches, loaded and validated together so that a
+/// reload swaps them as one.
 pub struct Engine {
     pub config: Config,
     pub directory: Directory,
     pub templates: Templates,
+    /// Set by [`Engine::load`] in `verify` mode, or [`Engine::start_verifier`].
+    pub verifier: Option<Verifier>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,8 @@ pub enum EngineError {
     Directory(#[from] DirectoryError),
     #[error("templates: {}", .0.join("; "))]
     Templates(Vec<String>),
+    #[error("authentication: {0}")]
+    Verifier(#[from] VerifierError),
 }
 
 /// Input that is not an RFC 5322 message.
@@ -66,7 +72,19 @@ impl Engine {
     pub fn load(config_path: &std::path::Path) -> Result<Engine, EngineError> {
         let config = Config::load(config_path).map_err(EngineError::Config)?;
         let directory = Directory::load(&config.directory_path, &config.address_rules)?;
-        Engine::assemble(config, directory)
+        let mut engine = Engine::assemble(config, directory)?;
+        if engine.config.authentication.mode == AuthenticationMode::Verify {
+            engine.start_verifier()?;
+        }
+        Ok(engine)
+    }
+
+    /// Builds the DNS verifier from `[authentication]` (nameservers, timeout). Offline
+    /// commands never call it.
+    pub fn start_verifier(&mut self) -> Result<(), EngineError> {
+        let settings = &self.config.authentication;
+        self.verifier = Some(Verifier::new(settings, &self.config.server.hostname)?);
+        Ok(())
     }
 
     /// Loads the templates for `config` and puts the engine together.
@@ -76,6 +94,7 @@ impl Engine {
             config,
             directory,
             templates,
+            verifier: None,
         })
     }
 
@@ -157,6 +176,22 @@ impl Engine {
                 &settings.trusted_authserv_ids,
             ),
             AuthenticationMode::Verify => AuthResult::with_source(AuthSource::NotVerified),
+        }
+    }
+
+    /// Authenticate: in `verify` mode with a verifier, SPF/DKIM/DMARC over DNS; otherwise as
+    /// [`Engine::authenticate_offline`] (`verify` without a verifier: not verified).
+    pub async fn authenticate(
+        &self,
+        facts: &MessageFacts,
+        message: &[u8],
+        connection: &Connection<'_>,
+    ) -> AuthResult {
+        match (&self.config.authentication.mode, &self.verifier) {
+            (AuthenticationMode::Verify, Some(verifier)) => {
+                verifier.verify(message, connection).await
+            }
+            _ => self.authenticate_offline(facts, false),
         }
     }
 

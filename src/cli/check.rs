@@ -28,8 +28,18 @@ pub struct CheckArgs {
     #[arg(long)]
     rcpt: Vec<String>,
     /// Treat the sender as authenticated (P6), as if SPF/DKIM/DMARC had passed.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "auth")]
     assume_authenticated: bool,
+    /// Verify SPF, DKIM and DMARC against DNS (the configured nameservers), as `serve` does in
+    /// `verify` mode, whatever the configured mode.
+    #[arg(long)]
+    auth: bool,
+    /// With --auth: the connecting client's IP address that SPF checks.
+    #[arg(long, default_value = "127.0.0.1", requires = "auth")]
+    client_ip: std::net::IpAddr,
+    /// With --auth: the EHLO name (SPF's HELO identity when MAIL FROM is null).
+    #[arg(long, requires = "auth")]
+    helo: Option<String>,
     /// The message file (RFC 5322, as received).
     file: PathBuf,
 }
@@ -126,7 +136,14 @@ pub fn run(args: CheckArgs) -> ExitCode {
         mail_from,
         recipients,
     };
-    let auth = engine.authenticate_offline(&facts, args.assume_authenticated);
+    let auth = if args.auth {
+        match verify_online(&engine, &bytes, &args, envelope.mail_from.as_deref()) {
+            Ok(auth) => auth,
+            Err(e) => return unusable(e),
+        }
+    } else {
+        engine.authenticate_offline(&facts, args.assume_authenticated)
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -168,6 +185,28 @@ pub fn run(args: CheckArgs) -> ExitCode {
         }
         Err(e) => unusable(e),
     }
+}
+
+/// `--auth`: one verification against DNS, on a runtime of its own.
+fn verify_online(
+    engine: &Engine,
+    bytes: &[u8],
+    args: &CheckArgs,
+    mail_from: Option<&str>,
+) -> Result<crate::policy::AuthResult, String> {
+    let settings = &engine.config.authentication;
+    let verifier = crate::authentication::Verifier::new(settings, &engine.config.server.hostname)
+        .map_err(|e| e.to_string())?;
+    let connection = crate::authentication::Connection {
+        ip: args.client_ip,
+        helo: args.helo.as_deref(),
+        mail_from,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    Ok(runtime.block_on(verifier.verify(bytes, &connection)))
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ pub struct AuthenticationSettings {
     pub nameservers: Vec<SocketAddr>,
     pub dns_timeout: Duration,
     pub require_dmarc: bool,
+    /// A DNS temporary failure that decides P6: `451 4.4.3` (false) or quarantine (true).
+    pub quarantine_on_temperror: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -592,6 +594,7 @@ impl Checker {
             nameservers,
             dns_timeout: self.duration("authentication.dns_timeout", &raw.dns_timeout),
             require_dmarc: raw.require_dmarc,
+            quarantine_on_temperror: raw.temperror == "quarantine",
         }
     }
 

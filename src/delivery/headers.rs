@@ -144,6 +144,7 @@ pub fn trace_headers(trace: &Trace<'_>, auth: &AuthResult, decision: &Decision) 
 /// The RFC 8601 resinfo part: `spf=pass smtp.mailfrom=…; dkim=…; dmarc=…`, or `none` when
 /// nothing was verified.
 fn authentication_results_value(auth: &AuthResult) -> String {
+    use crate::policy::authentication::SpfIdentity;
     use crate::policy::AuthSource;
     match auth.source {
         AuthSource::Off => return "none (authentication disabled)".into(),
@@ -152,24 +153,39 @@ fn authentication_results_value(auth: &AuthResult) -> String {
     }
     let mut parts = Vec::new();
     let spf = &auth.spf;
+    let spf_property = match auth.spf_identity {
+        SpfIdentity::MailFrom => "smtp.mailfrom",
+        SpfIdentity::Helo => "smtp.helo",
+    };
     parts.push(match &spf.domain {
-        Some(d) => format!("spf={} smtp.mailfrom={}", spf.result, header_safe(d)),
+        Some(d) => format!("spf={} {spf_property}={}", spf.result, header_safe(d)),
         None => format!("spf={}", spf.result),
     });
     if auth.dkim.is_empty() {
         parts.push("dkim=none".into());
     }
     for dkim in &auth.dkim {
-        parts.push(match &dkim.domain {
-            Some(d) => format!("dkim={} header.d={}", dkim.result, header_safe(d)),
-            None => format!("dkim={}", dkim.result),
-        });
+        let mut part = format!("dkim={}", dkim.result);
+        if let Some(d) = &dkim.domain {
+            part.push_str(&format!(" header.d={}", header_safe(d)));
+        }
+        if let Some(selector) = &dkim.detail {
+            part.push_str(&format!(" header.s={}", header_safe(selector)));
+        }
+        parts.push(part);
     }
     let dmarc = &auth.dmarc;
-    parts.push(match &dmarc.domain {
-        Some(d) => format!("dmarc={} header.from={}", dmarc.result, header_safe(d)),
-        None => format!("dmarc={}", dmarc.result),
-    });
+    let mut part = format!("dmarc={}", dmarc.result);
+    if let Some(policy) = &dmarc.detail {
+        part.push_str(&format!(" (p={})", header_safe(policy)));
+    }
+    if let Some(d) = &dmarc.domain {
+        part.push_str(&format!(" header.from={}", header_safe(d)));
+    }
+    parts.push(part);
+    if !auth.arc.is_none() {
+        parts.push(format!("arc={}", auth.arc));
+    }
     parts.join(";\r\n\t")
 }
 
@@ -205,5 +221,31 @@ mod tests {
     #[test]
     fn copied_values_cannot_inject_headers() {
         assert_eq!(header_safe("evil\r\nBcc: x@y"), "evil??Bcc: x@y");
+    }
+
+    #[test]
+    fn our_authentication_results_say_what_verification_knows() {
+        use crate::policy::authentication::SpfIdentity;
+        use crate::policy::{AuthOutcome, AuthSource, MethodResult};
+        let auth = AuthResult {
+            spf: MethodResult::new(AuthOutcome::Pass, Some("relay.example".into())),
+            spf_identity: SpfIdentity::Helo,
+            dkim: vec![MethodResult {
+                result: AuthOutcome::Pass,
+                domain: Some("acme.example".into()),
+                detail: Some("sel1".into()),
+            }],
+            dmarc: MethodResult {
+                result: AuthOutcome::Pass,
+                domain: Some("acme.example".into()),
+                detail: Some("reject".into()),
+            },
+            arc: AuthOutcome::Fail,
+            ..AuthResult::with_source(AuthSource::Verified)
+        };
+        assert_eq!(
+            authentication_results_value(&auth),
+            "spf=pass smtp.helo=relay.example;\r\n\tdkim=pass header.d=acme.example header.s=sel1;\r\n\tdmarc=pass (p=reject) header.from=acme.example;\r\n\tarc=fail"
+        );
     }
 }

@@ -2,11 +2,12 @@
 //! and the SMTP answer each outcome earns. 250 only when the message is safe.
 
 use super::Gateway;
+use crate::authentication::Connection;
 use crate::delivery::headers::{forwarded_message, Trace};
 use crate::delivery::transport::{DeliveryContext, DeliveryError};
 use crate::metrics::TransportRole;
 use crate::pipeline::{parse_message, Engine};
-use crate::policy::{Action, AuthResult, Decision, Envelope, MessageFacts, ReplyPlan};
+use crate::policy::{Action, AuthResult, Decision, Envelope, MessageFacts, Reason, ReplyPlan};
 use crate::smtp::{self, SessionInfo, SmtpReply};
 use crate::store::quarantine::{DecisionRecord, QuarantineRecord};
 use std::time::Instant;
@@ -37,13 +38,34 @@ pub(super) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Parse → authenticate → identify → decide, for the recipients of one account concerned.
+/// Authenticate, once per transaction (the result does not depend on the recipients): the
+/// only step that may wait on the network (DNS in `verify` mode), done before the pure decide.
+pub(super) async fn authenticate(
+    engine: &Engine,
+    session: &SessionInfo,
+    envelope: &smtp::Envelope,
+    message: &[u8],
+) -> AuthResult {
+    let facts = parse_message(message)
+        .map(|parsed| engine.facts(&parsed))
+        .unwrap_or_default();
+    let connection = Connection {
+        ip: session.peer.ip(),
+        helo: session.helo.as_deref(),
+        mail_from: envelope.mail_from.as_deref(),
+    };
+    engine.authenticate(&facts, message, &connection).await
+}
+
+/// Parse → identify → decide with the transaction's `auth`, for the recipients of one
+/// account concerned.
 pub(super) fn decide(
     gateway: &Gateway,
     engine: &Engine,
     envelope: &smtp::Envelope,
     recipients: Vec<String>,
     message: &[u8],
+    auth: &AuthResult,
 ) -> Decided {
     let started = Instant::now();
     let now = unix_now();
@@ -55,7 +77,7 @@ pub(super) fn decide(
         mail_from: envelope.mail_from.clone(),
         recipients: recipients.clone(),
     };
-    let auth = engine.authenticate_offline(&facts, false);
+    let auth = auth.clone();
     let decision = engine.decide(
         &facts,
         &policy_envelope,
@@ -86,6 +108,23 @@ pub(super) async fn act(
     mixed: bool,
 ) -> Acted {
     let decision = &decided.decision;
+    if decision.reason == Reason::UnauthenticatedSender && decided.auth.is_temporary_failure() {
+        // DNS could not say: never a silent accept, never a final refusal.
+        tracing::warn!(queue_id = %decided.queue_id, auth = %decided.auth.summary(), "sender authentication: DNS temporary failure");
+        if engine.config.authentication.quarantine_on_temperror {
+            let note = "authentication temperror (DNS); quarantined by configuration";
+            return keep(gateway, session, envelope, decided, message, note, "none").await;
+        }
+        return Acted {
+            reply: SmtpReply::new(
+                451,
+                (4, 4, 3),
+                "Sender authentication temporarily unavailable, try again later",
+            ),
+            outcome: "deferred".into(),
+            auto_reply: "none".into(),
+        };
+    }
     match action {
         Action::Forward => {
             let acted = forward(gateway, engine, session, envelope, decided, message).await;

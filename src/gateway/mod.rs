@@ -130,9 +130,10 @@ impl MessageHandler for Gateway {
                 .or_default()
                 .push(rcpt.clone());
         }
+        let auth = act::authenticate(&engine, session, envelope, &message).await;
         let mut decided: Vec<act::Decided> = Vec::with_capacity(groups.len());
         for recipients in groups.into_values() {
-            let group = act::decide(self, &engine, envelope, recipients, &message);
+            let group = act::decide(self, &engine, envelope, recipients, &message, &auth);
             self.metrics.decision_time(group.started.elapsed());
             // `support@` (account found from the Subject or the sender) and `support+acme@`
             // in one transaction concern the same account: one decision, one ticket.

@@ -22,6 +22,10 @@ pub enum AuthOutcome {
 }
 
 impl AuthOutcome {
+    pub fn is_none(&self) -> bool {
+        *self == AuthOutcome::None
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuthOutcome::Pass => "pass",
@@ -59,6 +63,35 @@ impl fmt::Display for AuthOutcome {
 pub struct MethodResult {
     pub result: AuthOutcome,
     pub domain: Option<String>,
+    /// DKIM: the selector (`s=`); DMARC: the domain's published policy (`none`, `quarantine`,
+    /// `reject`). Informative only: [`AuthResult::authenticates`] never reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl MethodResult {
+    pub fn new(result: AuthOutcome, domain: Option<String>) -> MethodResult {
+        MethodResult {
+            result,
+            domain,
+            detail: None,
+        }
+    }
+}
+
+/// Which identity SPF checked: the MAIL FROM domain, or the HELO name when MAIL FROM is null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpfIdentity {
+    #[default]
+    MailFrom,
+    Helo,
+}
+
+impl SpfIdentity {
+    fn is_mail_from(&self) -> bool {
+        *self == SpfIdentity::MailFrom
+    }
 }
 
 /// Where the result came from.
@@ -81,8 +114,14 @@ pub enum AuthSource {
 pub struct AuthResult {
     pub source: AuthSource,
     pub spf: MethodResult,
+    #[serde(skip_serializing_if = "SpfIdentity::is_mail_from")]
+    pub spf_identity: SpfIdentity,
     pub dkim: Vec<MethodResult>,
     pub dmarc: MethodResult,
+    /// The ARC chain's validation (RFC 8617), recorded for the log and our header but never
+    /// trusted: [`AuthResult::authenticates`] ignores it.
+    #[serde(skip_serializing_if = "AuthOutcome::is_none")]
+    pub arc: AuthOutcome,
 }
 
 impl AuthResult {
@@ -90,8 +129,10 @@ impl AuthResult {
         AuthResult {
             source,
             spf: MethodResult::default(),
+            spf_identity: SpfIdentity::MailFrom,
             dkim: Vec::new(),
             dmarc: MethodResult::default(),
+            arc: AuthOutcome::None,
         }
     }
 
@@ -124,11 +165,17 @@ impl AuthResult {
     }
 
     /// A DNS failure that may go away: the sending MTA should retry rather than be refused.
+    /// DMARC `pass` or `fail` is final (a temporary error on an aligned check already makes
+    /// DMARC `temperror`); without a DMARC verdict, any method's temporary error counts.
     pub fn is_temporary_failure(&self) -> bool {
-        self.dmarc.result == AuthOutcome::TempError
-            || (self.dmarc.result != AuthOutcome::Pass
-                && (self.spf.result == AuthOutcome::TempError
-                    || self.dkim.iter().any(|d| d.result == AuthOutcome::TempError)))
+        match self.dmarc.result {
+            AuthOutcome::TempError => true,
+            AuthOutcome::None => {
+                self.spf.result == AuthOutcome::TempError
+                    || self.dkim.iter().any(|d| d.result == AuthOutcome::TempError)
+            }
+            _ => false,
+        }
     }
 
     /// `spf=pass dkim=pass dmarc=pass`, for logs.
@@ -140,10 +187,14 @@ impl AuthResult {
         } else {
             self.dkim[0].result
         };
-        format!(
+        let mut summary = format!(
             "spf={} dkim={} dmarc={}",
             self.spf.result, dkim, self.dmarc.result
-        )
+        );
+        if !self.arc.is_none() {
+            summary.push_str(&format!(" arc={}", self.arc));
+        }
+        summary
     }
 
     /// Reads the topmost `Authentication-Results` header (`headers` topmost first) if its
@@ -183,21 +234,14 @@ impl AuthResult {
             };
             match method.to_ascii_lowercase().as_str() {
                 "spf" => {
-                    result.spf = MethodResult {
-                        result: outcome,
-                        domain: property(&["smtp.mailfrom", "smtp.helo"]),
-                    }
+                    result.spf =
+                        MethodResult::new(outcome, property(&["smtp.mailfrom", "smtp.helo"]))
                 }
-                "dkim" => result.dkim.push(MethodResult {
-                    result: outcome,
-                    domain: property(&["header.d", "header.i"]),
-                }),
-                "dmarc" => {
-                    result.dmarc = MethodResult {
-                        result: outcome,
-                        domain: property(&["header.from"]),
-                    }
-                }
+                "dkim" => result.dkim.push(MethodResult::new(
+                    outcome,
+                    property(&["header.d", "header.i"]),
+                )),
+                "dmarc" => result.dmarc = MethodResult::new(outcome, property(&["header.from"])),
                 _ => {}
             }
         }
@@ -316,9 +360,108 @@ mod tests {
     fn temporary_failures_are_recognised() {
         assert!(trusted("mx.vendor.example; dmarc=temperror").is_temporary_failure());
         assert!(!trusted("mx.vendor.example; dmarc=pass; spf=temperror").is_temporary_failure());
+        // A DMARC verdict is final; without one, a method's temporary error is retried.
+        assert!(!trusted("mx.vendor.example; dmarc=fail; dkim=temperror").is_temporary_failure());
+        assert!(trusted("mx.vendor.example; spf=temperror; dmarc=none").is_temporary_failure());
+        assert!(!trusted("mx.vendor.example; spf=fail; dmarc=none").is_temporary_failure());
         assert_eq!(
             trusted("mx.vendor.example; spf=pass; dkim=fail; dmarc=pass").summary(),
             "spf=pass dkim=fail dmarc=pass"
         );
+    }
+
+    fn verified(
+        spf: (AuthOutcome, &str),
+        dkim: &[(AuthOutcome, &str)],
+        dmarc: AuthOutcome,
+    ) -> AuthResult {
+        let domain = |d: &str| (!d.is_empty()).then(|| d.to_string());
+        AuthResult {
+            spf: MethodResult::new(spf.0, domain(spf.1)),
+            dkim: dkim
+                .iter()
+                .map(|(r, d)| MethodResult::new(*r, domain(d)))
+                .collect(),
+            dmarc: MethodResult::new(dmarc, Some("acme.example".into())),
+            ..AuthResult::with_source(AuthSource::Verified)
+        }
+    }
+
+    /// (spf, dkim, dmarc, require_dmarc, authenticated)
+    type Row<'a> = (
+        (AuthOutcome, &'a str),
+        &'a [(AuthOutcome, &'a str)],
+        AuthOutcome,
+        bool,
+        bool,
+    );
+
+    #[test]
+    fn maps_verified_results_to_p6() {
+        use AuthOutcome::{Fail, None, Pass, SoftFail, TempError};
+        // (spf, dkim, dmarc, require_dmarc, authenticated) for From: x@acme.example
+        let table: &[Row] = &[
+            // DMARC says it: mail-auth applied the record's alignment.
+            ((Pass, "acme.example"), &[], Pass, false, true),
+            (
+                (Fail, "acme.example"),
+                &[(Pass, "acme.example")],
+                Pass,
+                true,
+                true,
+            ),
+            (
+                (Pass, "evil.example"),
+                &[(Pass, "evil.example")],
+                Fail,
+                false,
+                false,
+            ),
+            ((SoftFail, "evil.example"), &[], Fail, false, false),
+            ((TempError, "acme.example"), &[], TempError, false, false),
+            // No DMARC record: an aligned pass is still required, unless require_dmarc.
+            ((Pass, "acme.example"), &[], None, false, true),
+            ((Pass, "bounces.acme.example"), &[], None, false, true),
+            (
+                (Fail, "acme.example"),
+                &[(Pass, "mail.acme.example")],
+                None,
+                false,
+                true,
+            ),
+            ((Pass, "acme.example"), &[], None, true, false),
+            (
+                (Pass, "evil.example"),
+                &[(Pass, "third-party.example")],
+                None,
+                false,
+                false,
+            ),
+            (
+                (Fail, "acme.example"),
+                &[(Fail, "acme.example")],
+                None,
+                false,
+                false,
+            ),
+            ((None, ""), &[], None, false, false),
+        ];
+        for (spf, dkim, dmarc, require, expected) in table {
+            let result = verified(*spf, dkim, *dmarc);
+            assert_eq!(
+                result.authenticates("acme.example", *require),
+                *expected,
+                "{} require_dmarc={require}",
+                result.summary()
+            );
+        }
+    }
+
+    #[test]
+    fn arc_is_recorded_but_never_trusted() {
+        let mut result = verified((AuthOutcome::Fail, "evil.example"), &[], AuthOutcome::Fail);
+        result.arc = AuthOutcome::Pass;
+        assert!(!result.authenticates("acme.example", false));
+        assert_eq!(result.summary(), "spf=fail dkim=none dmarc=fail arc=pass");
     }
 }
