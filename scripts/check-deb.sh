@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# scripts/check-deb.sh — build the Debian package with `cargo deb` ([package.metadata.deb] in
+# Cargo.toml) and check what is in it: the binary, the systemd units, the configuration,
+# directory and every reply template under /etc/supportgate/ (as conf-files), the docs. Then
+# unpack it and run the packaged binary on the packaged configuration (`config check`).
+#
+#   scripts/check-deb.sh             build (release) and check
+#   INSTALL=1 scripts/check-deb.sh   also dpkg -i it, check the installed files (and
+#                                    `systemctl cat` when systemd runs), then purge it again
+#
+# `--strip`: the release profile keeps line tables for the benchmarks; the package does not.
+# Needs cargo-deb (`cargo install cargo-deb`) and dpkg-deb. .ci/run calls it only when
+# cargo-deb is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'check-deb: %s\n' "$*"; }
+fail() { printf 'check-deb: FAIL: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo-deb >/dev/null 2>&1 || fail "cargo-deb is not installed (cargo install cargo-deb)"
+command -v dpkg-deb >/dev/null 2>&1 || fail "dpkg-deb is not installed"
+
+WORK=$(mktemp -d /tmp/supportgate-deb.XXXXXX)
+INSTALLED=""
+cleanup() {
+    if [ -n "$INSTALLED" ]; then dpkg --purge supportgate >/dev/null 2>&1 || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say "cargo deb $(cargo deb --version 2>/dev/null | awk '{print $2}')"
+cargo deb --strip >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; fail "cargo deb failed"; }
+DEB=$(tail -n 1 "$WORK/build.log")
+[ -f "$DEB" ] || fail "cargo deb did not print the package path (last line: $DEB)"
+say "built $DEB"
+
+dpkg-deb -c "$DEB" | awk '{print $NF}' | sed 's#^\./#/#' >"$WORK/contents"
+dpkg-deb -f "$DEB" Package Version Architecture Depends Section | sed 's/^/  /'
+
+missing=0
+expect() { # PATH [PATH...]: each must be in the package
+    for path in "$@"; do
+        if grep -qxF "$path" "$WORK/contents"; then
+            say "ok   $path"
+        else
+            say "MISSING $path"; missing=1
+        fi
+    done
+}
+expect_one_of() { # PATH [PATH...]: at least one must be in the package
+    for path in "$@"; do
+        if grep -qxF "$path" "$WORK/contents"; then say "ok   $path"; return; fi
+    done
+    say "MISSING one of $*"; missing=1
+}
+
+expect /usr/bin/supportgate
+for unit in supportgate.service supportgate.socket; do
+    expect_one_of "/usr/lib/systemd/system/$unit" "/lib/systemd/system/$unit"
+done
+expect /etc/supportgate/supportgate.toml /etc/supportgate/directory.toml
+for template in config/templates/*/*.txt; do
+    expect "/etc/supportgate/${template#config/}"
+done
+expect /usr/share/doc/supportgate/README.md /usr/share/doc/supportgate/postfix.md
+
+dpkg-deb --ctrl-tarfile "$DEB" | tar -x -C "$WORK" ./conffiles 2>/dev/null || true
+for conf in /etc/supportgate/supportgate.toml /etc/supportgate/directory.toml \
+            /etc/supportgate/templates/en/not-registered.txt; do
+    if grep -qxF "$conf" "$WORK/conffiles" 2>/dev/null; then say "ok   conffile $conf"
+    else say "NOT A CONFFILE $conf"; missing=1; fi
+done
+[ "$missing" = 0 ] || fail "the package lacks files (dpkg-deb -c $DEB)"
+
+# The packaged binary accepts the packaged configuration, directory and templates.
+dpkg-deb -x "$DEB" "$WORK/root"
+"$WORK/root/usr/bin/supportgate" --version
+# The packaged configuration names absolute /etc/supportgate paths: point them at the unpacked
+# tree for this check (the installed check below uses them as they are).
+sed "s#/etc/supportgate#$WORK/root/etc/supportgate#g" "$WORK/root/etc/supportgate/supportgate.toml" \
+    > "$WORK/root/etc/supportgate/unpacked-check.toml"
+"$WORK/root/usr/bin/supportgate" config check --config "$WORK/root/etc/supportgate/unpacked-check.toml" \
+    || fail "supportgate config check rejects the packaged /etc/supportgate/supportgate.toml"
+
+if [ "${INSTALL:-0}" = 1 ]; then
+    [ "$(id -u)" = 0 ] || fail "INSTALL=1 needs root"
+    dpkg-query -W supportgate >/dev/null 2>&1 && fail "supportgate is already installed; not touching it"
+    dpkg -i "$DEB" >"$WORK/dpkg.log" 2>&1 || { cat "$WORK/dpkg.log" >&2; fail "dpkg -i failed"; }
+    INSTALLED=1
+    say "installed: $(dpkg-query -W -f '${Package} ${Version} ${Status}' supportgate)"
+    for f in /usr/bin/supportgate /etc/supportgate/supportgate.toml /etc/supportgate/directory.toml; do
+        [ -e "$f" ] || fail "$f missing after dpkg -i"
+    done
+    supportgate config check --config /etc/supportgate/supportgate.toml
+    if [ -d /run/systemd/system ]; then
+        systemctl cat supportgate.service supportgate.socket
+    else
+        say "systemd is not running here: units checked on disk only"
+        ls -l /usr/lib/systemd/system/supportgate.* 2>/dev/null || ls -l /lib/systemd/system/supportgate.*
+    fi
+    dpkg --purge supportgate >/dev/null
+    INSTALLED=""
+    [ ! -e /usr/bin/supportgate ] && [ ! -e /etc/supportgate/supportgate.toml ] \
+        || fail "files left after dpkg --purge"
+    say "purged"
+fi
+
+say "done: $DEB"
