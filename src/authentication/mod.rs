@@ -90,6 +90,11 @@ impl Verifier {
         };
         options.timeout = settings.dns_timeout;
         options.attempts = 1;
+        // mail-auth caches answers, not "no such name": every message from a domain without a
+        // record at some name it checks (e.g. the public-suffix DMARC lookup `_dmarc.example`)
+        // would otherwise query the DNS again. Keep negative answers for a minute at least, as
+        // if the server had sent an SOA with that minimum (RFC 2308).
+        options.negative_min_ttl = Some(std::time::Duration::from_secs(60));
         let authenticator = MessageAuthenticator::new(config, options)
             .map_err(|e| VerifierError::Resolver(e.to_string()))?;
         Ok(Verifier {
