@@ -142,3 +142,46 @@ fn a_broken_directory_on_sighup_keeps_the_previous_one_says_why_and_counts_it() 
         "{scrape}"
     );
 }
+
+#[test]
+fn directory_reload_checks_the_new_files_then_signals_the_running_server() {
+    let server = reloading_server();
+    let config = server.config_path.to_str().unwrap().to_string();
+    let directory = server.dir.path().join("directory.toml");
+    let good = fs::read_to_string(&directory).unwrap();
+    let pid_file = server.var("supportgate.pid");
+    let written = gateway_support::poll(|| fs::read_to_string(&pid_file).ok())
+        .unwrap_or_else(|| panic!("no pid file at {}", pid_file.display()));
+    assert_eq!(written.trim(), server.pid().to_string());
+
+    // A directory that does not load: refused, and the server is not signalled.
+    fs::write(&directory, format!("{good}\n[[[")).unwrap();
+    let refused = std::process::Command::new(gateway_support::bin())
+        .args(["directory", "reload", "--config", &config])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("not reloaded") && stderr.contains("directory.toml"),
+        "{stderr}"
+    );
+    assert!(!server.log().contains("SIGHUP"), "{}", server.log());
+
+    // A good one: checked, then the running server reloads it.
+    fs::write(&directory, format!("{good}{NEW_ACCOUNT}")).unwrap();
+    let done = std::process::Command::new(gateway_support::bin())
+        .args(["directory", "reload", "--config", &config])
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "{done:?}");
+    server.wait_log("SIGHUP: configuration, directory and templates reloaded", 1);
+    let nina = message("nina@newco.example", "Printer", &[], "Hi.\n");
+    let reply = server.send(
+        "nina@newco.example",
+        &["support+newco@vendor.example"],
+        &nina,
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    assert_eq!(field_str(&decision_of(&server, 0), "account"), "newco");
+}

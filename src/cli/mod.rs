@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 mod directory_lint;
+mod directory_reload;
 mod output;
 mod quarantine;
 mod serve;
@@ -79,6 +80,16 @@ enum DirectoryCommand {
         #[arg(long)]
         directory: Option<PathBuf>,
     },
+    /// Check the configuration, directory and templates, then make the running server (found
+    /// through `[server] pid_file`) reload them (SIGHUP). Exit 1 if they do not load or no
+    /// server runs.
+    #[command(
+        after_help = "Examples:\n  supportgate directory reload\n  supportgate directory reload --config /etc/supportgate/supportgate.toml"
+    )]
+    Reload {
+        #[arg(long, default_value = "config/supportgate.toml")]
+        config: PathBuf,
+    },
 }
 
 /// clap's error without its tip and usage block (SPEC §9: one line): the first paragraph,
@@ -123,6 +134,7 @@ pub fn run() -> ExitCode {
         Command::Directory(DirectoryCommand::Lint { config, directory }) => {
             directory_lint::run(&config, directory.as_deref())
         }
+        Command::Directory(DirectoryCommand::Reload { config }) => directory_reload::run(&config),
         Command::Quarantine(args) => quarantine::run(args),
     }
 }

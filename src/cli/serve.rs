@@ -169,6 +169,12 @@ async fn serve(
         queue = %config_queue(&config),
         "supportgate ready"
     );
+    let pid_file = config
+        .server
+        .pid_file
+        .clone()
+        .map(PidFile::write)
+        .transpose()?;
     crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
     let shutdown = async {
         shutdown_signal().await;
@@ -178,6 +184,7 @@ async fn serve(
         .await
         .map_err(|e| e.to_string())?;
     stop_metrics.send_replace(true);
+    drop(pid_file);
     tracing::info!("supportgate stopped");
     Ok(())
 }
@@ -262,4 +269,30 @@ fn init_logging(config: &Config) -> Result<(), String> {
         LogFormat::Text => builder.with_ansi(false).try_init(),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The process id in `[server] pid_file`, for `supportgate directory reload`; removed at stop
+/// if it still names this process.
+struct PidFile(std::path::PathBuf);
+
+impl PidFile {
+    fn write(path: std::path::PathBuf) -> Result<PidFile, String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("server.pid_file: {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("server.pid_file: {}: {e}", path.display()))?;
+        Ok(PidFile(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let ours = std::fs::read_to_string(&self.0)
+            .is_ok_and(|text| text.trim() == std::process::id().to_string());
+        if ours {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
 }

@@ -36,6 +36,7 @@ pub struct ServerFile {
     pub max_errors: u32,
     pub bare_line_endings: String,
     pub shutdown_grace: String,
+    pub pid_file: Option<String>,
     pub timeouts: TimeoutsFile,
     pub tls: Option<TlsFile>,
 }
@@ -53,6 +54,7 @@ impl Default for ServerFile {
             max_errors: 20,
             bare_line_endings: "reject".into(),
             shutdown_grace: "30s".into(),
+            pid_file: None,
             timeouts: TimeoutsFile::default(),
             tls: None,
         }

@@ -105,6 +105,8 @@ pub struct ServerSettings {
     pub max_errors: u32,
     pub bare_line_endings: BareLineEndings,
     pub shutdown_grace: Duration,
+    /// Where `serve` writes its process id, for `supportgate directory reload`.
+    pub pid_file: Option<PathBuf>,
     pub command_timeout: Duration,
     pub data_block_timeout: Duration,
     pub data_termination_timeout: Duration,
@@ -480,6 +482,7 @@ impl Checker {
             max_errors: raw.max_errors,
             bare_line_endings,
             shutdown_grace: self.duration("server.shutdown_grace", &raw.shutdown_grace),
+            pid_file: raw.pid_file.as_deref().map(|p| self.path(p)),
             command_timeout: self.duration("server.timeouts.command", &raw.timeouts.command),
             data_block_timeout: self
                 .duration("server.timeouts.data_block", &raw.timeouts.data_block),

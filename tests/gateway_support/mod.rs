@@ -309,6 +309,7 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
     let mut server = table(&mut config, "server");
     server.insert("hostname".into(), HOSTNAME.into());
     server.insert("shutdown_grace".into(), "3s".into());
+    server.insert("pid_file".into(), s(var.join("supportgate.pid")));
     config.insert("server".into(), server.into());
 
     let mut directory = table(&mut config, "directory");
