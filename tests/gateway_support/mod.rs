@@ -43,6 +43,8 @@ pub struct Options {
     pub queue: Option<String>,
     /// `[replies] transport`; default: the `outbox` Maildir in the temporary folder.
     pub replies: Option<String>,
+    /// `[spool] enabled`; false (synchronous relay) unless a test is about the spool.
+    pub spool: bool,
 }
 
 /// A running `supportgate serve`, its temporary folder and its log; killed on drop.
@@ -136,6 +138,14 @@ impl Gateway {
         let _ = child.kill();
         let _ = child.wait();
         None
+    }
+
+    /// SIGKILL: the server dies at once, as in a crash or a power cut.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops the server (SIGTERM, asserting a clean exit) and starts it again on the same
@@ -326,6 +336,13 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
         .unwrap_or_else(|| format!("maildir:{}", var.join("tickets").display()));
     queue.insert("target".into(), target.into());
     config.insert("queue".into(), queue.into());
+
+    let mut spool = table(&mut config, "spool");
+    spool.insert("enabled".into(), options.spool.into());
+    spool.insert("path".into(), s(var.join("spool")));
+    // Retries a second apart, so that a test sees the upstream come back within its bounds.
+    spool.insert("retry_schedule".into(), vec!["1s"].into());
+    config.insert("spool".into(), spool.into());
 
     let mut replies = table(&mut config, "replies");
     let transport = options
