@@ -45,6 +45,8 @@ pub struct Options {
     pub replies: Option<String>,
     /// `[spool] enabled`; false (synchronous relay) unless a test is about the spool.
     pub spool: bool,
+    /// `[spool] path`; default: `spool` in the temporary folder.
+    pub spool_path: Option<PathBuf>,
 }
 
 /// A running `supportgate serve`, its temporary folder and its log; killed on drop.
@@ -339,7 +341,11 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
 
     let mut spool = table(&mut config, "spool");
     spool.insert("enabled".into(), options.spool.into());
-    spool.insert("path".into(), s(var.join("spool")));
+    let spool_path = options
+        .spool_path
+        .clone()
+        .unwrap_or_else(|| var.join("spool"));
+    spool.insert("path".into(), s(spool_path));
     // Retries a second apart, so that a test sees the upstream come back within its bounds.
     spool.insert("retry_schedule".into(), vec!["1s"].into());
     config.insert("spool".into(), spool.into());
