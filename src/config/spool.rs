@@ -39,13 +39,16 @@ impl Checker {
         if raw.retry_schedule.is_empty() {
             self.problem("spool.retry_schedule", "at least one delay is needed");
         }
-        let retry_schedule: Vec<Duration> = raw
-            .retry_schedule
-            .iter()
-            .map(|value| self.duration("spool.retry_schedule", value))
-            .collect();
-        if retry_schedule.iter().any(Duration::is_zero) {
-            self.problem("spool.retry_schedule", "every delay must be greater than 0");
+        let mut retry_schedule = Vec::with_capacity(raw.retry_schedule.len());
+        for value in &raw.retry_schedule {
+            match super::parse_duration(value) {
+                // Attempt times are kept in whole seconds.
+                Ok(delay) if delay < Duration::from_secs(1) => {
+                    self.problem("spool.retry_schedule", format!("{value:?}: at least 1s"))
+                }
+                Ok(delay) => retry_schedule.push(delay),
+                Err(e) => self.problem("spool.retry_schedule", format!("bad duration: {e}")),
+            }
         }
         let max_age = self.duration("spool.max_age", &raw.max_age);
         if max_age.is_zero() {
@@ -71,6 +74,57 @@ mod tests {
             retry_schedule: schedule.iter().map(|s| Duration::from_secs(*s)).collect(),
             max_age: Duration::from_secs(5 * 86400),
         }
+    }
+
+    fn checked(raw: &file::SpoolFile, queue: &QueueTarget) -> (SpoolSettings, Vec<String>) {
+        let mut checker = Checker {
+            file: "supportgate.toml".into(),
+            base: PathBuf::from("/etc/supportgate"),
+            problems: Vec::new(),
+        };
+        let settings = checker.spool(raw, queue);
+        let problems = checker.problems.iter().map(|p| p.key.clone()).collect();
+        (settings, problems)
+    }
+
+    #[test]
+    fn on_by_default_for_smtp_and_pipe_off_for_maildir() {
+        let raw = file::SpoolFile::default();
+        let smtp = QueueTarget::Smtp {
+            host: "127.0.0.1".into(),
+            port: 25,
+        };
+        let (settings, problems) = checked(&raw, &smtp);
+        assert!(settings.enabled && problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            settings.path,
+            PathBuf::from("/etc/supportgate/../var/spool")
+        );
+        assert_eq!(settings.max_age, Duration::from_secs(5 * 86400));
+        assert_eq!(settings.retry_schedule.len(), 7);
+        let maildir = QueueTarget::Maildir(PathBuf::from("/var/tickets"));
+        assert!(!checked(&raw, &maildir).0.enabled);
+        let forced = file::SpoolFile {
+            enabled: Some(false),
+            ..file::SpoolFile::default()
+        };
+        assert!(!checked(&forced, &smtp).0.enabled);
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_key() {
+        let raw = file::SpoolFile {
+            enabled: None,
+            path: String::new(),
+            retry_schedule: vec!["soon".into()],
+            max_age: "0s".into(),
+        };
+        let maildir = QueueTarget::Maildir(PathBuf::new());
+        let (_, problems) = checked(&raw, &maildir);
+        assert_eq!(
+            problems,
+            ["spool.path", "spool.retry_schedule", "spool.max_age"]
+        );
     }
 
     #[test]
