@@ -47,6 +47,10 @@ pub struct Options {
     pub spool: bool,
     /// `[spool] path`; default: `spool` in the temporary folder.
     pub spool_path: Option<PathBuf>,
+    /// `[spool] max_age`; default: the shipped one.
+    pub spool_max_age: Option<&'static str>,
+    /// `[spool] retry_schedule`; default `["1s"]`.
+    pub spool_retry_schedule: Option<Vec<&'static str>>,
 }
 
 /// A running `supportgate serve`, its temporary folder and its log; killed on drop.
@@ -347,7 +351,11 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
         .unwrap_or_else(|| var.join("spool"));
     spool.insert("path".into(), s(spool_path));
     // Retries a second apart, so that a test sees the upstream come back within its bounds.
-    spool.insert("retry_schedule".into(), vec!["1s"].into());
+    let schedule = options.spool_retry_schedule.clone().unwrap_or(vec!["1s"]);
+    spool.insert("retry_schedule".into(), schedule.into());
+    if let Some(max_age) = options.spool_max_age {
+        spool.insert("max_age".into(), max_age.into());
+    }
     config.insert("spool".into(), spool.into());
 
     let mut replies = table(&mut config, "replies");
