@@ -234,9 +234,13 @@ async fn quarantine(
     let spool_copy = spool.clone();
     let moved = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-        Quarantine::new(root)
-            .store(&record, &bytes)
-            .map_err(|e| e.to_string())?;
+        let quarantine = Quarantine::new(root);
+        // Already there: a crash came after the quarantine took it, before the spool let go.
+        if quarantine.record(&record.id).is_err() {
+            quarantine
+                .store(&record, &bytes)
+                .map_err(|e| e.to_string())?;
+        }
         spool_copy.remove(&id).map_err(|e| e.to_string())
     })
     .await
