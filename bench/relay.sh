@@ -8,6 +8,10 @@
 #   MESSAGES [20000]  messages per round and mode      SESSIONS [20]  parallel smtp-source sessions
 #   SIZE [10240]      payload bytes per message        ROUNDS [3]     interleaved rounds
 #   MODES ["direct postfix-proxy supportgate"]         also available: postfix-chain
+#                     supportgate forwards to an smtp:// target, so its [spool] is on (the
+#                     default): each message is fsync'd before the 250 and the round ends when
+#                     the sink has them all. MODES="postfix-chain supportgate" is the durable
+#                     comparison of issue 6 (Postfix queueing, then delivering to the sink).
 #   WARMUP [200]      untimed messages per mode before round 1
 #   REUSE [0]         1: smtp-source -d (all messages of a session over one connection);
 #                     0: one connection per message, like independent inbound MTAs
@@ -23,7 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 
 PHASE=${1:-all}
-case $PHASE in all|throughput|idle) ;; -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+case $PHASE in all|throughput|idle) ;; -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [all|throughput|idle]" >&2; exit 2 ;; esac
 
 MESSAGES=${MESSAGES:-20000}

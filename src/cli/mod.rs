@@ -7,6 +7,7 @@ mod directory_lint;
 mod directory_reload;
 mod output;
 mod quarantine;
+mod queue;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +53,11 @@ enum Command {
         after_help = "Examples:\n  supportgate quarantine list --since 1d\n  supportgate quarantine show 0067A1B2C3D4E5F6"
     )]
     Quarantine(quarantine::QuarantineArgs),
+    /// Mail waiting in the spool for the ticket queue: list, show, flush, delete.
+    #[command(
+        after_help = "Examples:\n  supportgate queue list\n  supportgate queue flush\n  supportgate queue delete 0067A1B2C3D4E5F6"
+    )]
+    Queue(queue::QueueArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +142,7 @@ pub fn run() -> ExitCode {
         }
         Command::Directory(DirectoryCommand::Reload { config }) => directory_reload::run(&config),
         Command::Quarantine(args) => quarantine::run(args),
+        Command::Queue(args) => queue::run(args),
     }
 }
 

@@ -2,7 +2,8 @@
 //! within `[server] shutdown_grace`); re-reads configuration, directory and templates on SIGHUP
 //! (listeners, limits, transports, the quarantine folder and the metrics address stay as they
 //! were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
-//! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set.
+//! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. With `[spool]` on, the spool
+//! delivery runs beside the sessions; SIGUSR1 makes it attempt everything at once (`supportgate queue flush`).
 
 use crate::config::{BareLineEndings, Config, LogFormat};
 use crate::gateway::Gateway;
@@ -160,6 +161,10 @@ async fn serve(
         args.config.clone(),
         Arc::clone(&metrics),
     ));
+    if config.spool.enabled {
+        tokio::spawn(crate::gateway::spool_delivery::run(Arc::clone(&gateway)));
+        tokio::spawn(flush_on_sigusr1(Arc::clone(&gateway)));
+    }
     if let Some(interval) = crate::systemd::watchdog_interval() {
         tokio::spawn(crate::systemd::watchdog(interval));
     }
@@ -210,6 +215,19 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: finishing sessions, then stopping"),
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing sessions, then stopping"),
+    }
+}
+
+/// SIGUSR1 (`supportgate queue flush`): attempt everything in the spool now.
+async fn flush_on_sigusr1(gateway: Arc<Gateway>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        tracing::warn!("cannot watch SIGUSR1: queue flush waits for the next scan");
+        return;
+    };
+    while usr1.recv().await.is_some() {
+        tracing::info!("SIGUSR1: attempting everything in the spool now");
+        gateway.flush_spool();
     }
 }
 

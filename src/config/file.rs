@@ -16,6 +16,7 @@ pub struct ConfigFile {
     pub queue: QueueFile,
     pub replies: RepliesFile,
     pub quarantine: QuarantineFile,
+    pub spool: SpoolFile,
     pub reply_memory: ReplyMemoryFile,
     pub actions: BTreeMap<String, String>,
     pub category: Vec<CategoryFile>,
@@ -234,6 +235,29 @@ impl Default for QuarantineFile {
     fn default() -> Self {
         QuarantineFile {
             path: "../var/quarantine".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolFile {
+    /// None: on for `smtp://` and `pipe:` targets, off for a Maildir (already durable).
+    pub enabled: Option<bool>,
+    pub path: String,
+    pub retry_schedule: Vec<String>,
+    pub max_age: String,
+}
+
+impl Default for SpoolFile {
+    fn default() -> Self {
+        SpoolFile {
+            enabled: None,
+            path: "../var/spool".into(),
+            retry_schedule: ["1m", "5m", "15m", "30m", "1h", "2h", "4h"]
+                .map(String::from)
+                .to_vec(),
+            max_age: "5d".into(),
         }
     }
 }

@@ -8,10 +8,12 @@
 mod duration;
 mod file;
 mod pipe;
+mod spool;
 pub(crate) mod toml_error;
 
 pub use duration::parse_duration;
 pub use pipe::{split_command, PipeCommand};
+pub use spool::SpoolSettings;
 
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::directory::{Language, Role};
@@ -149,6 +151,7 @@ pub struct Config {
     pub queue: QueueTarget,
     pub replies: ReplySettings,
     pub quarantine_path: PathBuf,
+    pub spool: SpoolSettings,
     pub reply_memory_path: PathBuf,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -309,6 +312,7 @@ impl Checker {
                 QueueTarget::Maildir(PathBuf::new())
             }
         };
+        let spool = self.spool(&raw.spool, &queue);
         let replies = self.replies(raw.replies, &address_rules);
         policy.support_addresses = support_addresses.clone();
         // Never reply to ourselves: neither the reply address nor the support mailbox.
@@ -353,6 +357,7 @@ impl Checker {
             queue,
             replies,
             quarantine_path: self.path(&raw.quarantine.path),
+            spool,
             reply_memory_path: self.path(&raw.reply_memory.path),
             log_format,
             log_level: raw.log.level,

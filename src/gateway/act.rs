@@ -180,6 +180,10 @@ async fn forward(
         role: decision.role.map(|r| r.as_str().to_string()),
         sender: decision.sender.clone(),
     };
+    if let Some((spool, _)) = &gateway.spool {
+        return super::spool_write::accept(gateway, spool, session, envelope, decided, &bytes)
+            .await;
+    }
     let result = gateway
         .queue
         .send_with(

@@ -5,6 +5,8 @@
 
 mod act;
 mod log;
+pub mod spool_delivery;
+mod spool_write;
 
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::delivery::transport::Transport;
@@ -15,6 +17,7 @@ use crate::policy::Action;
 use crate::smtp::{Envelope, MessageHandler, RcptCheck, SessionInfo, SmtpReply};
 use crate::store::quarantine::Quarantine;
 use crate::store::reply_memory::ReplyMemory;
+use crate::store::spool::Spool;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -26,6 +29,12 @@ pub struct Gateway {
     quarantine: Quarantine,
     reply_memory: Arc<dyn ReplyMemory>,
     metrics: Arc<Metrics>,
+    /// `[spool]` as at start; None: forward synchronously.
+    spool: Option<(Spool, crate::config::SpoolSettings)>,
+    /// Wakes the spool delivery when a message is spooled or `queue flush` asks.
+    spool_wakeup: tokio::sync::Notify,
+    /// Set by `queue flush` (SIGUSR1): the next scan ignores the retry times.
+    spool_flush: std::sync::atomic::AtomicBool,
 }
 
 impl Gateway {
@@ -41,6 +50,12 @@ impl Gateway {
             quarantine: Quarantine::new(&config.quarantine_path),
             reply_memory,
             metrics,
+            spool: config
+                .spool
+                .enabled
+                .then(|| (Spool::new(&config.spool.path), config.spool.clone())),
+            spool_wakeup: tokio::sync::Notify::new(),
+            spool_flush: std::sync::atomic::AtomicBool::new(false),
             engine: RwLock::new(Arc::new(engine)),
         }
     }
@@ -51,6 +66,18 @@ impl Gateway {
             Ok(engine) => Arc::clone(&engine),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
+    }
+
+    /// Asks the spool delivery to scan the spool now.
+    pub fn wake_spool_delivery(&self) {
+        self.spool_wakeup.notify_one();
+    }
+
+    /// `queue flush`: everything in the spool is attempted now, whatever its retry time.
+    pub fn flush_spool(&self) {
+        self.spool_flush
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.spool_wakeup.notify_one();
     }
 
     /// Swaps in a newly loaded engine (configuration, directory, templates) atomically.

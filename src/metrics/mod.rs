@@ -64,6 +64,8 @@ pub enum TransportRole {
     Queue,
     /// Auto-replies and owner/admin notifications (`[replies] transport`).
     Replies,
+    /// The spool's disk: a write refused (ENOSPC, EROFS, EACCES...).
+    Spool,
 }
 
 /// Every metric of the process. Cheap to update from any thread.
@@ -260,6 +262,7 @@ impl Metrics {
             transport: match transport {
                 TransportRole::Queue => "queue",
                 TransportRole::Replies => "replies",
+                TransportRole::Spool => "spool",
             },
             kind: if permanent { "permanent" } else { "temporary" },
         };

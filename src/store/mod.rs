@@ -1,9 +1,11 @@
-//! Durable storage on the local disk: Maildir delivery, the quarantine and the reply memory.
+//! Durable storage on the local disk: Maildir delivery, the quarantine, the spool and the reply
+//! memory.
 //! Every write that a `250` depends on is fsync'd (file, then directory) before it returns.
 
 pub mod maildir;
 pub mod quarantine;
 pub mod reply_memory;
+pub mod spool;
 
 use std::fs::File;
 use std::io;

@@ -43,6 +43,14 @@ pub struct Options {
     pub queue: Option<String>,
     /// `[replies] transport`; default: the `outbox` Maildir in the temporary folder.
     pub replies: Option<String>,
+    /// `[spool] enabled`; false (synchronous relay) unless a test is about the spool.
+    pub spool: bool,
+    /// `[spool] path`; default: `spool` in the temporary folder.
+    pub spool_path: Option<PathBuf>,
+    /// `[spool] max_age`; default: the shipped one.
+    pub spool_max_age: Option<&'static str>,
+    /// `[spool] retry_schedule`; default `["1s"]`.
+    pub spool_retry_schedule: Option<Vec<&'static str>>,
 }
 
 /// A running `supportgate serve`, its temporary folder and its log; killed on drop.
@@ -136,6 +144,14 @@ impl Gateway {
         let _ = child.kill();
         let _ = child.wait();
         None
+    }
+
+    /// SIGKILL: the server dies at once, as in a crash or a power cut.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops the server (SIGTERM, asserting a clean exit) and starts it again on the same
@@ -326,6 +342,21 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
         .unwrap_or_else(|| format!("maildir:{}", var.join("tickets").display()));
     queue.insert("target".into(), target.into());
     config.insert("queue".into(), queue.into());
+
+    let mut spool = table(&mut config, "spool");
+    spool.insert("enabled".into(), options.spool.into());
+    let spool_path = options
+        .spool_path
+        .clone()
+        .unwrap_or_else(|| var.join("spool"));
+    spool.insert("path".into(), s(spool_path));
+    // Retries a second apart, so that a test sees the upstream come back within its bounds.
+    let schedule = options.spool_retry_schedule.clone().unwrap_or(vec!["1s"]);
+    spool.insert("retry_schedule".into(), schedule.into());
+    if let Some(max_age) = options.spool_max_age {
+        spool.insert("max_age".into(), max_age.into());
+    }
+    config.insert("spool".into(), spool.into());
 
     let mut replies = table(&mut config, "replies");
     let transport = options

@@ -35,13 +35,18 @@ pub struct Sink {
 
 impl Sink {
     pub fn start(answer: Answer) -> Sink {
+        Sink::start_on(0, answer)
+    }
+
+    /// On a given loopback port (0: any), e.g. an upstream that was down and comes back.
+    pub fn start_on(port: u16, answer: Answer) -> Sink {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let listener = runtime
-            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .block_on(TcpListener::bind(("127.0.0.1", port)))
             .expect("bind sink");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));

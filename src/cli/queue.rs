@@ -1,0 +1,202 @@
+//! `supportgate queue list|show|flush|delete`: the spool, for administrators (issue 6).
+//! Exit 0 on success, 1 when the message does not exist (or the server could not be told),
+//! 2 on unusable input.
+
+use super::output::Stdout;
+use crate::config::Config;
+use crate::store::spool::{Spool, SpoolEntry, SpoolError};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    #[arg(long, default_value = "config/supportgate.toml", global = true)]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: QueueCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum QueueCommand {
+    /// List messages waiting for the ticket queue, oldest first.
+    #[command(after_help = "Examples:\n  supportgate queue list\n  supportgate queue list --json")]
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one waiting message: its record, then its bytes.
+    #[command(after_help = "Example:\n  supportgate queue show 0067A1B2C3D4E5F6")]
+    Show { id: String },
+    /// Ask the running server (`[server] pid_file`, SIGUSR1) to attempt everything now.
+    #[command(after_help = "Example:\n  supportgate queue flush")]
+    Flush,
+    /// Delete a waiting message for good (it is not delivered).
+    #[command(after_help = "Example:\n  supportgate queue delete 0067A1B2C3D4E5F6")]
+    Delete { id: String },
+}
+
+fn fail(error: &SpoolError) -> ExitCode {
+    eprintln!("supportgate queue: {error}");
+    match error {
+        SpoolError::NotFound(_) => ExitCode::from(1),
+        _ => ExitCode::from(super::EXIT_UNUSABLE),
+    }
+}
+
+pub fn run(args: QueueArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    };
+    let spool = Spool::new(&config.spool.path);
+    match args.command {
+        QueueCommand::List { json } => list(&spool, json),
+        QueueCommand::Show { id } => match spool.read(&id) {
+            Ok((entry, message)) => {
+                let mut stdout = Stdout::lock();
+                stdout.line(serde_json::to_string_pretty(&entry).unwrap_or_default());
+                stdout.line("");
+                stdout.text(String::from_utf8_lossy(&message));
+                stdout.finish(ExitCode::SUCCESS)
+            }
+            Err(e) => fail(&e),
+        },
+        QueueCommand::Flush => flush(&config),
+        QueueCommand::Delete { id } => {
+            let entry = match spool.entry(&id) {
+                Ok(entry) => entry,
+                Err(e) => return fail(&e),
+            };
+            match spool.remove(&id) {
+                Ok(()) => {
+                    println!("deleted {}", summary_line(&entry));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn list(spool: &Spool, json: bool) -> ExitCode {
+    let entries = match spool.list() {
+        Ok(entries) => entries,
+        Err(e) => return fail(&e),
+    };
+    let mut damaged = false;
+    let mut stdout = Stdout::lock();
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                eprintln!("supportgate queue: {e}");
+                damaged = true;
+                continue;
+            }
+        };
+        let line = if json {
+            serde_json::to_string(&entry).unwrap_or_default()
+        } else {
+            summary_line(&entry)
+        };
+        if !stdout.line(line) {
+            break;
+        }
+    }
+    stdout.finish(if damaged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn rfc3339(at: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn summary_line(entry: &SpoolEntry) -> String {
+    format!(
+        "{}  received {}  attempts {}  next {}  from <{}> to {}  {}{}",
+        entry.id,
+        rfc3339(entry.received_at),
+        entry.attempts,
+        rfc3339(entry.next_attempt),
+        entry.mail_from.as_deref().unwrap_or(""),
+        entry.recipients.join(","),
+        entry
+            .subject
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(60)
+            .collect::<String>(),
+        entry
+            .last_answer
+            .as_deref()
+            .map(|a| format!("  [last answer: {a}]"))
+            .unwrap_or_default()
+    )
+}
+
+/// SIGUSR1 to the server named in `[server] pid_file`. Without a running server there is
+/// nothing to do: at its next start it attempts everything in the spool anyway.
+fn flush(config: &Config) -> ExitCode {
+    let waiting = Spool::new(&config.spool.path).list().map_or(0, |l| l.len());
+    if !config.spool.enabled {
+        eprintln!("supportgate queue flush: [spool] is off in this configuration; {waiting} message(s) in {}", config.spool.path.display());
+        return ExitCode::from(1);
+    }
+    let Some(pid_file) = &config.server.pid_file else {
+        eprintln!("supportgate queue flush: server.pid_file is not set; the server attempts everything at its next start");
+        return ExitCode::from(super::EXIT_UNUSABLE);
+    };
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    // Only signal a process that is a supportgate (a stale pid file may name another one now).
+    let running = pid.filter(|pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+            cmdline
+                .split(|b| *b == 0)
+                .next()
+                .is_some_and(|exe| exe.ends_with(b"supportgate"))
+        })
+    });
+    let Some(pid) = running else {
+        eprintln!(
+            "supportgate queue flush: no running supportgate in {}; the server attempts everything at its next start",
+            pid_file.display()
+        );
+        return ExitCode::from(1);
+    };
+    match std::process::Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+    {
+        Ok(status) if status.success() => {
+            println!("flush requested from process {pid}: {waiting} message(s) waiting");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            eprintln!("supportgate queue flush: kill -USR1 {pid} failed ({status})");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("supportgate queue flush: cannot run kill: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Black-box, real faults (issue 6): the server is SIGKILLed again and again while clients
+//! send without pause; after the last restart every message that got `250` reaches the ticket
+//! queue (an `smtp://` sink). Duplicates (a kill between the upstream's 250 and the spool's
+//! removal) are allowed, counted and reported.
+
+mod gateway_support;
+
+use gateway_support::sink::{Answer, Sink};
+use gateway_support::{message, poll, Gateway, Options};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const ACME: &str = "support+acme@vendor.example";
+const KILLS: usize = 6;
+const CLIENTS: usize = 4;
+
+/// One transaction; the queue id of a `250`, None for anything else (refused, cut, no server).
+fn send_once(port: u16, n: usize) -> Option<String> {
+    let stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut writer = stream.try_clone().ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut reply = || -> Option<String> {
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Some(line);
+            }
+        }
+    };
+    reply().filter(|r| r.starts_with("220"))?;
+    let body = message(
+        "chloe@acme.example",
+        &format!("crash loop #{n}"),
+        &[],
+        "Hello.\n",
+    );
+    let steps: [(Vec<u8>, &str); 5] = [
+        (b"EHLO client.test\r\n".to_vec(), "250"),
+        (b"MAIL FROM:<chloe@acme.example>\r\n".to_vec(), "250"),
+        (format!("RCPT TO:<{ACME}>\r\n").into_bytes(), "250"),
+        (b"DATA\r\n".to_vec(), "354"),
+        ([body.as_slice(), b".\r\n"].concat(), "250"),
+    ];
+    let mut last = String::new();
+    for (bytes, expected) in steps {
+        writer.write_all(&bytes).ok()?;
+        last = reply()?;
+        if !last.starts_with(expected) {
+            return None;
+        }
+    }
+    let _ = writer.write_all(b"QUIT\r\n");
+    last.trim().rsplit(' ').next().map(str::to_string)
+}
+
+fn queue_id_of(data: &str) -> Option<String> {
+    data.lines()
+        .find_map(|l| l.strip_prefix("X-Supportgate-Queue-Id: "))
+        .map(|id| id.trim().to_string())
+}
+
+#[test]
+fn every_message_acknowledged_survives_repeated_sigkills() {
+    let sink = Sink::start(Answer::Accept);
+    let mut gw = Gateway::start(Options {
+        queue: Some(sink.url()),
+        spool: true,
+        ..Options::default()
+    });
+    let port = Arc::new(AtomicU16::new(gw.port));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (port, stop, acknowledged) = (
+                Arc::clone(&port),
+                Arc::clone(&stop),
+                Arc::clone(&acknowledged),
+            );
+            std::thread::spawn(move || {
+                let mut n = c * 100_000;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    match send_once(port.load(Ordering::SeqCst), n) {
+                        Some(id) => acknowledged.lock().unwrap().push(id),
+                        None => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..KILLS {
+        std::thread::sleep(Duration::from_millis(400));
+        gw.kill();
+        gw.spawn();
+        port.store(gw.port, Ordering::SeqCst);
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() >= 20,
+        "too few messages sent to prove anything: {}\n{}",
+        acknowledged.len(),
+        gw.log()
+    );
+    let copies = || -> BTreeMap<String, usize> {
+        let mut copies = BTreeMap::new();
+        for received in sink.received() {
+            if let Some(id) = queue_id_of(&received.data) {
+                *copies.entry(id).or_insert(0) += 1;
+            }
+        }
+        copies
+    };
+    let delivered = poll(|| {
+        let copies = copies();
+        acknowledged
+            .iter()
+            .all(|id| copies.contains_key(id))
+            .then_some(copies)
+    });
+    let copies = delivered.unwrap_or_else(copies);
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !copies.contains_key(*id))
+        .collect();
+    let duplicates = copies.values().filter(|n| **n > 1).count();
+    eprintln!(
+        "spool crash loop: {KILLS} kills, {} acknowledged, {} delivered (distinct), {} missing, {duplicates} duplicated",
+        acknowledged.len(),
+        copies.len(),
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "acknowledged but never delivered: {missing:?}"
+    );
+}
