@@ -32,6 +32,22 @@ pub(super) struct Acted {
     pub auto_reply: String,
 }
 
+impl Acted {
+    /// The disk (spool or quarantine) refused the write: the client keeps the message and
+    /// retries (`452 4.3.1`).
+    pub(super) fn storage_unavailable() -> Acted {
+        Acted {
+            reply: SmtpReply::new(
+                452,
+                (4, 3, 1),
+                "Insufficient system storage, try again later",
+            ),
+            outcome: "deferred".into(),
+            auto_reply: "none".into(),
+        }
+    }
+}
+
 pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -416,15 +432,7 @@ async fn keep(
         },
         Err(e) => {
             tracing::error!(queue_id = %decided.queue_id, error = %e, "quarantine not writable; client told to retry");
-            Acted {
-                reply: SmtpReply::new(
-                    452,
-                    (4, 3, 1),
-                    "Insufficient system storage, try again later",
-                ),
-                outcome: "deferred".into(),
-                auto_reply: "none".into(),
-            }
+            Acted::storage_unavailable()
         }
     }
 }

@@ -54,15 +54,7 @@ pub(super) async fn accept(
         Err(e) => {
             gateway.metrics.transport_error(TransportRole::Spool, false);
             tracing::error!(queue_id = %decided.queue_id, error = %e, "spool not writable; client told to retry");
-            Acted {
-                reply: SmtpReply::new(
-                    452,
-                    (4, 3, 1),
-                    "Insufficient system storage, try again later",
-                ),
-                outcome: "deferred".into(),
-                auto_reply: "none".into(),
-            }
+            Acted::storage_unavailable()
         }
     }
 }
