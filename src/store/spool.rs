@@ -67,11 +67,45 @@ fn file_name(path: &Path) -> String {
 #[derive(Debug, Clone)]
 pub struct Spool {
     root: PathBuf,
+    queue_sync: std::sync::Arc<GroupSync>,
+}
+
+/// Group commit of `queue/`'s directory entry: one directory fsync covers every rename that
+/// finished before it began, so concurrent sessions share it instead of each paying for one.
+#[derive(Debug, Default)]
+struct GroupSync {
+    /// How many renames have finished.
+    renamed: std::sync::atomic::AtomicU64,
+    /// How many renames the last successful fsync covered.
+    synced: std::sync::Mutex<u64>,
+}
+
+impl GroupSync {
+    /// Call after a rename (or unlink) in `dir`; returns once that change is durable.
+    fn after_change(&self, dir: &Path) -> io::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let mine = self.renamed.fetch_add(1, SeqCst) + 1;
+        let mut synced = match self.synced.lock() {
+            Ok(synced) => synced,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if *synced >= mine {
+            return Ok(());
+        }
+        // Every change counted so far finished before this fsync starts.
+        let covered = self.renamed.load(SeqCst);
+        super::fsync_dir(dir)?;
+        *synced = covered;
+        Ok(())
+    }
 }
 
 impl Spool {
     pub fn new(root: impl Into<PathBuf>) -> Spool {
-        Spool { root: root.into() }
+        Spool {
+            root: root.into(),
+            queue_sync: std::sync::Arc::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -118,7 +152,7 @@ impl Spool {
             file.write_all(message)?;
             file.sync_all()?;
             fs::rename(&tmp, &target)?;
-            super::fsync_dir(&self.dir("queue"))
+            self.queue_sync.after_change(&self.dir("queue"))
         })();
         if let Err(e) = result {
             let _ = fs::remove_file(&tmp);
@@ -184,7 +218,9 @@ impl Spool {
         let to = self.checked("delivered", id)?;
         fs::rename(&from, &to).map_err(|e| SpoolError::io(&from, e))?;
         let queue = self.dir("queue");
-        super::fsync_dir(&queue).map_err(|e| SpoolError::io(&queue, e))?;
+        self.queue_sync
+            .after_change(&queue)
+            .map_err(|e| SpoolError::io(&queue, e))?;
         fs::remove_file(&to).map_err(|e| SpoolError::io(&to, e))
     }
 
@@ -193,7 +229,9 @@ impl Spool {
         let path = self.checked("queue", id)?;
         fs::remove_file(&path).map_err(|e| SpoolError::io(&path, e))?;
         let queue = self.dir("queue");
-        super::fsync_dir(&queue).map_err(|e| SpoolError::io(&queue, e))
+        self.queue_sync
+            .after_change(&queue)
+            .map_err(|e| SpoolError::io(&queue, e))
     }
 
     /// At start: half-written files in `tmp/` and delivered ones in `delivered/` are removed.
@@ -292,5 +330,30 @@ mod tests {
             .collect();
         assert_eq!(ids, ["A1"]);
         assert!(spool.ids("delivered").unwrap().is_empty());
+    }
+
+    #[test]
+    fn concurrent_stores_share_directory_syncs_and_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path());
+        spool.create().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let spool = spool.clone();
+                std::thread::spawn(move || {
+                    for n in 0..10 {
+                        spool
+                            .store(&entry(&format!("T{t}N{n}")), b"Subject: x\r\n\r\ny\r\n")
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(spool.list().unwrap().len(), 80);
+        let synced = *spool.queue_sync.synced.lock().unwrap();
+        assert!(synced >= 1 && synced <= 80, "{synced}");
     }
 }
