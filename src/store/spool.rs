@@ -354,6 +354,6 @@ mod tests {
         }
         assert_eq!(spool.list().unwrap().len(), 80);
         let synced = *spool.queue_sync.synced.lock().unwrap();
-        assert!(synced >= 1 && synced <= 80, "{synced}");
+        assert!((1..=80).contains(&synced), "{synced}");
     }
 }
