@@ -214,6 +214,8 @@ impl Gateway {
                 entries
                     .filter_map(Result::ok)
                     .map(|e| e.file_name().to_string_lossy().into_owned())
+                    // `.tmp-ID` is a message being written: it appears under its id once whole.
+                    .filter(|name| !name.starts_with('.'))
                     .collect()
             })
             .unwrap_or_default();

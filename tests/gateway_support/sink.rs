@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
 
 /// The answer to the end of DATA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +13,8 @@ pub enum Answer {
     TempFail,
     /// `550 5.7.1` — refused for good.
     PermFail,
+    /// The connection is dropped in the middle of DATA, without an answer.
+    DropInData,
 }
 
 /// One message as the sink received it (the DATA un-dot-stuffed).
@@ -45,9 +46,29 @@ impl Sink {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime
-            .block_on(TcpListener::bind(("127.0.0.1", port)))
-            .expect("bind sink");
+        // SO_REUSEADDR: a sink that comes back on the port of one that just went away must not
+        // wait for the old connections' TIME_WAIT.
+        // The previous sink's listener may take a moment to close after its runtime is dropped:
+        // try again for a bounded while.
+        let bind = || -> std::io::Result<tokio::net::TcpListener> {
+            runtime.block_on(async {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.set_reuseaddr(true)?;
+                socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port)))?;
+                socket.listen(128)
+            })
+        };
+        let mut attempt = bind();
+        for _ in 0..50 {
+            match &attempt {
+                Err(e) if port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    attempt = bind();
+                }
+                _ => break,
+            }
+        }
+        let listener = attempt.expect("bind sink");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&received);
@@ -137,6 +158,9 @@ async fn session(stream: tokio::net::TcpStream, answer: Answer, log: Arc<Mutex<V
                     Ok(Ok(n)) if n > 0 => {}
                     _ => return,
                 }
+                if answer == Answer::DropInData {
+                    return;
+                }
                 if l == ".\r\n" {
                     break;
                 }
@@ -150,6 +174,7 @@ async fn session(stream: tokio::net::TcpStream, answer: Answer, log: Arc<Mutex<V
                 Answer::Accept => b"250 2.0.0 queued by sink\r\n",
                 Answer::TempFail => b"451 4.3.0 sink: try again later\r\n",
                 Answer::PermFail => b"550 5.7.1 sink: refused\r\n",
+                Answer::DropInData => return,
             }
         } else if upper.starts_with("QUIT") {
             let _ = write.write_all(b"221 2.0.0 bye\r\n").await;
