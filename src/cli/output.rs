@@ -58,3 +58,54 @@ impl Stdout {
         }
     }
 }
+
+/// Lists records one line each (`--json`: one JSON object per line, else `summary`), skipping
+/// those `keep` refuses. A record that cannot be read is reported on stderr and makes the exit
+/// code 1, the others are still listed.
+pub fn list_records<T: serde::Serialize, E: fmt::Display>(
+    command: &str,
+    records: impl IntoIterator<Item = Result<T, E>>,
+    keep: impl Fn(&T) -> bool,
+    json: bool,
+    summary: impl Fn(&T) -> String,
+) -> ExitCode {
+    let mut damaged = false;
+    let mut stdout = Stdout::lock();
+    for record in records {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                eprintln!("supportgate {command}: {e}");
+                damaged = true;
+                continue;
+            }
+        };
+        if !keep(&record) {
+            continue;
+        }
+        let line = if json {
+            serde_json::to_string(&record).unwrap_or_default()
+        } else {
+            summary(&record)
+        };
+        if !stdout.line(line) {
+            break;
+        }
+    }
+    stdout.finish(if damaged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A Unix time as RFC 3339 (UTC), for listings; empty if out of range.
+pub fn rfc3339(at: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

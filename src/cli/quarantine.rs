@@ -119,48 +119,17 @@ fn list(
         Ok(records) => records,
         Err(e) => return fail(&e),
     };
-    let mut damaged = false;
-    let mut stdout = Stdout::lock();
-    for record in records {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                eprintln!("supportgate quarantine: {e}");
-                damaged = true;
-                continue;
-            }
-        };
-        if reason
+    let keep = |record: &QuarantineRecord| {
+        reason
             .as_deref()
-            .is_some_and(|r| r != record.decision.reason)
-            || since.is_some_and(|s| record.received_at < s)
-        {
-            continue;
-        }
-        let line = if json {
-            serde_json::to_string(&record).unwrap_or_default()
-        } else {
-            summary_line(&record)
-        };
-        if !stdout.line(line) {
-            break;
-        }
-    }
-    stdout.finish(if damaged {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+            .is_none_or(|r| r == record.decision.reason)
+            && since.is_none_or(|s| record.received_at >= s)
+    };
+    super::output::list_records("quarantine", records, keep, json, summary_line)
 }
 
 fn summary_line(record: &QuarantineRecord) -> String {
-    let when = time::OffsetDateTime::from_unix_timestamp(record.received_at as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
+    let when = super::output::rfc3339(record.received_at);
     format!(
         "{}  {}  {:<24} {:<32} {}{}",
         record.id,

@@ -90,50 +90,16 @@ fn list(spool: &Spool, json: bool) -> ExitCode {
         Ok(entries) => entries,
         Err(e) => return fail(&e),
     };
-    let mut damaged = false;
-    let mut stdout = Stdout::lock();
-    for entry in entries {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(e) => {
-                eprintln!("supportgate queue: {e}");
-                damaged = true;
-                continue;
-            }
-        };
-        let line = if json {
-            serde_json::to_string(&entry).unwrap_or_default()
-        } else {
-            summary_line(&entry)
-        };
-        if !stdout.line(line) {
-            break;
-        }
-    }
-    stdout.finish(if damaged {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn rfc3339(at: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    super::output::list_records("queue", entries, |_| true, json, summary_line)
 }
 
 fn summary_line(entry: &SpoolEntry) -> String {
     format!(
         "{}  received {}  attempts {}  next {}  from <{}> to {}  {}{}",
         entry.id,
-        rfc3339(entry.received_at),
+        super::output::rfc3339(entry.received_at),
         entry.attempts,
-        rfc3339(entry.next_attempt),
+        super::output::rfc3339(entry.next_attempt),
         entry.mail_from.as_deref().unwrap_or(""),
         entry.recipients.join(","),
         entry
