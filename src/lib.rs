@@ -10,13 +10,15 @@
 //! | authenticate | [`authentication`] (SPF/DKIM/DMARC over DNS) → [`policy::authentication`] (pure) |
 //! | identify account | [`policy::identify`] over the [`directory`] |
 //! | decide (P1–P8, pure) | [`policy`] |
-//! | act (forward, reply, reject, quarantine) | [`gateway`], [`delivery`], [`reply`], [`store`] |
+//! | act (forward, reply, reject, quarantine; the spool delivery; release) | [`act`] over [`delivery`] targets, [`reply`], [`store`] |
 //!
-//! [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
+//! [`gateway`] is the SMTP front: it hands each transaction to [`pipeline::receive`] and maps
+//! the typed [`act::Outcome`] to an SMTP reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
 //! the command line. [`address`] is the one way addresses are compared. [`metrics`] and
 //! [`systemd`] are for operations: Prometheus counters, readiness and socket activation.
 #![forbid(unsafe_code)]
 
+pub mod act;
 pub mod address;
 pub mod authentication;
 pub mod cli;

@@ -61,6 +61,33 @@ pub struct Verifier {
     dns_timeout: Duration,
 }
 
+/// The DNS resolver configuration of `[authentication]`: its `nameservers` when set (each
+/// `IP:PORT`, over UDP and TCP), else the system's `/etc/resolv.conf`. The one place both the
+/// verifier and the `mx` reply target read it.
+pub fn resolver_config(
+    settings: &AuthenticationSettings,
+) -> Result<(ResolverConfig, ResolverOpts), String> {
+    if settings.nameservers.is_empty() {
+        return hickory_resolver::system_conf::read_system_conf()
+            .map_err(|e| format!("/etc/resolv.conf: {e}"));
+    }
+    let servers = settings
+        .nameservers
+        .iter()
+        .map(|addr| {
+            let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+            for connection in &mut server.connections {
+                connection.port = addr.port();
+            }
+            server
+        })
+        .collect();
+    Ok((
+        ResolverConfig::from_name_servers(servers),
+        ResolverOpts::default(),
+    ))
+}
+
 impl Verifier {
     /// A verifier for `settings` (nameservers, timeout); reads resolv.conf when no nameserver
     /// is configured. Sends nothing until [`Verifier::verify`].
@@ -68,26 +95,7 @@ impl Verifier {
         settings: &AuthenticationSettings,
         hostname: &str,
     ) -> Result<Verifier, VerifierError> {
-        let (config, mut options) = if settings.nameservers.is_empty() {
-            hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| VerifierError::Resolver(format!("/etc/resolv.conf: {e}")))?
-        } else {
-            let servers = settings
-                .nameservers
-                .iter()
-                .map(|addr| {
-                    let mut server = NameServerConfig::udp_and_tcp(addr.ip());
-                    for connection in &mut server.connections {
-                        connection.port = addr.port();
-                    }
-                    server
-                })
-                .collect();
-            (
-                ResolverConfig::from_name_servers(servers),
-                ResolverOpts::default(),
-            )
-        };
+        let (config, mut options) = resolver_config(settings).map_err(VerifierError::Resolver)?;
         options.timeout = settings.dns_timeout;
         options.attempts = 1;
         // mail-auth caches answers, not "no such name": every message from a domain without a

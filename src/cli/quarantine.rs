@@ -3,7 +3,6 @@
 
 use super::output::Stdout;
 use crate::config::Config;
-use crate::delivery::transport::Transport;
 use crate::store::quarantine::{Quarantine, QuarantineError, QuarantineRecord};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -37,7 +36,8 @@ enum QuarantineCommand {
     /// Show one message's record and headers.
     #[command(after_help = "Example:\n  supportgate quarantine show 0067A1B2C3D4E5F6")]
     Show { id: String },
-    /// Forward a message to the ticket queue as if accepted, recording who released it.
+    /// Forward a message to the ticket queue as if accepted (through the spool), recording who
+    /// released it; a message already released is refused (exit 1).
     #[command(
         after_help = "Example:\n  supportgate quarantine release 0067A1B2C3D4E5F6 --by jdoe"
     )]
@@ -90,7 +90,7 @@ pub fn run(args: QuarantineArgs) -> ExitCode {
             json,
         } => list(&quarantine, reason, since, json),
         QuarantineCommand::Show { id } => show(&quarantine, &id),
-        QuarantineCommand::Release { id, by } => release(&config, &quarantine, &id, &by),
+        QuarantineCommand::Release { id, by } => release(&config, &id, &by),
         QuarantineCommand::Delete { id } => match quarantine.delete(&id) {
             Ok(()) => {
                 println!("deleted {id}");
@@ -146,7 +146,7 @@ fn summary_line(record: &QuarantineRecord) -> String {
         record
             .released
             .as_ref()
-            .map(|r| format!("  [released by {}]", r.by))
+            .map(|r| format!("  [released by {}: {}]", r.by, r.outcome))
             .unwrap_or_default()
     )
 }
@@ -190,68 +190,36 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
     stdout.finish(ExitCode::SUCCESS)
 }
 
-fn release(config: &Config, quarantine: &Quarantine, id: &str, by: &str) -> ExitCode {
-    let (record, message) = match load(quarantine, id) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let headers = release_headers(&record, by);
-    let stripped =
-        crate::delivery::headers::strip_inbound_headers(&message, &config.server.hostname);
-    let mut bytes = headers.into_bytes();
-    bytes.extend_from_slice(&stripped);
-    let transport = Transport::for_queue(&config.queue, &config.server.hostname);
-    let mail_from = Some(record.mail_from.as_str()).filter(|m| !m.is_empty());
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("supportgate quarantine: {e}");
-            return ExitCode::from(super::EXIT_UNUSABLE);
-        }
-    };
-    let unique = format!("{id}-released");
-    match runtime.block_on(transport.send(mail_from, &record.recipients, &bytes, &unique)) {
-        Ok(()) => {}
-        Err(e) => {
-            eprintln!(
-                "supportgate quarantine: release of {id} to {} failed: {e}",
-                transport.description()
+/// Through the spool: the running server delivers it (woken by SIGUSR1 when `[server]
+/// pid_file` names it; else at its next scan or start).
+fn release(config: &Config, id: &str, by: &str) -> ExitCode {
+    match crate::act::release::release(config, id, by, now()) {
+        Ok(released) => {
+            let woken = super::queue::signal_server(config).is_ok();
+            println!(
+                "released {id} by {by}: queued in the spool as {} for {}{}",
+                released.spool_id,
+                released.recipients.join(", "),
+                if woken {
+                    "; the server is delivering it"
+                } else {
+                    "; the server delivers it at its next scan or start"
+                }
             );
-            return ExitCode::from(1);
+            ExitCode::SUCCESS
+        }
+        Err(crate::act::release::ReleaseError::Quarantine(e)) => {
+            eprintln!("supportgate quarantine release: {e}");
+            match e {
+                QuarantineError::NotFound(_) | QuarantineError::AlreadyReleased { .. } => {
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::from(super::EXIT_UNUSABLE),
+            }
+        }
+        Err(e) => {
+            eprintln!("supportgate quarantine release: {id} not released: {e}");
+            ExitCode::from(1)
         }
     }
-    if let Err(e) = quarantine.mark_released(id, by, now()) {
-        return fail(&e);
-    }
-    println!("released {id} to {} by {by}", transport.description());
-    ExitCode::SUCCESS
-}
-
-fn release_headers(record: &QuarantineRecord, by: &str) -> String {
-    let safe = |v: &str| -> String {
-        v.chars()
-            .filter(|c| c.is_ascii_graphic() || *c == ' ')
-            .take(100)
-            .collect()
-    };
-    let mut out = String::from("X-Supportgate-Verdict: accept\r\n");
-    out.push_str(&format!(
-        "X-Supportgate-Reason: {}\r\n",
-        safe(&record.decision.reason)
-    ));
-    out.push_str(&format!("X-Supportgate-Released-By: {}\r\n", safe(by)));
-    out.push_str(&format!("X-Supportgate-Queue-Id: {}\r\n", safe(&record.id)));
-    for (name, value) in [
-        ("Account", &record.decision.account),
-        ("Agent", &record.decision.agent),
-        ("Role", &record.decision.role),
-    ] {
-        if let Some(value) = value {
-            out.push_str(&format!("X-Supportgate-{name}: {}\r\n", safe(value)));
-        }
-    }
-    out
 }

@@ -95,8 +95,12 @@ fn list(spool: &Spool, json: bool) -> ExitCode {
 
 fn summary_line(entry: &SpoolEntry) -> String {
     format!(
-        "{}  received {}  attempts {}  next {}  from <{}> to {}  {}{}",
+        "{}{}  received {}  attempts {}  next {}  from <{}> to {}  {}{}",
         entry.id,
+        match entry.purpose {
+            crate::store::spool::Purpose::Ticket => String::new(),
+            ref other => format!(" ({})", other.as_str()),
+        },
         super::output::rfc3339(entry.received_at),
         entry.attempts,
         super::output::rfc3339(entry.next_attempt),
@@ -121,14 +125,41 @@ fn summary_line(entry: &SpoolEntry) -> String {
 /// nothing to do: at its next start it attempts everything in the spool anyway.
 fn flush(config: &Config) -> ExitCode {
     let waiting = Spool::new(&config.spool.path).list().map_or(0, |l| l.len());
-    if !config.spool.enabled {
-        eprintln!("supportgate queue flush: [spool] is off in this configuration; {waiting} message(s) in {}", config.spool.path.display());
-        return ExitCode::from(1);
+    match signal_server(config) {
+        Ok(pid) => {
+            println!("flush requested from process {pid}: {waiting} message(s) waiting");
+            ExitCode::SUCCESS
+        }
+        Err(NotSignalled::NoPidFile) => {
+            eprintln!("supportgate queue flush: server.pid_file is not set; the server attempts everything at its next start");
+            ExitCode::from(super::EXIT_UNUSABLE)
+        }
+        Err(e) => {
+            eprintln!("supportgate queue flush: {e}");
+            ExitCode::from(1)
+        }
     }
-    let Some(pid_file) = &config.server.pid_file else {
-        eprintln!("supportgate queue flush: server.pid_file is not set; the server attempts everything at its next start");
-        return ExitCode::from(super::EXIT_UNUSABLE);
-    };
+}
+
+/// Why the running server was not asked to flush.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum NotSignalled {
+    #[error("server.pid_file is not set")]
+    NoPidFile,
+    #[error("no running supportgate in {0}; the server attempts everything at its next start")]
+    NotRunning(String),
+    #[error("{0}")]
+    Kill(String),
+}
+
+/// SIGUSR1 to the supportgate named in `[server] pid_file`: its spool delivery attempts
+/// everything now. Returns its process id.
+pub(super) fn signal_server(config: &Config) -> Result<u32, NotSignalled> {
+    let pid_file = config
+        .server
+        .pid_file
+        .as_ref()
+        .ok_or(NotSignalled::NoPidFile)?;
     let pid = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|t| t.trim().parse::<u32>().ok());
@@ -141,28 +172,13 @@ fn flush(config: &Config) -> ExitCode {
                 .is_some_and(|exe| exe.ends_with(b"supportgate"))
         })
     });
-    let Some(pid) = running else {
-        eprintln!(
-            "supportgate queue flush: no running supportgate in {}; the server attempts everything at its next start",
-            pid_file.display()
-        );
-        return ExitCode::from(1);
-    };
+    let pid = running.ok_or_else(|| NotSignalled::NotRunning(pid_file.display().to_string()))?;
     match std::process::Command::new("kill")
         .args(["-USR1", &pid.to_string()])
         .status()
     {
-        Ok(status) if status.success() => {
-            println!("flush requested from process {pid}: {waiting} message(s) waiting");
-            ExitCode::SUCCESS
-        }
-        Ok(status) => {
-            eprintln!("supportgate queue flush: kill -USR1 {pid} failed ({status})");
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            eprintln!("supportgate queue flush: cannot run kill: {e}");
-            ExitCode::from(1)
-        }
+        Ok(status) if status.success() => Ok(pid),
+        Ok(status) => Err(NotSignalled::Kill(format!("kill -USR1 {pid} failed ({status})"))),
+        Err(e) => Err(NotSignalled::Kill(format!("cannot run kill: {e}"))),
     }
 }

@@ -2,15 +2,18 @@
 //! within `[server] shutdown_grace`); re-reads configuration, directory and templates on SIGHUP
 //! (listeners, limits, transports, the quarantine folder and the metrics address stay as they
 //! were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
-//! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. With `[spool]` on, the spool
-//! delivery runs beside the sessions; SIGUSR1 makes it attempt everything at once (`supportgate queue flush`).
+//! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
+//! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
+//! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
+//! is pruned at start and hourly.
 
 use crate::config::{BareLineEndings, Config, LogFormat};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
-use crate::store::reply_memory::RedbReplyMemory;
+use crate::act::Actor;
+use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -155,16 +158,23 @@ async fn serve(
             },
         ));
     }
-    let gateway = Arc::new(Gateway::new(engine, Arc::new(memory), Arc::clone(&metrics)));
+    let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
+    let actor = Arc::new(Actor::new(&config, Arc::clone(&memory), Arc::clone(&metrics))?);
+    let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
     tokio::spawn(reload_on_sighup(
         Arc::clone(&gateway),
         args.config.clone(),
         Arc::clone(&metrics),
     ));
-    if config.spool.enabled {
-        tokio::spawn(crate::gateway::spool_delivery::run(Arc::clone(&gateway)));
-        tokio::spawn(flush_on_sigusr1(Arc::clone(&gateway)));
-    }
+    // Always: auto-replies, notifications and releases go through the spool even when
+    // forwarded mail does not (`[spool] enabled = false`).
+    tokio::spawn(crate::act::spool_runner::run(Arc::clone(&actor)));
+    tokio::spawn(flush_on_sigusr1(Arc::clone(&actor)));
+    tokio::spawn(prune_reply_memory(
+        memory,
+        config.replies.interval,
+        Arc::clone(&metrics),
+    ));
     if let Some(interval) = crate::systemd::watchdog_interval() {
         tokio::spawn(crate::systemd::watchdog(interval));
     }
@@ -218,8 +228,39 @@ async fn shutdown_signal() {
     }
 }
 
+/// How often the reply memory forgets what is older than `[replies] interval`.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// At start and every [`PRUNE_EVERY`]: the reply memory forgets replies older than the
+/// interval (they no longer suppress anything), and its size goes to the metrics.
+async fn prune_reply_memory(
+    memory: Arc<dyn ReplyMemory>,
+    interval: std::time::Duration,
+    metrics: Arc<Metrics>,
+) {
+    let mut tick = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tick.tick().await;
+        let before = crate::act::unix_now().saturating_sub(interval.as_secs());
+        let memory = Arc::clone(&memory);
+        let pruned = tokio::task::spawn_blocking(move || {
+            let removed = memory.prune(before)?;
+            Ok::<_, String>((removed, memory.entries()?))
+        })
+        .await;
+        match pruned {
+            Ok(Ok((removed, left))) => {
+                metrics.reply_memory_size(left);
+                tracing::info!(removed, left, "reply memory pruned");
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "reply memory not pruned"),
+            Err(e) => tracing::error!(error = %e, "reply memory pruning task failed"),
+        }
+    }
+}
+
 /// SIGUSR1 (`supportgate queue flush`): attempt everything in the spool now.
-async fn flush_on_sigusr1(gateway: Arc<Gateway>) {
+async fn flush_on_sigusr1(gateway: Arc<Actor>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
         tracing::warn!("cannot watch SIGUSR1: queue flush waits for the next scan");

@@ -93,8 +93,36 @@ fn find_header_end(message: &[u8]) -> usize {
     message.len()
 }
 
-/// The headers to prepend, CRLF-terminated.
-pub fn trace_headers(trace: &Trace<'_>, auth: &AuthResult, decision: &Decision) -> String {
+/// The verdict stamped on forwarded mail (`X-Supportgate-*`), as stable codes.
+pub struct Stamp<'a> {
+    pub verdict: &'a str,
+    pub reason: &'a str,
+    pub account: Option<&'a str>,
+    pub agent: Option<&'a str>,
+    pub role: Option<&'a str>,
+    /// Who released it from the quarantine, for a released message.
+    pub released_by: Option<&'a str>,
+}
+
+impl<'a> Stamp<'a> {
+    pub fn of(decision: &'a Decision) -> Stamp<'a> {
+        Stamp {
+            verdict: match decision.verdict {
+                crate::policy::Verdict::Accept => "accept",
+                crate::policy::Verdict::Refuse => "refuse",
+            },
+            reason: decision.reason.code(),
+            account: decision.account.as_deref(),
+            agent: decision.agent.as_deref(),
+            role: decision.role.map(|r| r.as_str()),
+            released_by: None,
+        }
+    }
+}
+
+/// The headers to prepend, CRLF-terminated. `authentication` is the resinfo part of our
+/// `Authentication-Results:` ([`authentication_results_value`]).
+pub fn trace_headers(trace: &Trace<'_>, authentication: &str, stamp: &Stamp<'_>) -> String {
     let mut out = String::new();
     let from_part = match (trace.helo, trace.peer_ip) {
         (Some(helo), Some(ip)) => format!("from {} ([{ip}])", header_safe(helo)),
@@ -114,36 +142,46 @@ pub fn trace_headers(trace: &Trace<'_>, auth: &AuthResult, decision: &Decision) 
     out.push_str(&format!(
         "Authentication-Results: {}; {}\r\n",
         trace.hostname,
-        authentication_results_value(auth)
+        header_value_safe(authentication)
     ));
-    let verdict = match decision.verdict {
-        crate::policy::Verdict::Accept => "accept",
-        crate::policy::Verdict::Refuse => "refuse",
-    };
-    out.push_str(&format!("X-Supportgate-Verdict: {verdict}\r\n"));
+    out.push_str(&format!(
+        "X-Supportgate-Verdict: {}\r\n",
+        header_safe(stamp.verdict)
+    ));
     out.push_str(&format!(
         "X-Supportgate-Reason: {}\r\n",
-        decision.reason.code()
+        header_safe(stamp.reason)
     ));
-    out.push_str(&format!("X-Supportgate-Queue-Id: {}\r\n", trace.queue_id));
-    if let Some(account) = &decision.account {
-        out.push_str(&format!(
-            "X-Supportgate-Account: {}\r\n",
-            header_safe(account)
-        ));
-    }
-    if let Some(agent) = &decision.agent {
-        out.push_str(&format!("X-Supportgate-Agent: {}\r\n", header_safe(agent)));
-    }
-    if let Some(role) = decision.role {
-        out.push_str(&format!("X-Supportgate-Role: {role}\r\n"));
+    out.push_str(&format!(
+        "X-Supportgate-Queue-Id: {}\r\n",
+        header_safe(trace.queue_id)
+    ));
+    for (name, value) in [
+        ("Account", stamp.account),
+        ("Agent", stamp.agent),
+        ("Role", stamp.role),
+        ("Released-By", stamp.released_by),
+    ] {
+        if let Some(value) = value {
+            out.push_str(&format!("X-Supportgate-{name}: {}\r\n", header_safe(value)));
+        }
     }
     out
 }
 
+/// A stored `Authentication-Results` value: its own folding (CRLF + tab) is kept, any other
+/// control character is replaced.
+fn header_value_safe(value: &str) -> String {
+    value
+        .split("\r\n\t")
+        .map(header_safe)
+        .collect::<Vec<_>>()
+        .join("\r\n\t")
+}
+
 /// The RFC 8601 resinfo part: `spf=pass smtp.mailfrom=…; dkim=…; dmarc=…`, or `none` when
 /// nothing was verified.
-fn authentication_results_value(auth: &AuthResult) -> String {
+pub fn authentication_results_value(auth: &AuthResult) -> String {
     use crate::policy::authentication::SpfIdentity;
     use crate::policy::AuthSource;
     match auth.source {
@@ -196,7 +234,22 @@ pub fn forwarded_message(
     auth: &AuthResult,
     decision: &Decision,
 ) -> Vec<u8> {
-    let headers = trace_headers(trace, auth, decision);
+    stamped_message(
+        original,
+        trace,
+        &authentication_results_value(auth),
+        &Stamp::of(decision),
+    )
+}
+
+/// [`forwarded_message`] from stored values (a release from the quarantine).
+pub fn stamped_message(
+    original: &[u8],
+    trace: &Trace<'_>,
+    authentication: &str,
+    stamp: &Stamp<'_>,
+) -> Vec<u8> {
+    let headers = trace_headers(trace, authentication, stamp);
     let stripped = strip_inbound_headers(original, trace.hostname);
     let mut out = Vec::with_capacity(headers.len() + stripped.len());
     out.extend_from_slice(headers.as_bytes());

@@ -16,7 +16,7 @@
 //! Any other status: [`DeliveryError::Refused`], the gateway keeps the message in the
 //! quarantine. The first lines of its stderr go to the log.
 
-use super::transport::{DeliveryContext, DeliveryError};
+use super::target::{Delivery, DeliveryError, Parcel, Target};
 use crate::config::PipeCommand;
 use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,24 +26,42 @@ const EX_TEMPFAIL: i32 = 75;
 /// How much of the command's stderr is kept for the log.
 const STDERR_KEPT: usize = 2048;
 
-pub async fn run(
-    command: &PipeCommand,
-    mail_from: Option<&str>,
-    recipients: &[String],
-    bytes: &[u8],
-    context: Option<&DeliveryContext>,
-) -> Result<(), DeliveryError> {
-    let context = context.cloned().unwrap_or_default();
-    let text = |v: Option<String>| v.unwrap_or_default();
+pub struct PipeTarget {
+    command: PipeCommand,
+    description: String,
+}
+
+impl PipeTarget {
+    pub fn new(command: PipeCommand) -> PipeTarget {
+        PipeTarget {
+            description: format!("pipe:{}", command.program.display()),
+            command,
+        }
+    }
+}
+
+impl Target for PipeTarget {
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn deliver<'a>(&'a self, parcel: Parcel<'a>) -> Delivery<'a> {
+        Box::pin(run(&self.command, parcel))
+    }
+}
+
+async fn run(command: &PipeCommand, parcel: Parcel<'_>) -> Result<(), DeliveryError> {
+    let context = parcel.context;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
     let mut child = tokio::process::Command::new(&command.program)
         .args(&command.args)
         .env("SUPPORTGATE_QUEUE_ID", &context.queue_id)
-        .env("SUPPORTGATE_ACCOUNT", text(context.account))
-        .env("SUPPORTGATE_AGENT", text(context.agent))
-        .env("SUPPORTGATE_ROLE", text(context.role))
-        .env("SUPPORTGATE_SENDER", text(context.sender))
-        .env("SUPPORTGATE_MAIL_FROM", mail_from.unwrap_or(""))
-        .env("SUPPORTGATE_RECIPIENTS", recipients.join(","))
+        .env("SUPPORTGATE_ACCOUNT", text(&context.account))
+        .env("SUPPORTGATE_AGENT", text(&context.agent))
+        .env("SUPPORTGATE_ROLE", text(&context.role))
+        .env("SUPPORTGATE_SENDER", text(&context.sender))
+        .env("SUPPORTGATE_MAIL_FROM", parcel.mail_from.unwrap_or(""))
+        .env("SUPPORTGATE_RECIPIENTS", parcel.recipients.join(","))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -54,7 +72,7 @@ pub async fn run(
         })?;
     let mut stdin = child.stdin.take();
     let mut stderr = child.stderr.take();
-    let bytes = bytes.to_vec();
+    let bytes = parcel.bytes.to_vec();
     let work = async move {
         // A command may exit without reading all of stdin (EPIPE): its status decides.
         let feed = async {

@@ -83,6 +83,7 @@ pub struct Metrics {
     decision_seconds: Histogram,
     message_seconds: Histogram,
     quarantine_messages: Gauge,
+    reply_memory_entries: Gauge,
     reloads: Family<ResultLabel, Counter>,
     quarantine_root: std::sync::RwLock<Option<PathBuf>>,
 }
@@ -124,6 +125,7 @@ impl Metrics {
             decision_seconds: Histogram::new(latency_buckets()),
             message_seconds: Histogram::new(latency_buckets()),
             quarantine_messages: Gauge::default(),
+            reply_memory_entries: Gauge::default(),
             reloads: Family::default(),
             quarantine_root: std::sync::RwLock::new(None),
             registry: Registry::default(),
@@ -140,7 +142,7 @@ impl Metrics {
         );
         registry.register(
             "auto_replies",
-            "Auto-replies the decision asked for, by result (sent, failed)",
+            "Auto-replies by result: queued (at the decision), sent or failed (when the spool delivers or gives up)",
             m.auto_replies.clone(),
         );
         registry.register(
@@ -196,6 +198,11 @@ impl Metrics {
             m.quarantine_messages.clone(),
         );
         registry.register(
+            "reply_memory_entries",
+            "Addresses and reasons remembered by the reply memory (after its last pruning)",
+            m.reply_memory_entries.clone(),
+        );
+        registry.register(
             "config_reloads",
             "Configuration reloads on SIGHUP, by result (success, failure)",
             m.reloads.clone(),
@@ -234,14 +241,18 @@ impl Metrics {
             .inc();
     }
 
-    /// The `reply` field of the decision log: `sent`, `failed`, `suppressed:<why>` or `none`.
+    /// An auto-reply's fate: `queued` (at the decision), then `sent` or `failed` (when the
+    /// spool delivers it or gives up), or `suppressed:<why>`; `failed: <why>` counts as
+    /// `failed`, anything else (`none`) is not counted.
     pub fn auto_reply(&self, outcome: &str) {
         match outcome {
-            "sent" => self
+            "queued" | "sent" => self
                 .auto_replies
-                .get_or_create(&ResultLabel { result: "sent" })
+                .get_or_create(&ResultLabel {
+                    result: if outcome == "sent" { "sent" } else { "queued" },
+                })
                 .inc(),
-            "failed" => self
+            failed if failed.starts_with("failed") => self
                 .auto_replies
                 .get_or_create(&ResultLabel { result: "failed" })
                 .inc(),
@@ -255,6 +266,12 @@ impl Metrics {
                 None => 0,
             },
         };
+    }
+
+    /// The reply memory's size, after pruning.
+    pub fn reply_memory_size(&self, entries: u64) {
+        self.reply_memory_entries
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
     pub fn transport_error(&self, transport: TransportRole, permanent: bool) {

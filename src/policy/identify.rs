@@ -109,6 +109,32 @@ pub fn identify_account(
     }
 }
 
+/// The account a recipient names by itself — a `+tag` on a support address or a per-account
+/// mailbox — by the two recipient strategies of [`identify_account`]: the key by which one
+/// transaction's recipients are split into one decision per account.
+pub fn account_named_by_recipient(
+    directory: &Directory,
+    recipient: &NormalizedAddress,
+    support_addresses: &[NormalizedAddress],
+    separator: char,
+) -> Option<AccountId> {
+    let facts = IdentificationFacts {
+        recipients: std::slice::from_ref(recipient),
+        support_addresses,
+        separator,
+        subject: "",
+        sender_listings: &[],
+    };
+    let strategies = [
+        IdentificationStrategy::RecipientTag,
+        IdentificationStrategy::RecipientMailbox,
+    ];
+    match identify_account(directory, &strategies, &facts) {
+        Identified::Account(account, _) => Some(account),
+        Identified::Ambiguous | Identified::None => None,
+    }
+}
+
 fn by_recipient_tag(directory: &Directory, facts: &IdentificationFacts<'_>) -> BTreeSet<AccountId> {
     facts
         .recipients

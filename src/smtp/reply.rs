@@ -7,6 +7,7 @@
 use std::fmt;
 
 use super::address::RelayHack;
+use crate::act::{Acted, Defer, Outcome as Acting};
 
 /// A reply to an SMTP command: code, optional enhanced status code (class, subject, detail)
 /// and human-readable text. Text may span several lines (`\n`); they are sent as a multiline
@@ -52,9 +53,47 @@ impl SmtpReply {
         Self::new(550, (5, 1, 1), text)
     }
 
-    /// `554 5.7.1 <text>`: message refused by policy.
+    /// `550 5.7.1 <text>`: message refused by policy (SPEC §4, action `reject`).
     pub fn rejected(text: impl Into<String>) -> Self {
-        Self::new(554, (5, 7, 1), text)
+        Self::new(550, (5, 7, 1), text)
+    }
+
+    /// The final reply to DATA for what the act stage did with one decision.
+    pub fn for_outcome(acted: &Acted) -> Self {
+        match acted.outcome {
+            Acting::Forwarded | Acting::Spooled => {
+                Self::accepted(format!("Queued as {}", acted.queue_id))
+            }
+            Acting::Quarantined => Self::accepted(format!("Received as {}", acted.queue_id)),
+            Acting::Rejected(reason) => Self::rejected(reason.short_text()),
+            Acting::Deferred(Defer::TicketQueue) => {
+                Self::temporary_failure("Ticket queue unavailable, try again later")
+            }
+            Acting::Deferred(Defer::Storage) => Self::new(
+                452,
+                (4, 3, 1),
+                "Insufficient system storage, try again later",
+            ),
+            Acting::Deferred(Defer::Authentication) => Self::new(
+                451,
+                (4, 4, 3),
+                "Sender authentication temporarily unavailable, try again later",
+            ),
+            Acting::RefusedUpstream => {
+                Self::new(554, (5, 0, 0), "The ticket queue refused this message")
+            }
+        }
+    }
+
+    /// One answer for a transaction that concerned several accounts: a temporary failure of
+    /// any wins (the client retries the whole; a group already delivered may arrive twice, as
+    /// with any MTA), then success, then the first refusal.
+    pub fn combine(replies: Vec<SmtpReply>) -> Self {
+        let first_with = |class: u16| replies.iter().find(|r| r.code / 100 == class).cloned();
+        first_with(4)
+            .or_else(|| first_with(2))
+            .or_else(|| replies.first().cloned())
+            .unwrap_or_else(|| Self::new(554, (5, 5, 1), "No valid recipients"))
     }
 
     /// 2xx or 3xx.

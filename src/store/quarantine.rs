@@ -19,7 +19,8 @@ pub struct DecisionRecord {
     pub action: String,
     #[serde(default)]
     pub category: Option<String>,
-    /// `sent`, `suppressed:<why>` or `none`.
+    /// The auto-reply: `none`, `suppressed:<why>`, `queued` (in the spool), `sent` (the reply
+    /// transport took it) or `failed: <last answer>`; updated as the spool delivers it.
     #[serde(default)]
     pub reply: String,
 }
@@ -39,18 +40,23 @@ impl DecisionRecord {
             action: decision.action.as_str().into(),
             category: decision.category.clone(),
             reply: match &decision.reply {
-                ReplyPlan::NotApplicable => "none".into(),
-                ReplyPlan::Send { .. } => "sent".into(),
+                ReplyPlan::NotApplicable | ReplyPlan::Send { .. } => "none".into(),
                 ReplyPlan::Suppressed(why) => format!("suppressed:{why}"),
             },
         }
     }
 }
 
+/// One `quarantine release`: who, when, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Release {
     pub by: String,
+    /// Unix seconds.
     pub at: u64,
+    /// `queued` (in the spool), `delivered`, `failed: <last answer>`, or `refused: already
+    /// released by NAME` for a second attempt.
+    #[serde(default)]
+    pub outcome: String,
 }
 
 /// Everything kept beside a quarantined message.
@@ -71,8 +77,15 @@ pub struct QuarantineRecord {
     pub decision: DecisionRecord,
     /// Why it is here (e.g. the action, a suppressed reply, an upstream refusal).
     pub note: String,
+    /// Our `Authentication-Results` value at reception (stamped again on release).
+    #[serde(default)]
+    pub authentication: Option<String>,
+    /// The release that took effect.
     #[serde(default)]
     pub released: Option<Release>,
+    /// Every release attempt, refused ones included, oldest first.
+    #[serde(default)]
+    pub release_attempts: Vec<Release>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +98,11 @@ pub enum QuarantineError {
     Io { path: String, source: io::Error },
     #[error("{path}: damaged record: {message}")]
     Damaged { path: String, message: String },
+    #[error("{id} was already released by {by} at {at}")]
+    AlreadyReleased { id: String, by: String, at: String },
 }
 
+#[derive(Debug, Clone)]
 pub struct Quarantine {
     root: PathBuf,
 }
@@ -184,14 +200,28 @@ impl Quarantine {
         Ok(ids.iter().map(|id| self.record(id)).collect())
     }
 
-    /// Records who released a message (after it was forwarded).
-    pub fn mark_released(&self, id: &str, by: &str, at: u64) -> Result<(), QuarantineError> {
-        let mut record = self.record(id)?;
-        record.released = Some(Release {
-            by: by.to_string(),
-            at,
-        });
+    /// Changes a record in place: read, `change`, written back atomically (temporary file,
+    /// fsync, rename), under an exclusive lock on the folder's `.lock` file so that the server
+    /// and a `quarantine` command never lose each other's change. `change` may refuse.
+    pub fn update<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut QuarantineRecord) -> Result<T, QuarantineError>,
+    ) -> Result<T, QuarantineError> {
         let folder = self.folder(id)?;
+        if !folder.is_dir() {
+            return Err(QuarantineError::NotFound(id.to_string()));
+        }
+        let lock_path = folder.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        lock.lock().map_err(io_error(&lock_path))?;
+        let mut record = self.record(id)?;
+        let result = change(&mut record)?;
         let tmp = folder.join(".record.json.tmp");
         let json = serde_json::to_vec_pretty(&record).map_err(|e| QuarantineError::Damaged {
             path: tmp.display().to_string(),
@@ -202,7 +232,16 @@ impl Quarantine {
             fs::rename(&tmp, folder.join("record.json"))?;
             super::fsync_dir(&folder)
         })()
-        .map_err(io_error(&folder))
+        .map_err(io_error(&folder))?;
+        Ok(result)
+    }
+
+    /// The auto-reply's fate (`sent`, `failed: …`), as the spool learns it.
+    pub fn set_reply(&self, id: &str, reply: &str) -> Result<(), QuarantineError> {
+        self.update(id, |record| {
+            record.decision.reply = reply.to_string();
+            Ok(())
+        })
     }
 
     pub fn delete(&self, id: &str) -> Result<(), QuarantineError> {
@@ -262,7 +301,9 @@ mod tests {
                 reply: "sent".into(),
             },
             note: "auto-reply sent".into(),
+            authentication: None,
             released: None,
+            release_attempts: Vec::new(),
         }
     }
 
@@ -280,14 +321,13 @@ mod tests {
             .collect();
         assert_eq!(listed, ["A1", "B2"]);
         assert_eq!(q.message("A1").unwrap(), b"Subject: Hi\r\n\r\nx\r\n");
-        q.mark_released("A1", "operator", 200).unwrap();
-        assert_eq!(
-            q.record("A1").unwrap().released,
-            Some(Release {
-                by: "operator".into(),
-                at: 200
-            })
-        );
+        q.set_reply("A1", "failed: 550 no such user").unwrap();
+        assert_eq!(q.record("A1").unwrap().decision.reply, "failed: 550 no such user");
+        let refused = q.update("A1", |_| -> Result<(), _> {
+            Err(QuarantineError::NotFound("x".into()))
+        });
+        assert!(refused.is_err());
+        assert!(matches!(q.set_reply("C3", "sent"), Err(QuarantineError::NotFound(_))));
         q.delete("B2").unwrap();
         assert!(matches!(q.record("B2"), Err(QuarantineError::NotFound(_))));
         assert!(matches!(q.record("../etc"), Err(QuarantineError::BadId(_))));

@@ -7,14 +7,18 @@
 
 use crate::address::NormalizedAddress;
 use crate::policy::{Reason, ReplyMemoryView};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 
 const REPLIES: TableDefinition<&str, u64> = TableDefinition::new("replies");
 
-/// A reply memory that can also record.
+/// A reply memory that can also record, forget what is too old to matter, and say its size.
 pub trait ReplyMemory: ReplyMemoryView + Send + Sync {
     fn record(&self, recipient: &NormalizedAddress, reason: Reason, at: u64) -> Result<(), String>;
+    /// Forgets replies older than `before` (Unix seconds); returns how many were removed.
+    fn prune(&self, before: u64) -> Result<usize, String>;
+    /// How many (address, reason) pairs are remembered.
+    fn entries(&self) -> Result<u64, String>;
 }
 
 pub struct RedbReplyMemory {
@@ -38,26 +42,6 @@ impl RedbReplyMemory {
         Ok(RedbReplyMemory { db })
     }
 
-    /// Forgets replies older than `before` (Unix seconds); returns how many were removed.
-    pub fn prune(&self, before: u64) -> Result<usize, String> {
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
-        let removed = {
-            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
-            let old: Vec<String> = table
-                .iter()
-                .map_err(|e| e.to_string())?
-                .filter_map(Result::ok)
-                .filter(|(_, at)| at.value() < before)
-                .map(|(k, _)| k.value().to_string())
-                .collect();
-            for k in &old {
-                table.remove(k.as_str()).map_err(|e| e.to_string())?;
-            }
-            old.len()
-        };
-        txn.commit().map_err(|e| e.to_string())?;
-        Ok(removed)
-    }
 }
 
 impl ReplyMemoryView for RedbReplyMemory {
@@ -90,6 +74,32 @@ impl ReplyMemory for RedbReplyMemory {
         }
         txn.commit().map_err(|e| e.to_string())
     }
+
+    fn prune(&self, before: u64) -> Result<usize, String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let removed = {
+            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+            let old: Vec<String> = table
+                .iter()
+                .map_err(|e| e.to_string())?
+                .filter_map(Result::ok)
+                .filter(|(_, at)| at.value() < before)
+                .map(|(k, _)| k.value().to_string())
+                .collect();
+            for k in &old {
+                table.remove(k.as_str()).map_err(|e| e.to_string())?;
+            }
+            old.len()
+        };
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(removed)
+    }
+
+    fn entries(&self) -> Result<u64, String> {
+        let txn = self.db.begin_read().map_err(|e| e.to_string())?;
+        let table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+        table.len().map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -111,7 +121,10 @@ mod tests {
         assert!(memory.replied_since(&bob, Reason::UnknownSender, 500));
         assert!(!memory.replied_since(&bob, Reason::UnknownSender, 1001));
         assert!(!memory.replied_since(&bob, Reason::NotRegistered, 0));
+        assert_eq!(memory.entries().unwrap(), 1);
+        assert_eq!(memory.prune(1000).unwrap(), 0);
         assert_eq!(memory.prune(2000).unwrap(), 1);
+        assert_eq!(memory.entries().unwrap(), 0);
         assert!(!memory.replied_since(&bob, Reason::UnknownSender, 0));
     }
 }

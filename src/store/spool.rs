@@ -1,4 +1,6 @@
-//! The spool: mail accepted for an `smtp://` or `pipe:` ticket queue that is not delivered yet.
+//! The spool: everything the gateway has promised to deliver and not delivered yet — accepted
+//! mail for the ticket queue (with `[spool]` on), auto-replies and owner/admin notifications,
+//! and messages released from the quarantine. [`Purpose`] says which, and so which target.
 //!
 //! One file per message, `<root>/queue/<ID>`: a line of JSON ([`SpoolEntry`]: envelope,
 //! decision, attempts, next attempt, last upstream answer), then the forwarded bytes. A file is
@@ -32,6 +34,45 @@ pub struct SpoolEntry {
     /// Unix seconds.
     pub next_attempt: u64,
     pub last_answer: Option<String>,
+    /// What the message is; entries written before this field existed are tickets.
+    #[serde(default)]
+    pub purpose: Purpose,
+}
+
+/// What a spooled message is, and so where it goes and what its delivery updates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Purpose {
+    /// Accepted mail for the ticket queue.
+    #[default]
+    Ticket,
+    /// The auto-reply for quarantined message `quarantine_id` (its record says `queued`, then
+    /// `sent` or `failed: …`).
+    AutoReply { quarantine_id: String },
+    /// A P4 notification to the owner or an admin about quarantined message `quarantine_id`.
+    Notification { quarantine_id: String },
+    /// Quarantined message `quarantine_id`, released by an operator to the ticket queue.
+    Release { quarantine_id: String },
+}
+
+impl Purpose {
+    /// `ticket`, `auto-reply`, `notification`, `release`: in logs and `queue list`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Purpose::Ticket => "ticket",
+            Purpose::AutoReply { .. } => "auto-reply",
+            Purpose::Notification { .. } => "notification",
+            Purpose::Release { .. } => "release",
+        }
+    }
+
+    /// True for what goes to `[replies] transport`; false for the ticket queue.
+    pub fn is_reply(&self) -> bool {
+        matches!(
+            self,
+            Purpose::AutoReply { .. } | Purpose::Notification { .. }
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +330,7 @@ mod tests {
             attempts: 0,
             next_attempt: 100,
             last_answer: None,
+            purpose: Purpose::Ticket,
         }
     }
 

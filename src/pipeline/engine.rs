@@ -1,6 +1,6 @@
-//! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
-//! account → decide → act. `check` runs parse → decide offline; `serve` runs all of it. Both go
-//! through [`Engine::evaluate`], so they decide a message the same way.
+//! The [`Engine`]: configuration, directory, templates and verifier, loaded and validated
+//! together, with the stages that need them (parse, authenticate, decide, compose). `check`
+//! and `serve` both decide through [`Engine::decide`], so they decide a message the same way.
 
 use crate::address::NormalizedAddress;
 use crate::authentication::{Connection, Verifier, VerifierError};

@@ -1,59 +1,60 @@
 //! The decision log: one line per message and account concerned (SPEC §7), with the queue id
-//! that also appears in our `Received:` header and in the quarantine. Never the body.
+//! that also appears in our `Received:` header, the spool and the quarantine. Never the body.
+//! And the same decision, counted in the metrics.
 
-use super::act::{Acted, Decided};
+use super::{Acted, Decided, Received};
 use crate::metrics::Metrics;
-use crate::policy::{Action, AuthOutcome};
-use crate::smtp::{Envelope, SessionInfo};
+use crate::policy::{AuthOutcome, Verdict};
 
-pub(super) fn decision(
-    session: &SessionInfo,
-    envelope: &Envelope,
-    decided: &Decided,
-    acted: &Acted,
-    size: usize,
-) {
+/// The SMTP (or milter) code the front answered, for the log line.
+pub fn decision(received: &Received, decided: &Decided, acted: &Acted, front_code: u16) {
     let decision = &decided.decision;
     tracing::info!(
         target: "supportgate::decision",
         queue_id = %decided.queue_id,
-        session = %session.session_id,
-        message_id = decided.facts.message_id.as_deref().unwrap_or(""),
-        peer = %session.peer.ip(),
-        helo = session.helo.as_deref().unwrap_or(""),
-        mail_from = envelope.mail_from.as_deref().unwrap_or("<>"),
+        session = %received.client.session_id,
+        message_id = received.facts.message_id.as_deref().unwrap_or(""),
+        peer = %received.client.peer.ip(),
+        helo = received.client.helo.as_deref().unwrap_or(""),
+        mail_from = received.mail_from.as_deref().unwrap_or("<>"),
         from = decision.sender.as_deref().unwrap_or(""),
         recipients = %decided.recipients.join(","),
         account = decision.account.as_deref().unwrap_or(""),
         agent = decision.agent.as_deref().unwrap_or(""),
         role = decision.role.map_or("", |r| r.as_str()),
-        verdict = if decision.verdict == crate::policy::Verdict::Accept { "accept" } else { "refuse" },
+        verdict = verdict(decision.verdict),
         reason = decision.reason.code(),
         category = decision.category.as_deref().unwrap_or(""),
         action = decision.action.as_str(),
-        outcome = %acted.outcome,
-        auth = %decided.auth.summary(),
+        outcome = acted.outcome.as_str(),
+        auth = %received.auth.summary(),
         reply = %acted.auto_reply,
-        smtp_code = acted.reply.code,
-        size,
-        duration_ms = decided.started.elapsed().as_millis() as u64,
+        smtp_code = front_code,
+        size = received.bytes.len(),
+        duration_ms = received.started.elapsed().as_millis() as u64,
         "decision"
     );
+}
+
+fn verdict(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Accept => "accept",
+        Verdict::Refuse => "refuse",
+    }
 }
 
 /// The same decision, counted: verdict, reason, the action taken (a `reject` kept in the
 /// quarantine in a mixed transaction counts as `quarantine`), the auto-reply and the
 /// authentication result of each method.
-pub(super) fn count(metrics: &Metrics, decided: &Decided, action: Action, acted: &Acted) {
+pub fn count(metrics: &Metrics, received: &Received, decided: &Decided, acted: &Acted) {
     let decision = &decided.decision;
-    let verdict = if decision.verdict == crate::policy::Verdict::Accept {
-        "accept"
-    } else {
-        "refuse"
-    };
-    metrics.decision(verdict, decision.reason.code(), action.as_str());
-    metrics.auto_reply(&acted.auto_reply);
-    let auth = &decided.auth;
+    metrics.decision(
+        verdict(decision.verdict),
+        decision.reason.code(),
+        decided.action.as_str(),
+    );
+    metrics.auto_reply(&acted.auto_reply.to_string());
+    let auth = &received.auth;
     let dkim = if auth.dkim.is_empty() {
         AuthOutcome::None
     } else if auth.dkim.iter().any(|d| d.result == AuthOutcome::Pass) {

@@ -1,0 +1,105 @@
+//! `mx`: direct delivery to the recipient domain's MX hosts (RFC 5321 §5.1), for replies. The
+//! resolver is built once, from `[authentication] nameservers` (or `/etc/resolv.conf`), and
+//! kept: hickory caches answers by their TTL.
+
+use super::envelope::{classify, lettre_envelope};
+use super::target::{Delivery, DeliveryError, Parcel, Target};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::TokioResolver;
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use std::time::Duration;
+
+pub struct MxTarget {
+    resolver: TokioResolver,
+    hostname: String,
+    timeout: Duration,
+    /// The SMTP port of every MX host: 25, except in tests.
+    port: u16,
+}
+
+impl MxTarget {
+    /// A target resolving with `config` and `options` (see
+    /// [`crate::authentication::resolver_config`]).
+    pub fn new(
+        config: hickory_resolver::config::ResolverConfig,
+        options: hickory_resolver::config::ResolverOpts,
+        hostname: &str,
+        timeout: Duration,
+        port: u16,
+    ) -> Result<MxTarget, String> {
+        let resolver = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+            .with_options(options)
+            .build()
+            .map_err(|e| format!("resolver: {e}"))?;
+        Ok(MxTarget {
+            resolver,
+            hostname: hostname.to_string(),
+            timeout,
+            port,
+        })
+    }
+
+    /// The MX hosts of `domain`, best preference first; the domain itself when it has none.
+    async fn hosts(&self, domain: &str) -> Result<Vec<String>, DeliveryError> {
+        let lookup = self
+            .resolver
+            .mx_lookup(domain)
+            .await
+            .map_err(|e| DeliveryError::Temporary(format!("MX lookup for {domain}: {e}")))?;
+        let mut hosts: Vec<(u16, String)> = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::MX(mx) => Some((mx.preference, mx.exchange.to_utf8())),
+                _ => None,
+            })
+            .collect();
+        if hosts.is_empty() {
+            hosts.push((0, domain.to_string()));
+        }
+        hosts.sort();
+        Ok(hosts
+            .into_iter()
+            .map(|(_, host)| host.trim_end_matches('.').to_string())
+            .collect())
+    }
+}
+
+impl Target for MxTarget {
+    fn description(&self) -> &str {
+        "mx"
+    }
+
+    fn deliver<'a>(&'a self, parcel: Parcel<'a>) -> Delivery<'a> {
+        Box::pin(async move {
+            let envelope = lettre_envelope(parcel.mail_from, parcel.recipients)?;
+            let domain = parcel
+                .recipients
+                .first()
+                .and_then(|r| r.rsplit_once('@'))
+                .map(|(_, d)| d.to_string())
+                .ok_or_else(|| DeliveryError::Permanent("no recipient".into()))?;
+            let bytes = parcel.bytes.strip_suffix(b"\r\n").unwrap_or(parcel.bytes);
+            let mut last = DeliveryError::Temporary(format!("no MX host for {domain} answered"));
+            for host in self.hosts(&domain).await? {
+                let relay = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+                    .port(self.port)
+                    .hello_name(ClientId::Domain(self.hostname.clone()))
+                    .timeout(Some(self.timeout))
+                    .build();
+                match relay.send_raw(&envelope, bytes).await {
+                    Ok(_) => return Ok(()),
+                    Err(e) => {
+                        last = classify(e);
+                        if matches!(last, DeliveryError::Permanent(_)) {
+                            return Err(last);
+                        }
+                    }
+                }
+            }
+            Err(last)
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
+//! account → decide → act. A front (the SMTP server in [`crate::gateway`], later a milter)
+//! hands over a [`Transaction`] and maps the typed results to its protocol; `check` runs parse
+//! → decide offline through the same [`Engine`].
+//!
+//! The message is parsed once and authenticated once per transaction; its recipients are split
+//! by the account each names by itself ([`crate::policy::identify::account_named_by_recipient`]),
+//! one decision per group, and two groups that end up with the same account and reason are one
+//! decision (one ticket).
+
+mod engine;
+
+pub use engine::{parse_message, Engine, EngineError, Evaluation, ParseError};
+
+use crate::act::{Acted, Actor, Client, Decided, Received};
+use crate::address::{AddressRules, NormalizedAddress};
+use crate::authentication::Connection;
+use crate::policy::{identify::account_named_by_recipient, Action, Envelope};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// One transaction as a front received it.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub client: Client,
+    /// None: the null reverse-path `<>`.
+    pub mail_from: Option<String>,
+    /// The accepted recipients, in order.
+    pub recipients: Vec<String>,
+    /// The message, dot-unstuffed, CRLF line endings.
+    pub bytes: Vec<u8>,
+}
+
+/// What the pipeline did with a transaction: the message as received, and for each decision
+/// what was done. Every decision is already logged by the front and counted.
+pub struct Receipt {
+    pub received: Received,
+    pub handled: Vec<(Decided, Acted)>,
+}
+
+/// Recipient addresses compare with their `+tag` kept (the tag may name the account).
+fn recipient_rules(engine: &Engine) -> AddressRules {
+    AddressRules {
+        strip_subaddress: false,
+        ..engine.config.address_rules.clone()
+    }
+}
+
+/// True if `address` may be a recipient: a support address (with any `+tag`) or a
+/// per-account mailbox. Everything else is refused at RCPT: never an open relay.
+pub fn is_support_recipient(engine: &Engine, address: &str) -> bool {
+    NormalizedAddress::parse(address, &recipient_rules(engine)).is_ok_and(|a| {
+        let base = a.without_subaddress(engine.config.address_rules.subaddress_separator);
+        engine.config.support_addresses.contains(&base)
+            || engine.directory.listings(&a).iter().any(|l| {
+                matches!(l, crate::directory::AddressListing::Mailbox { .. })
+            })
+    })
+}
+
+/// Parse → authenticate → group → decide → act, for one transaction.
+pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -> Receipt {
+    let started = Instant::now();
+    let received_at = crate::act::unix_now();
+    // A message without any header field still gets a decision: no From, so P7.
+    let facts = parse_message(&transaction.bytes)
+        .map(|parsed| engine.facts(&parsed))
+        .unwrap_or_default();
+    let connection = Connection {
+        ip: transaction.client.peer.ip(),
+        helo: transaction.client.helo.as_deref(),
+        mail_from: transaction.mail_from.as_deref(),
+    };
+    let auth = engine
+        .authenticate(&facts, &transaction.bytes, &connection)
+        .await;
+    let received = Received {
+        client: transaction.client,
+        mail_from: transaction.mail_from,
+        bytes: transaction.bytes,
+        facts,
+        auth,
+        received_at,
+        started,
+    };
+    let decided = decide_per_account(engine, actor, &received, transaction.recipients);
+    let mut handled = Vec::with_capacity(decided.len());
+    for decided in decided {
+        let acted = actor.act(engine, &received, &decided).await;
+        crate::act::log::count(actor.metrics(), &received, &decided, &acted);
+        handled.push((decided, acted));
+    }
+    Receipt { received, handled }
+}
+
+/// One decision per account concerned (`support+acme@` and `support+globex@` in one
+/// transaction); recipients that name no account by themselves form one group.
+fn decide_per_account(
+    engine: &Engine,
+    actor: &Actor,
+    received: &Received,
+    recipients: Vec<String>,
+) -> Vec<Decided> {
+    let rules = recipient_rules(engine);
+    let separator = engine.config.address_rules.subaddress_separator;
+    let mut groups: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+    for recipient in recipients {
+        let account = NormalizedAddress::parse(&recipient, &rules)
+            .ok()
+            .and_then(|address| {
+                account_named_by_recipient(
+                    &engine.directory,
+                    &address,
+                    &engine.config.support_addresses,
+                    separator,
+                )
+            })
+            .map(|account| engine.directory.account(account).id.to_string());
+        groups.entry(account).or_default().push(recipient);
+    }
+    let mut decided: Vec<Decided> = Vec::with_capacity(groups.len());
+    for recipients in groups.into_values() {
+        let started = Instant::now();
+        let envelope = Envelope {
+            mail_from: received.mail_from.clone(),
+            recipients: recipients.clone(),
+        };
+        let decision = engine.decide(
+            &received.facts,
+            &envelope,
+            &received.auth,
+            actor.reply_memory(),
+            received.received_at,
+        );
+        actor.metrics().decision_time(started.elapsed());
+        // `support@` (account found from the Subject or the sender) and `support+acme@` in
+        // one transaction concern the same account: one decision, one ticket.
+        let same = decided.iter_mut().find(|d| {
+            d.decision.account.is_some()
+                && d.decision.account == decision.account
+                && d.decision.reason == decision.reason
+        });
+        match same {
+            Some(earlier) => earlier.recipients.extend(recipients),
+            None => decided.push(Decided {
+                queue_id: crate::store::new_queue_id(),
+                recipients,
+                action: decision.action,
+                decision,
+                mixed: false,
+            }),
+        }
+    }
+    // A refusal in the session cannot be given to some recipients only: when another decision
+    // of the same transaction is served, a `reject` is kept in the quarantine instead.
+    let mixed = decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject);
+    for d in &mut decided {
+        d.mixed = mixed;
+        if mixed && d.action == Action::Reject {
+            d.action = Action::Quarantine;
+        }
+    }
+    decided
+}
