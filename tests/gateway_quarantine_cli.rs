@@ -73,10 +73,15 @@ fn list_show_release_and_delete_what_the_server_kept() {
     assert!(text.contains("not-registered"), "{text}");
     assert!(text.contains("Subject: Please forward me"), "{text}");
 
-    // release --by alice: into the ticket Maildir, forged headers gone, operator recorded.
+    // release --by alice: through the spool into the ticket Maildir, forged headers gone,
+    // operator recorded.
     let released = gw.cli(&["quarantine", "release", &id, "--by", "alice"]);
     assert!(released.status.success(), "{}", stderr(&released));
-    let tickets = gw.tickets();
+    let tickets = gateway_support::poll(|| {
+        let tickets = gw.tickets();
+        (!tickets.is_empty()).then_some(tickets)
+    })
+    .unwrap_or_else(|| panic!("released message not delivered:\n{}", gw.log()));
     assert_eq!(tickets.len(), 1);
     let ticket = &tickets[0];
     assert_eq!(header(ticket, "X-Supportgate-Released-By"), "alice");

@@ -56,7 +56,7 @@ fn the_json_decision_line_has_every_key_and_no_body() {
     assert_eq!(s("verdict"), "refuse");
     assert_eq!(s("reason"), "not-registered");
     assert_eq!(s("action"), "reply");
-    assert_eq!(s("reply"), "sent");
+    assert_eq!(s("reply"), "queued");
     assert!(s("message_id").contains("@client.example"), "{line}");
     assert!(s("auth").starts_with("spf="), "{line}");
     assert_eq!(

@@ -75,7 +75,13 @@ fn counters_move_with_the_labels_of_what_happened() {
         r#"supportgate_decisions_total{verdict="refuse",reason="not-registered",action="reply"}"#,
         2.0,
     );
-    expect(r#"supportgate_auto_replies_total{result="sent"}"#, 1.0);
+    // Queued at the decision, sent once the spool delivered it to the outbox.
+    expect(r#"supportgate_auto_replies_total{result="queued"}"#, 1.0);
+    let sent = r#"supportgate_auto_replies_total{result="sent"}"#;
+    gateway_support::poll(|| (sample(&server.scrape(), sent) == 1.0).then_some(()))
+        .unwrap_or_else(|| panic!("{sent} never reached 1:\n{}", server.scrape()));
+    // One address and reason remembered (the second reply was suppressed by it).
+    expect("supportgate_reply_memory_entries", 1.0);
     expect(
         r#"supportgate_auto_replies_suppressed_total{cause="already-replied"}"#,
         1.0,

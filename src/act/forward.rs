@@ -72,7 +72,11 @@ impl Actor {
 
     /// Writes one entry to the spool (fsync'd) and wakes its delivery. On failure nothing
     /// partial is left and the spool's disk error is counted.
-    pub(super) async fn spool_store(&self, entry: SpoolEntry, bytes: Vec<u8>) -> Result<(), String> {
+    pub(super) async fn spool_store(
+        &self,
+        entry: SpoolEntry,
+        bytes: Vec<u8>,
+    ) -> Result<(), String> {
         let spool = self.spool.spool.clone();
         let stored = tokio::task::spawn_blocking(move || {
             spool.create()?;

@@ -8,7 +8,11 @@ use crate::store::quarantine::{DecisionRecord, QuarantineRecord};
 impl Actor {
     /// Stores `record` and `bytes`; returns once both are on disk. A message already there (a
     /// crash came after the quarantine took it, before the spool let go) is left as it is.
-    pub(super) async fn keep(&self, record: QuarantineRecord, bytes: Vec<u8>) -> Result<(), String> {
+    pub(super) async fn keep(
+        &self,
+        record: QuarantineRecord,
+        bytes: Vec<u8>,
+    ) -> Result<(), String> {
         let quarantine = self.quarantine.clone();
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(quarantine.root())

@@ -172,3 +172,5 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+#[cfg(test)]
+mod tests;

@@ -83,7 +83,13 @@ impl Actor {
             }
         }
         let id = format!("{}-reply", decided.queue_id);
-        let entry = outgoing_entry(id, received, decided, &reply, Purpose::AutoReply { quarantine_id });
+        let entry = outgoing_entry(
+            id,
+            received,
+            decided,
+            &reply,
+            Purpose::AutoReply { quarantine_id },
+        );
         match self.spool_store(entry, reply.bytes).await {
             Ok(()) => kept,
             Err(e) => {

@@ -172,6 +172,8 @@ impl Actor {
         let kind = entry.purpose.as_str();
         match result {
             Ok(()) => {
+                // The record first: once the entry leaves the spool, its fate is written.
+                self.record_fate(&entry.purpose, "sent", "delivered").await;
                 let spool = self.spool.spool.clone();
                 let id = entry.id.clone();
                 match tokio::task::spawn_blocking(move || spool.mark_delivered(&id)).await {
@@ -181,13 +183,12 @@ impl Actor {
                     Ok(Err(e)) => {
                         tracing::error!(queue_id = %entry.id, kind, target, error = %e, "spool: delivered, but not removed from the spool; may be delivered again")
                     }
-                    Err(e) => tracing::error!(queue_id = %entry.id, error = %e, "spool task failed"),
+                    Err(e) => {
+                        tracing::error!(queue_id = %entry.id, error = %e, "spool task failed")
+                    }
                 }
-                self.record_fate(&entry.purpose, "sent", "delivered").await;
             }
-            Err(DeliveryError::Temporary(why))
-                if age < self.spool.settings.max_age.as_secs() =>
-            {
+            Err(DeliveryError::Temporary(why)) if age < self.spool.settings.max_age.as_secs() => {
                 self.metrics.transport_error(role, false);
                 let delay = self.spool.settings.retry_delay(entry.attempts);
                 entry.next_attempt = super::unix_now() + delay.as_secs();
@@ -201,7 +202,9 @@ impl Actor {
                     Ok(Err(e)) => {
                         tracing::error!(queue_id = %queue_id, error = %e, "spool: retry not recorded; will retry at the next scan")
                     }
-                    Err(e) => tracing::error!(queue_id = %queue_id, error = %e, "spool task failed"),
+                    Err(e) => {
+                        tracing::error!(queue_id = %queue_id, error = %e, "spool task failed")
+                    }
                 }
             }
             Err(error) => {

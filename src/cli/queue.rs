@@ -178,7 +178,9 @@ pub(super) fn signal_server(config: &Config) -> Result<u32, NotSignalled> {
         .status()
     {
         Ok(status) if status.success() => Ok(pid),
-        Ok(status) => Err(NotSignalled::Kill(format!("kill -USR1 {pid} failed ({status})"))),
+        Ok(status) => Err(NotSignalled::Kill(format!(
+            "kill -USR1 {pid} failed ({status})"
+        ))),
         Err(e) => Err(NotSignalled::Kill(format!("cannot run kill: {e}"))),
     }
 }

@@ -7,12 +7,12 @@
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
 //! is pruned at start and hourly.
 
+use crate::act::Actor;
 use crate::config::{BareLineEndings, Config, LogFormat};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
-use crate::act::Actor;
 use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
 use clap::Args;
 use std::net::SocketAddr;
@@ -159,7 +159,12 @@ async fn serve(
         ));
     }
     let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
-    let actor = Arc::new(Actor::new(&config, Arc::clone(&memory), Arc::clone(&metrics))?);
+    metrics.watch_reply_memory(Arc::clone(&memory));
+    let actor = Arc::new(Actor::new(
+        &config,
+        Arc::clone(&memory),
+        Arc::clone(&metrics),
+    )?);
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
     tokio::spawn(reload_on_sighup(
         Arc::clone(&gateway),

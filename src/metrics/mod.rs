@@ -86,6 +86,8 @@ pub struct Metrics {
     reply_memory_entries: Gauge,
     reloads: Family<ResultLabel, Counter>,
     quarantine_root: std::sync::RwLock<Option<PathBuf>>,
+    reply_memory:
+        std::sync::RwLock<Option<std::sync::Arc<dyn crate::store::reply_memory::ReplyMemory>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -128,6 +130,7 @@ impl Metrics {
             reply_memory_entries: Gauge::default(),
             reloads: Family::default(),
             quarantine_root: std::sync::RwLock::new(None),
+            reply_memory: std::sync::RwLock::new(None),
             registry: Registry::default(),
         };
         registry.register(
@@ -199,7 +202,7 @@ impl Metrics {
         );
         registry.register(
             "reply_memory_entries",
-            "Addresses and reasons remembered by the reply memory (after its last pruning)",
+            "Addresses and reasons remembered by the reply memory (counted at scrape time; pruned hourly)",
             m.reply_memory_entries.clone(),
         );
         registry.register(
@@ -217,8 +220,22 @@ impl Metrics {
         }
     }
 
+    /// The reply memory counted into `supportgate_reply_memory_entries` at each scrape.
+    pub fn watch_reply_memory(
+        &self,
+        memory: std::sync::Arc<dyn crate::store::reply_memory::ReplyMemory>,
+    ) {
+        if let Ok(mut slot) = self.reply_memory.write() {
+            *slot = Some(memory);
+        }
+    }
+
     /// The text exposition (OpenMetrics text, which Prometheus reads).
     pub fn render(&self) -> String {
+        let memory = self.reply_memory.read().ok().and_then(|m| m.clone());
+        if let Some(entries) = memory.and_then(|m| m.entries().ok()) {
+            self.reply_memory_size(entries);
+        }
         let root = self.quarantine_root.read().ok().and_then(|r| r.clone());
         if let Some(root) = root {
             let count = crate::store::quarantine::Quarantine::new(root).count();

@@ -52,9 +52,11 @@ pub fn is_support_recipient(engine: &Engine, address: &str) -> bool {
     NormalizedAddress::parse(address, &recipient_rules(engine)).is_ok_and(|a| {
         let base = a.without_subaddress(engine.config.address_rules.subaddress_separator);
         engine.config.support_addresses.contains(&base)
-            || engine.directory.listings(&a).iter().any(|l| {
-                matches!(l, crate::directory::AddressListing::Mailbox { .. })
-            })
+            || engine
+                .directory
+                .listings(&a)
+                .iter()
+                .any(|l| matches!(l, crate::directory::AddressListing::Mailbox { .. }))
     })
 }
 

@@ -322,12 +322,18 @@ mod tests {
         assert_eq!(listed, ["A1", "B2"]);
         assert_eq!(q.message("A1").unwrap(), b"Subject: Hi\r\n\r\nx\r\n");
         q.set_reply("A1", "failed: 550 no such user").unwrap();
-        assert_eq!(q.record("A1").unwrap().decision.reply, "failed: 550 no such user");
+        assert_eq!(
+            q.record("A1").unwrap().decision.reply,
+            "failed: 550 no such user"
+        );
         let refused = q.update("A1", |_| -> Result<(), _> {
             Err(QuarantineError::NotFound("x".into()))
         });
         assert!(refused.is_err());
-        assert!(matches!(q.set_reply("C3", "sent"), Err(QuarantineError::NotFound(_))));
+        assert!(matches!(
+            q.set_reply("C3", "sent"),
+            Err(QuarantineError::NotFound(_))
+        ));
         q.delete("B2").unwrap();
         assert!(matches!(q.record("B2"), Err(QuarantineError::NotFound(_))));
         assert!(matches!(q.record("../etc"), Err(QuarantineError::BadId(_))));

@@ -41,7 +41,6 @@ impl RedbReplyMemory {
         txn.commit().map_err(|e| e.to_string())?;
         Ok(RedbReplyMemory { db })
     }
-
 }
 
 impl ReplyMemoryView for RedbReplyMemory {

@@ -202,8 +202,22 @@ impl Gateway {
         maildir_new(&self.var("tickets"))
     }
 
+    /// The reply outbox, once the spool has nothing left to deliver (replies and
+    /// notifications go through it; bounded by [`WAIT`], then read as it is).
     pub fn outbox(&self) -> Vec<String> {
+        self.settle();
         maildir_new(&self.var("outbox"))
+    }
+
+    /// Waits (bounded by [`WAIT`]) until the spool's `queue/` is empty: every reply,
+    /// notification, release and spooled ticket has been delivered or given up.
+    pub fn settle(&self) -> bool {
+        let queue = self.var("spool").join("queue");
+        poll(|| {
+            let waiting = fs::read_dir(&queue).map_or(0, |d| d.count());
+            (waiting == 0).then_some(())
+        })
+        .is_some()
     }
 
     /// `(id, record.json, message.eml)` of every kept message, oldest first.
