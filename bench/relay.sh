@@ -16,6 +16,8 @@
 #   REUSE [0]         1: smtp-source -d (all messages of a session over one connection);
 #                     0: one connection per message, like independent inbound MTAs
 #   SUPPORTGATE_BIN [target/release/supportgate]       relative to the repository unless absolute
+#   SG_SPOOL [on]     off: supportgate with [spool] enabled = false (synchronous relay: the
+#                     client's 250 after the sink's 250); on: the durable default
 #   IDLE_SESSIONS [1000]  IDLE_HOLD [5] seconds  IDLE_MAX_RSS_MIB [64]
 #   ROUND_TIMEOUT [900] seconds per smtp-source run    KEEP [0]  1: keep the work directory
 #
@@ -43,6 +45,8 @@ IDLE_MAX_RSS_MIB=${IDLE_MAX_RSS_MIB:-64}
 ROUND_TIMEOUT=${ROUND_TIMEOUT:-900}
 KEEP=${KEEP:-0}
 SUPPORTGATE_BIN=${SUPPORTGATE_BIN:-target/release/supportgate}
+SG_SPOOL=${SG_SPOOL:-on}
+case $SG_SPOOL in on|off) ;; *) echo "relay.sh: SG_SPOOL must be on or off, got '$SG_SPOOL'" >&2; exit 2 ;; esac
 case $SUPPORTGATE_BIN in /*) ;; */*) [ -e "$SUPPORTGATE_BIN" ] || SUPPORTGATE_BIN=$REPO/$SUPPORTGATE_BIN ;; esac
 
 FROM=sender@acme.example
@@ -248,6 +252,9 @@ EOF
     ' "$src" >"$SG_CONF"; then
         SG_SKIP="could not generate the bench configuration from $src"; return
     fi
+    if [ "$SG_SPOOL" = off ]; then
+        sed -i 's/^\[spool\]$/[spool]\nenabled = false/' "$SG_CONF"
+    fi
     if ! timeout 30 "$SUPPORTGATE_BIN" config check --config "$SG_CONF" >"$dir/config-check.out" 2>&1; then
         sed 's/^/  /' "$dir/config-check.out"
         SG_SKIP="'supportgate config check' rejects the generated $SG_CONF"; FAILED=1; return
@@ -280,7 +287,7 @@ say "load average: $LOAD1 $LOAD5$(awk -v l="$LOAD1" -v n="$(nproc)" 'BEGIN { if 
 say "postfix: $(postconf -d mail_version 2>/dev/null | sed 's/.*= //') (smtp-source/smtp-sink from the same package)"
 SG_VERSION="n/a"
 [ -x "$SUPPORTGATE_BIN" ] && SG_VERSION="$(timeout 10 "$SUPPORTGATE_BIN" --version 2>/dev/null || echo '?') ($SUPPORTGATE_BIN)"
-say "supportgate: $SG_VERSION"
+say "supportgate: $SG_VERSION, spool $SG_SPOOL"
 say "work directory: $WORK"
 
 start_sink

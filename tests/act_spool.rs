@@ -64,7 +64,7 @@ fn reply_transport_down_then_back_the_reply_is_queued_then_sent() {
     // At least one attempt failed against the closed port before the transport comes back.
     poll(|| {
         gw.log()
-            .contains("spool: target unavailable; will retry")
+            .contains("spool: reply transport unavailable; will retry")
             .then_some(())
     })
     .unwrap_or_else(|| panic!("no failed attempt logged:\n{}", gw.log()));

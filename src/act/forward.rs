@@ -6,7 +6,7 @@ use super::{Acted, Actor, AutoReply, Decided, Defer, Outcome, Received};
 use crate::delivery::headers::{forwarded_message, Trace};
 use crate::delivery::{DeliveryContext, DeliveryError, Parcel};
 use crate::metrics::TransportRole;
-use crate::pipeline::Engine;
+use crate::pipeline::engine::Engine;
 use crate::store::quarantine::DecisionRecord;
 use crate::store::spool::{Purpose, SpoolEntry};
 

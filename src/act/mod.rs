@@ -20,7 +20,7 @@ pub use outcome::{Acted, AutoReply, Defer, Outcome};
 use crate::config::{Config, SpoolSettings};
 use crate::delivery::Target;
 use crate::metrics::Metrics;
-use crate::pipeline::Engine;
+use crate::pipeline::engine::Engine;
 use crate::policy::{Action, Reason, ReplyPlan};
 use crate::store::quarantine::Quarantine;
 use crate::store::reply_memory::ReplyMemory;

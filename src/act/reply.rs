@@ -4,7 +4,7 @@
 //! `failed: …`): a reply is never lost silently when the reply transport is down.
 
 use super::{Acted, Actor, AutoReply, Decided, Received};
-use crate::pipeline::Engine;
+use crate::pipeline::engine::Engine;
 use crate::policy::ReplyPlan;
 use crate::reply::OutgoingMessage;
 use crate::store::quarantine::DecisionRecord;

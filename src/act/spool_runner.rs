@@ -170,6 +170,17 @@ impl Actor {
         let target = target.description().to_string();
         let age = super::unix_now().saturating_sub(entry.received_at);
         let kind = entry.purpose.as_str();
+        let (delivered, unavailable) = if entry.purpose.is_reply() {
+            (
+                "spool: delivered to the reply transport",
+                "spool: reply transport unavailable; will retry",
+            )
+        } else {
+            (
+                "spool: delivered to the ticket queue",
+                "spool: ticket queue unavailable; will retry",
+            )
+        };
         match result {
             Ok(()) => {
                 // The record first: once the entry leaves the spool, its fate is written.
@@ -178,7 +189,7 @@ impl Actor {
                 let id = entry.id.clone();
                 match tokio::task::spawn_blocking(move || spool.mark_delivered(&id)).await {
                     Ok(Ok(())) => {
-                        tracing::info!(queue_id = %entry.id, kind, target, attempts = entry.attempts, age_seconds = age, "spool: delivered")
+                        tracing::info!(queue_id = %entry.id, kind, target, attempts = entry.attempts, age_seconds = age, "{delivered}")
                     }
                     Ok(Err(e)) => {
                         tracing::error!(queue_id = %entry.id, kind, target, error = %e, "spool: delivered, but not removed from the spool; may be delivered again")
@@ -197,7 +208,7 @@ impl Actor {
                 let spool = self.spool.spool.clone();
                 match tokio::task::spawn_blocking(move || spool.update(&entry)).await {
                     Ok(Ok(())) => {
-                        tracing::warn!(queue_id = %queue_id, kind, target, attempts, retry_in_seconds = delay.as_secs(), error = %why, "spool: target unavailable; will retry")
+                        tracing::warn!(queue_id = %queue_id, kind, target, attempts, retry_in_seconds = delay.as_secs(), error = %why, "{unavailable}")
                     }
                     Ok(Err(e)) => {
                         tracing::error!(queue_id = %queue_id, error = %e, "spool: retry not recorded; will retry at the next scan")

@@ -1,6 +1,6 @@
 //! `mx`: direct delivery to the recipient domain's MX hosts (RFC 5321 §5.1), for replies. The
 //! resolver is built once, from `[authentication] nameservers` (or `/etc/resolv.conf`), and
-//! kept: hickory caches answers by their TTL.
+//! kept: hickory caches answers by their TTL. MX and host addresses both come from it.
 
 use super::envelope::{classify, lettre_envelope};
 use super::target::{Delivery, DeliveryError, Parcel, Target};
@@ -43,19 +43,29 @@ impl MxTarget {
 
     /// The MX hosts of `domain`, best preference first; the domain itself when it has none.
     async fn hosts(&self, domain: &str) -> Result<Vec<String>, DeliveryError> {
-        let lookup = self
-            .resolver
-            .mx_lookup(domain)
-            .await
-            .map_err(|e| DeliveryError::Temporary(format!("MX lookup for {domain}: {e}")))?;
-        let mut hosts: Vec<(u16, String)> = lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::MX(mx) => Some((mx.preference, mx.exchange.to_utf8())),
-                _ => None,
-            })
-            .collect();
+        let mut hosts: Vec<(u16, String)> = match self.resolver.mx_lookup(domain).await {
+            Ok(lookup) => lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_utf8())),
+                    _ => None,
+                })
+                .collect(),
+            // The domain does not exist: no retry will find it.
+            Err(e) if e.is_nx_domain() => {
+                return Err(DeliveryError::Permanent(format!(
+                    "{domain}: no such domain (NXDOMAIN)"
+                )))
+            }
+            // The domain exists without MX records: its own address is the implicit MX.
+            Err(e) if e.is_no_records_found() => Vec::new(),
+            Err(e) => {
+                return Err(DeliveryError::Temporary(format!(
+                    "MX lookup for {domain}: {e}"
+                )))
+            }
+        };
         if hosts.is_empty() {
             hosts.push((0, domain.to_string()));
         }
@@ -84,17 +94,29 @@ impl Target for MxTarget {
             let bytes = parcel.bytes.strip_suffix(b"\r\n").unwrap_or(parcel.bytes);
             let mut last = DeliveryError::Temporary(format!("no MX host for {domain} answered"));
             for host in self.hosts(&domain).await? {
-                let relay = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&host)
+                // The host's addresses from the same resolver (never the system's).
+                let addresses = match self.resolver.lookup_ip(host.as_str()).await {
+                    Ok(lookup) => lookup.iter().collect::<Vec<_>>(),
+                    Err(e) => {
+                        last = DeliveryError::Temporary(format!("address of {host}: {e}"));
+                        continue;
+                    }
+                };
+                for address in addresses {
+                    let relay = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                        address.to_string(),
+                    )
                     .port(self.port)
                     .hello_name(ClientId::Domain(self.hostname.clone()))
                     .timeout(Some(self.timeout))
                     .build();
-                match relay.send_raw(&envelope, bytes).await {
-                    Ok(_) => return Ok(()),
-                    Err(e) => {
-                        last = classify(e);
-                        if matches!(last, DeliveryError::Permanent(_)) {
-                            return Err(last);
+                    match relay.send_raw(&envelope, bytes).await {
+                        Ok(_) => return Ok(()),
+                        Err(e) => {
+                            last = classify(e);
+                            if matches!(last, DeliveryError::Permanent(_)) {
+                                return Err(last);
+                            }
                         }
                     }
                 }

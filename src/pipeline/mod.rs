@@ -8,7 +8,7 @@
 //! one decision per group, and two groups that end up with the same account and reason are one
 //! decision (one ticket).
 
-mod engine;
+pub mod engine;
 
 pub use engine::{parse_message, Engine, EngineError, Evaluation, ParseError};
 

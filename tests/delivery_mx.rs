@@ -1,0 +1,133 @@
+//! The `mx` reply target against a real DNS server (Debian's `dnsmasq`) on loopback: it asks
+//! the resolver of `[authentication] nameservers` (the system resolver knows nothing of these
+//! names), delivers to the best MX, falls back to the domain itself when it has no MX (RFC 5321
+//! §5.1), and reports a lookup that fails as temporary.
+
+mod gateway_support;
+
+use gateway_support::require_tool;
+use gateway_support::sink::{Answer, Sink};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use supportgate::config::{AuthenticationMode, AuthenticationSettings};
+use supportgate::delivery::mx::MxTarget;
+use supportgate::delivery::{DeliveryContext, DeliveryError, Parcel, Target};
+
+struct Dns(Child, SocketAddr);
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// dnsmasq answering for `.example` only: `victim.example` has MX `mx1.victim.example`
+/// (127.0.0.1), `plain.example` has no MX but an A record (127.0.0.1).
+fn dns() -> Dns {
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(require_tool("dnsmasq", "dnsmasq-base"))
+        .args([
+            "--keep-in-foreground",
+            &format!("--port={port}"),
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            "--conf-file=/dev/null",
+            "--pid-file=",
+            "--local=/example/",
+            "--mx-host=victim.example,mx1.victim.example,10",
+            "--host-record=mx1.victim.example,127.0.0.1",
+            "--host-record=plain.example,127.0.0.1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dnsmasq");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dns = Dns(child, addr);
+    for _ in 0..200 {
+        if TcpStream::connect(addr).is_ok() {
+            return dns;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("dnsmasq did not listen on {addr}");
+}
+
+fn target(nameserver: SocketAddr, smtp_port: u16) -> MxTarget {
+    let settings = AuthenticationSettings {
+        mode: AuthenticationMode::Off,
+        trusted_authserv_ids: Vec::new(),
+        nameservers: vec![nameserver],
+        dns_timeout: Duration::from_secs(2),
+        require_dmarc: false,
+        quarantine_on_temperror: false,
+    };
+    let (config, options) = supportgate::authentication::resolver_config(&settings).unwrap();
+    MxTarget::new(
+        config,
+        options,
+        "gw.test",
+        Duration::from_secs(10),
+        smtp_port,
+    )
+    .unwrap()
+}
+
+fn send(target: &MxTarget, to: &str) -> Result<(), DeliveryError> {
+    let recipients = vec![to.to_string()];
+    let context = DeliveryContext::default();
+    let parcel = Parcel {
+        mail_from: None,
+        recipients: &recipients,
+        bytes: b"From: <no-reply@vendor.example>\r\nSubject: Auto: hi\r\n\r\nBody.\r\n",
+        unique: "mx-test",
+        context: &context,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(target.deliver(parcel))
+}
+
+#[test]
+fn mx_target_resolves_with_the_configured_nameservers() {
+    let dns = dns();
+    let sink = Sink::start(Answer::Accept);
+    let target = target(dns.1, sink.port);
+    send(&target, "victim@victim.example").expect("delivered through the MX");
+    send(&target, "someone@plain.example").expect("delivered to the implicit MX");
+    let got = sink.wait_for(2);
+    assert_eq!(got[0].mail_from, "<>");
+    assert_eq!(got[0].rcpt_to, ["<victim@victim.example>"]);
+    assert_eq!(got[1].rcpt_to, ["<someone@plain.example>"]);
+    assert!(got[0].data.contains("Subject: Auto: hi"));
+    // A name the configured server says does not exist: permanent, no retry will find it.
+    let missing = send(&target, "x@nowhere.example");
+    assert!(
+        matches!(missing, Err(DeliveryError::Permanent(_))),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn mx_target_with_a_dead_nameserver_fails_temporarily() {
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let target = target(addr, 1);
+    let result = send(&target, "victim@victim.example");
+    assert!(
+        matches!(result, Err(DeliveryError::Temporary(_))),
+        "{result:?}"
+    );
+}
