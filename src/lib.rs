@@ -14,7 +14,8 @@
 //!
 //! [`gateway`] is the SMTP front: it hands each transaction to [`pipeline::receive`] and maps
 //! the typed [`act::Outcome`] to an SMTP reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
-//! the command line. [`address`] is the one way addresses are compared. [`metrics`] and
+//! the command line. [`address`] is the one way addresses are compared; [`printable`] the one
+//! way message-derived text is shown to a human. [`metrics`] and
 //! [`systemd`] are for operations: Prometheus counters, readiness and socket activation.
 #![forbid(unsafe_code)]
 
@@ -29,6 +30,7 @@ pub mod gateway;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod printable;
 pub mod reply;
 pub mod smtp;
 pub mod store;

@@ -128,25 +128,32 @@ fn list(
     super::output::list_records("quarantine", records, keep, json, summary_line)
 }
 
+/// One row; everything that came from the message is escaped ([`crate::printable`]).
 fn summary_line(record: &QuarantineRecord) -> String {
+    use crate::printable::one_line;
     let when = super::output::rfc3339(record.received_at);
+    let subject: String = record
+        .subject
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
     format!(
         "{}  {}  {:<24} {:<32} {}{}",
         record.id,
         when,
-        record.decision.reason,
-        record.from_header.as_deref().unwrap_or("-"),
-        record
-            .subject
-            .as_deref()
-            .unwrap_or("")
-            .chars()
-            .take(60)
-            .collect::<String>(),
+        one_line(&record.decision.reason),
+        one_line(record.from_header.as_deref().unwrap_or("-")),
+        one_line(&subject),
         record
             .released
             .as_ref()
-            .map(|r| format!("  [released by {}: {}]", r.by, r.outcome))
+            .map(|r| format!(
+                "  [released by {}: {}]",
+                one_line(&r.by),
+                one_line(&r.outcome)
+            ))
             .unwrap_or_default()
     )
 }
@@ -174,7 +181,7 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
     let mut stdout = Stdout::lock();
     match serde_json::to_string_pretty(&record) {
         Ok(text) => {
-            stdout.line(text);
+            stdout.line(crate::printable::json(&text));
         }
         Err(e) => eprintln!("supportgate quarantine: {e}"),
     }
@@ -186,7 +193,9 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(message.len(), |p| p + 2);
-    stdout.text(String::from_utf8_lossy(&message[..header_end]));
+    stdout.text(crate::printable::lines(&String::from_utf8_lossy(
+        &message[..header_end],
+    )));
     stdout.finish(ExitCode::SUCCESS)
 }
 

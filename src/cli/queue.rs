@@ -93,7 +93,16 @@ fn list(spool: &Spool, json: bool) -> ExitCode {
     super::output::list_records("queue", entries, |_| true, json, summary_line)
 }
 
+/// One row; everything that came from the message or the upstream is escaped.
 fn summary_line(entry: &SpoolEntry) -> String {
+    use crate::printable::one_line;
+    let subject: String = entry
+        .subject
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(60)
+        .collect();
     format!(
         "{}{}  received {}  attempts {}  next {}  from <{}> to {}  {}{}",
         entry.id,
@@ -104,19 +113,13 @@ fn summary_line(entry: &SpoolEntry) -> String {
         super::output::rfc3339(entry.received_at),
         entry.attempts,
         super::output::rfc3339(entry.next_attempt),
-        entry.mail_from.as_deref().unwrap_or(""),
-        entry.recipients.join(","),
-        entry
-            .subject
-            .as_deref()
-            .unwrap_or("")
-            .chars()
-            .take(60)
-            .collect::<String>(),
+        one_line(entry.mail_from.as_deref().unwrap_or("")),
+        one_line(&entry.recipients.join(",")),
+        one_line(&subject),
         entry
             .last_answer
             .as_deref()
-            .map(|a| format!("  [last answer: {a}]"))
+            .map(|a| format!("  [last answer: {}]", one_line(a)))
             .unwrap_or_default()
     )
 }

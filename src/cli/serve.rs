@@ -321,6 +321,14 @@ fn init_logging(config: &Config) -> Result<(), String> {
         }
         None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
     };
+    // Text lines are read by people in a terminal: what came from a message is escaped.
+    // (JSON escapes control characters itself.)
+    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match config.log_format {
+        LogFormat::Text => Box::new(move || {
+            Box::new(crate::printable::EscapingWriter(writer())) as Box<dyn std::io::Write>
+        }),
+        LogFormat::Json => writer,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
