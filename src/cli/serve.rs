@@ -5,7 +5,7 @@
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. With `[spool]` on, the spool
 //! delivery runs beside the sessions; SIGUSR1 makes it attempt everything at once (`supportgate queue flush`).
 
-use crate::config::{BareLineEndings, Config, LogFormat};
+use crate::config::{Config, LogFormat};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
@@ -93,10 +93,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
             },
         },
         tls,
-        bare_line_endings: match s.bare_line_endings {
-            BareLineEndings::Reject => smtp::BareLineEndings::Reject,
-            BareLineEndings::Normalize => smtp::BareLineEndings::Normalize,
-        },
+        bare_line_endings: s.bare_line_endings,
         shutdown_grace: s.shutdown_grace,
         events: Arc::new(smtp::NoEvents),
     })

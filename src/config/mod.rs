@@ -18,6 +18,7 @@ pub use spool::SpoolSettings;
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::directory::{Language, Role};
 use crate::policy::{Action, CategoryRule, IdentificationStrategy, PolicySettings, Reason};
+use crate::smtp::BareLineEndings;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -81,12 +82,6 @@ impl AuthenticationMode {
             AuthenticationMode::Verify => "verify",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BareLineEndings {
-    Reject,
-    Normalize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
