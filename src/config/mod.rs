@@ -11,6 +11,8 @@ mod pipe;
 mod spool;
 pub(crate) mod toml_error;
 
+/// `[replies]` lives with the reply layer that uses it; named here too, like every section.
+pub use crate::reply::{ReplySettings, ReplyTransport};
 pub use duration::parse_duration;
 pub use pipe::{split_command, PipeCommand};
 pub use spool::SpoolSettings;
@@ -18,6 +20,7 @@ pub use spool::SpoolSettings;
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::directory::{Language, Role};
 use crate::policy::{Action, CategoryRule, IdentificationStrategy, PolicySettings, Reason};
+use crate::reply::NOTIFY_TEMPLATE;
 use crate::smtp::BareLineEndings;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,14 +57,6 @@ pub enum QueueTarget {
     },
     /// `pipe:/path/to/command args`: a helpdesk mail-gate run with the message on stdin.
     Pipe(PipeCommand),
-}
-
-/// How auto-replies leave (`[replies] transport`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplyTransport {
-    Maildir(PathBuf),
-    Smtp { host: String, port: u16 },
-    Mx,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,18 +114,6 @@ pub struct AuthenticationSettings {
     pub require_dmarc: bool,
     /// A DNS temporary failure that decides P6: `451 4.4.3` (false) or quarantine (true).
     pub quarantine_on_temperror: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReplySettings {
-    pub from: NormalizedAddress,
-    pub transport: ReplyTransport,
-    pub default_language: Language,
-    pub interval: Duration,
-    pub templates: PathBuf,
-    /// `"fr/not-registered" = "path"` overrides.
-    pub template_files: BTreeMap<String, PathBuf>,
-    pub sign_in_url: String,
 }
 
 /// A validated configuration.
@@ -193,6 +176,22 @@ impl Config {
         } else {
             Err(check.problems)
         }
+    }
+
+    /// The problems `reply::Templates::load` found in the `[replies]` templates, as problems
+    /// of this file: `FILE: replies.templates: template fr/not-registered: … does not exist`.
+    /// The templates are read once, by whoever loads them (the engine, `config check`), not
+    /// while the file is validated.
+    pub fn template_problems(&self, problems: Vec<String>) -> Vec<ConfigProblem> {
+        let file = self.path.display().to_string();
+        problems
+            .into_iter()
+            .map(|message| ConfigProblem {
+                file: file.clone(),
+                key: "replies.templates".to_string(),
+                message,
+            })
+            .collect()
     }
 
     /// What to do for a reason (after `[actions]`).
@@ -638,7 +637,7 @@ impl Checker {
         for (name, value) in &raw.template_files {
             let valid_name = name.split_once('/').is_some_and(|(lang, reason)| {
                 Language::from_tag(lang).is_some()
-                    && (reason == crate::reply::NOTIFY_TEMPLATE || Reason::from_str(reason).is_ok())
+                    && (reason == NOTIFY_TEMPLATE || Reason::from_str(reason).is_ok())
             });
             if !valid_name {
                 self.problem(
@@ -648,7 +647,7 @@ impl Checker {
             }
             template_files.insert(name.clone(), self.path(value));
         }
-        let settings = ReplySettings {
+        ReplySettings {
             from,
             transport,
             default_language,
@@ -656,11 +655,7 @@ impl Checker {
             templates,
             template_files,
             sign_in_url: raw.sign_in_url,
-        };
-        for problem in crate::reply::Templates::missing(&settings) {
-            self.problem("replies.templates", problem);
         }
-        settings
     }
 }
 
