@@ -8,7 +8,7 @@ use tokio_rustls::rustls;
 
 use super::data::BareLineEndings;
 use super::events::{NoEvents, SessionEvents};
-use super::limits::SessionLimits;
+use super::limits::{SessionLimits, DEFAULT_SHUTDOWN_GRACE};
 use super::reply::{Outcome, SmtpReply};
 
 /// Everything the protocol layer needs to know.
@@ -20,7 +20,8 @@ pub struct ServerConfig {
     /// STARTTLS is offered only when set.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub bare_line_endings: BareLineEndings,
-    /// How long sessions may continue after shutdown was requested (default 30 s).
+    /// How long sessions may continue after shutdown was requested (default 30 s,
+    /// [`DEFAULT_SHUTDOWN_GRACE`]).
     pub shutdown_grace: Duration,
     /// Told about sessions, limits and replies (metrics); [`NoEvents`] by default.
     pub events: Arc<dyn SessionEvents>,
@@ -34,7 +35,7 @@ impl ServerConfig {
             limits: SessionLimits::default(),
             tls: None,
             bare_line_endings: BareLineEndings::default(),
-            shutdown_grace: Duration::from_secs(30),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             events: Arc::new(NoEvents),
         }
     }
