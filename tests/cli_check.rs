@@ -233,7 +233,7 @@ fn directory_syntax_error_is_one_line() {
     // Expected: exit 2, one line naming the file, line and column.
     // Actual: exit 2 and 6 lines: "…: TOML parse error at line 1, column 10", then the source
     // snippet with a caret, "invalid table header", "expected `.`, `]]`"
-    // (src/directory/index.rs, Directory::from_toml keeps toml's multi-line Display; the
+    // (src/directory/load.rs, Directory::from_toml keeps toml's multi-line Display; the
     // configuration loader already flattens the same error to one line).
     let dir = tempfile::tempdir().unwrap();
     let directory = write(dir.path(), "directory.toml", b"[[account]\n");
@@ -244,6 +244,27 @@ fn directory_syntax_error_is_one_line() {
     );
     assert!(
         line.contains("directory.toml") && line.contains("line 1"),
+        "{line}"
+    );
+}
+
+/// Templates are no longer read by `Config::load` but once, by `Engine::assemble`: a missing
+/// one must still stop `check`, on one line that names the key and the template as
+/// `config check` does.
+#[test]
+fn missing_template_is_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_config(dir.path());
+    std::fs::remove_file(dir.path().join("templates/fr/not-registered.txt")).unwrap();
+    let config = dir.path().join("supportgate.toml");
+    let file = write(dir.path(), "alice.eml", ALICE);
+    let line = assert_unusable(
+        &supportgate(&["check", "--config", &config.to_string_lossy(), &file]),
+        "missing template",
+    );
+    assert!(
+        line.contains("supportgate.toml: replies.templates: template fr/not-registered: ")
+            && line.contains("does not exist"),
         "{line}"
     );
 }

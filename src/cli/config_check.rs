@@ -1,22 +1,21 @@
 //! `supportgate config check`: every problem with file, key and reason; or a one-line summary.
 
 use super::output::Stdout;
-use crate::config::Config;
+use crate::config::{Config, ConfigProblem};
 use crate::directory::Directory;
+use crate::reply::Templates;
 use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(path: &Path) -> ExitCode {
     let config = match Config::load(path) {
         Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            eprintln!("{}: {} problem(s)", path.display(), problems.len());
-            return ExitCode::from(1);
-        }
+        Err(problems) => return refuse(path, &problems),
     };
+    // Read here once, as the engine does when it starts; `Config::load` leaves them to us.
+    if let Err(problems) = Templates::load(&config.replies) {
+        return refuse(path, &config.template_problems(problems));
+    }
     let directory = match Directory::load(&config.directory_path, &config.address_rules) {
         Ok(directory) => directory,
         Err(e) => {
@@ -38,4 +37,13 @@ pub fn run(path: &Path) -> ExitCode {
         config.policy.categories.len(),
     ));
     stdout.finish(ExitCode::SUCCESS)
+}
+
+/// Every problem on its own line, then how many.
+fn refuse(path: &Path, problems: &[ConfigProblem]) -> ExitCode {
+    for problem in problems {
+        eprintln!("{problem}");
+    }
+    eprintln!("{}: {} problem(s)", path.display(), problems.len());
+    ExitCode::from(1)
 }

@@ -8,7 +8,7 @@
 //! is pruned at start and hourly.
 
 use crate::act::Actor;
-use crate::config::{BareLineEndings, Config, LogFormat};
+use crate::config::{Config, LogFormat};
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
@@ -96,10 +96,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
             },
         },
         tls,
-        bare_line_endings: match s.bare_line_endings {
-            BareLineEndings::Reject => smtp::BareLineEndings::Reject,
-            BareLineEndings::Normalize => smtp::BareLineEndings::Normalize,
-        },
+        bare_line_endings: s.bare_line_endings,
         shutdown_grace: s.shutdown_grace,
         events: Arc::new(smtp::NoEvents),
     })

@@ -1,6 +1,9 @@
 //! The configuration file as written (`supportgate.toml`): every key, with its default.
 //! Unknown keys are refused (`deny_unknown_fields`) so that a typo is reported, not ignored.
 
+use super::duration::format_duration;
+use crate::smtp::limits::DEFAULT_SHUTDOWN_GRACE;
+use crate::smtp::{SessionLimits, Timeouts};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -42,19 +45,21 @@ pub struct ServerFile {
     pub tls: Option<TlsFile>,
 }
 
+/// The limits are the protocol layer's own defaults (`smtp::limits`), so each is written once.
 impl Default for ServerFile {
     fn default() -> Self {
+        let limits = SessionLimits::default();
         ServerFile {
             listen: vec!["127.0.0.1:2525".into()],
             hostname: "supportgate.localhost".into(),
-            max_message_size: 10_240_000,
-            max_recipients: 100,
-            max_line_length: 2048,
-            max_connections: 100,
-            max_connections_per_ip: 20,
-            max_errors: 20,
+            max_message_size: limits.max_message_size as u64,
+            max_recipients: saturating_u32(limits.max_recipients),
+            max_line_length: saturating_u32(limits.max_line_length),
+            max_connections: saturating_u32(limits.max_connections),
+            max_connections_per_ip: saturating_u32(limits.max_connections_per_ip),
+            max_errors: limits.max_errors,
             bare_line_endings: "reject".into(),
-            shutdown_grace: "30s".into(),
+            shutdown_grace: format_duration(DEFAULT_SHUTDOWN_GRACE),
             pid_file: None,
             timeouts: TimeoutsFile::default(),
             tls: None,
@@ -73,12 +78,18 @@ pub struct TimeoutsFile {
 
 impl Default for TimeoutsFile {
     fn default() -> Self {
+        let timeouts = Timeouts::default();
         TimeoutsFile {
-            command: "5m".into(),
-            data_block: "3m".into(),
-            data_termination: "10m".into(),
+            command: format_duration(timeouts.command),
+            data_block: format_duration(timeouts.data_block),
+            data_termination: format_duration(timeouts.data_termination),
         }
     }
+}
+
+/// The file's limits are `u32`; a default too large for one would be meant as "no limit".
+fn saturating_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,10 @@
 //! `[spool]`: where accepted mail for an `smtp://` or `pipe:` ticket queue waits, fsync'd,
 //! until the background delivery hands it over (see `store::spool`).
 
-use super::{file, Checker, QueueTarget};
+use super::checker::Checker;
+use super::duration::parse_duration;
+use super::file;
+use super::targets::QueueTarget;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -41,7 +44,7 @@ impl Checker {
         }
         let mut retry_schedule = Vec::with_capacity(raw.retry_schedule.len());
         for value in &raw.retry_schedule {
-            match super::parse_duration(value) {
+            match parse_duration(value) {
                 // Attempt times are kept in whole seconds.
                 Ok(delay) if delay < Duration::from_secs(1) => {
                     self.problem("spool.retry_schedule", format!("{value:?}: at least 1s"))

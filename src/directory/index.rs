@@ -1,13 +1,10 @@
 //! The loaded directory: accounts, and an index from normalised address to what the address is.
 
-use super::batches;
-use super::lint::{Finding, Severity};
-use super::model::{Account, AccountEntry, Agent, DirectoryFile, Language, Role};
+use super::finding::Finding;
+use super::model::{Account, AccountEntry, Agent, Language, Role};
 use crate::address::{normalize_domain, AddressRules, NormalizedAddress};
-use crate::config::toml_error;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Index of an account in [`Directory::accounts`].
 pub type AccountId = u32;
@@ -41,36 +38,8 @@ impl AddressListing {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum DirectoryError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Syntax { path: String, message: String },
-}
-
-/// Why `text` is not a directory file, on one line (`KEY: line L, column C: MESSAGE`, the key
-/// when the position is in a `key = value` line), as the configuration's errors are.
-/// `batches::parse_whole` renders toml's error as its multi-line snippet and drops the span, so
-/// this parses once more to get the error itself: only for a file that failed to load.
-fn syntax_error(text: &str) -> String {
-    let Err(e) = toml_v1::from_str::<DirectoryFile>(text) else {
-        return "not a directory file".to_string();
-    };
-    let position = toml_error::one_line(e.message(), e.span(), text);
-    match e
-        .span()
-        .and_then(|span| toml_error::key_at(text, span.start))
-    {
-        Some(key) => format!("{key}: {position}"),
-        None => position,
-    }
-}
-
-/// The queryable directory. Build it with [`Directory::load`] or [`Directory::from_toml`].
+/// The queryable directory. Build it with [`Directory::load`] or [`Directory::from_toml`]
+/// (in `load`).
 #[derive(Debug, Default)]
 pub struct Directory {
     accounts: Vec<Account>,
@@ -105,56 +74,8 @@ impl Listings {
 }
 
 impl Directory {
-    pub fn load(path: &Path, rules: &AddressRules) -> Result<Directory, DirectoryError> {
-        let display = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| DirectoryError::Read {
-            path: display.clone(),
-            source,
-        })?;
-        Directory::from_toml(&text, rules).map_err(|message| DirectoryError::Syntax {
-            path: display,
-            message,
-        })
-    }
-
-    /// Parses and indexes a directory file. Only a file that is not the directory format is an
-    /// error; inconsistent content is indexed as well as possible and reported in
-    /// [`Directory::findings`].
-    ///
-    /// The text is parsed a batch of accounts at a time (see `batches`), so that a directory of a
-    /// million agents never has its whole TOML document tree in memory.
-    pub fn from_toml(text: &str, rules: &AddressRules) -> Result<Directory, String> {
-        let split = batches::split(text);
-        let mut dir = Directory::empty(
-            rules,
-            split.batches.len() * batches::ACCOUNTS_PER_BATCH,
-            split.agent_headers,
-        );
-        let parsed = batches::parse_each(&split.batches, |entries| {
-            entries.into_iter().for_each(|entry| dir.add_account(entry))
-        });
-        match parsed {
-            Ok(()) => Ok(dir.finish()),
-            // The whole text gives the error its real line number, or parses (a cut inside a
-            // multi-line string).
-            Err(_) => match batches::parse_whole(text) {
-                Ok(entries) => Ok(Directory::build(entries, rules)),
-                Err(_) => Err(syntax_error(text)),
-            },
-        }
-    }
-
-    pub fn build(entries: Vec<AccountEntry>, rules: &AddressRules) -> Directory {
-        let agent_count: usize = entries.iter().map(|a| a.agent.len()).sum();
-        let mut dir = Directory::empty(rules, entries.len(), agent_count);
-        for entry in entries {
-            dir.add_account(entry);
-        }
-        dir.finish()
-    }
-
     /// An empty directory with room for about `accounts` accounts and `agents` agents.
-    fn empty(rules: &AddressRules, accounts: usize, agents: usize) -> Directory {
+    pub(super) fn empty(rules: &AddressRules, accounts: usize, agents: usize) -> Directory {
         Directory {
             accounts: Vec::with_capacity(accounts),
             // Most agents have one or two addresses; a table sized for one each holds 1.75 per
@@ -167,15 +88,14 @@ impl Directory {
         }
     }
 
-    /// Runs the checks that need every account, once all are added.
-    fn finish(mut self) -> Directory {
+    /// Once every account is added: adds the findings of the checks that need them all.
+    pub(super) fn finish(mut self, cross_findings: Vec<Finding>) -> Directory {
         self.accounts.shrink_to_fit();
-        let findings = super::lint::cross_checks(&self);
-        self.findings.extend(findings);
+        self.findings.extend(cross_findings);
         self
     }
 
-    fn add_account(&mut self, entry: AccountEntry) {
+    pub(super) fn add_account(&mut self, entry: AccountEntry) {
         let index = self.accounts.len() as AccountId;
         let id = entry.id.as_str();
         if id.is_empty()
@@ -291,11 +211,7 @@ impl Directory {
     }
 
     fn error(&mut self, account: &str, message: String) {
-        self.findings.push(Finding {
-            severity: Severity::Error,
-            account: account.to_string(),
-            message,
-        });
+        self.findings.push(Finding::error(account, message));
     }
 
     /// Every listing of an address (already normalised with this directory's rules).
@@ -354,23 +270,4 @@ fn helpdesk(account: AccountId) -> AddressListing {
 }
 fn group(account: AccountId) -> AddressListing {
     AddressListing::Group { account }
-}
-
-#[cfg(test)]
-mod syntax_error_tests {
-    use super::*;
-
-    #[test]
-    fn a_file_that_does_not_parse_is_told_on_one_line() {
-        let rules = AddressRules::default();
-        let error = Directory::from_toml("[[account]\n", &rules).unwrap_err();
-        assert!(error.starts_with("line 1, column "), "{error}");
-        assert_eq!(error.lines().count(), 1, "{error}");
-        let error = Directory::from_toml("[[account]]\nid = 5\n", &rules).unwrap_err();
-        assert!(
-            error.starts_with("account.id: line 2, column 6: invalid type"),
-            "{error}"
-        );
-        assert_eq!(error.lines().count(), 1, "{error}");
-    }
 }

@@ -1,35 +1,9 @@
 //! Consistency checks over a loaded directory: what `supportgate directory lint` reports.
 
+use super::finding::Finding;
 use super::index::{AddressListing, Directory};
 use super::model::Role;
-use serde::Serialize;
 use std::collections::BTreeSet;
-use std::fmt;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-/// One problem in the directory, about one account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    pub severity: Severity,
-    pub account: String,
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{level}: account {:?}: {}", self.account, self.message)
-    }
-}
 
 /// Checks that need the whole index: licence sharing (P5), helpdesk or group addresses that are
 /// also on a profile (P2/P3), accounts without an owner.
@@ -42,7 +16,10 @@ pub(super) fn cross_checks(dir: &Directory) -> Vec<Finding> {
     let mut findings = Vec::new();
     for account in dir.accounts() {
         if !account.agents.iter().any(|a| a.role == Role::Owner) {
-            findings.push(error(&account.id, "account has no owner".to_string()));
+            findings.push(Finding::error(
+                &account.id,
+                "account has no owner".to_string(),
+            ));
         }
     }
     // Sorted so that the report is stable from one run to the next.
@@ -61,7 +38,7 @@ pub(super) fn cross_checks(dir: &Directory) -> Vec<Finding> {
                 .collect();
             let id = &dir.account(account).id;
             if profiles.len() > 1 {
-                findings.push(error(
+                findings.push(Finding::error(
                     id,
                     format!(
                         "{address} is on {} profiles ({}): licence sharing",
@@ -76,7 +53,7 @@ pub(super) fn cross_checks(dir: &Directory) -> Vec<Finding> {
                     AddressListing::Group { .. } => Some("group"),
                     _ => None,
                 }) {
-                    findings.push(error(
+                    findings.push(Finding::error(
                         id,
                         format!(
                             "{address} is a {kind} address and also on the profile of {}",
@@ -88,12 +65,4 @@ pub(super) fn cross_checks(dir: &Directory) -> Vec<Finding> {
         }
     }
     findings
-}
-
-fn error(account: &str, message: String) -> Finding {
-    Finding {
-        severity: Severity::Error,
-        account: account.to_string(),
-        message,
-    }
 }

@@ -33,8 +33,6 @@ pub enum EngineError {
     Config(Vec<ConfigProblem>),
     #[error("{0}")]
     Directory(#[from] DirectoryError),
-    #[error("templates: {}", .0.join("; "))]
-    Templates(Vec<String>),
     #[error("authentication: {0}")]
     Verifier(#[from] VerifierError),
 }
@@ -89,7 +87,8 @@ impl Engine {
 
     /// Loads the templates for `config` and puts the engine together.
     pub fn assemble(config: Config, directory: Directory) -> Result<Engine, EngineError> {
-        let templates = Templates::load(&config.replies).map_err(EngineError::Templates)?;
+        let templates = Templates::load(&config.replies)
+            .map_err(|problems| EngineError::Config(config.template_problems(problems)))?;
         Ok(Engine {
             config,
             directory,

@@ -6,9 +6,9 @@
 use super::headers::{self, HeaderBlock, SUBJECT_CHARS};
 use super::language::{self, choose_language};
 use super::template::Values;
+use super::ReplySettings;
 use super::Templates;
 use crate::address::NormalizedAddress;
-use crate::config::ReplySettings;
 use crate::directory::{Account, Language};
 use crate::policy::{Decision, MessageFacts, Reason};
 

@@ -7,6 +7,7 @@
 //! - [`templates`]: the set of files, one per reason and language, and their loader.
 //! - [`language`]: which language a reply is written in.
 //! - [`compose`]: the reply and notification messages.
+//! - `settings`: [`ReplySettings`], `[replies]` once `config` has validated it.
 //! - `headers`: sanitising values copied from the incoming mail, RFC 2047, quoted-printable.
 //!
 //! Template variables: `account_name`, `sign_in_url`, `reason`, `reason_text`,
@@ -16,6 +17,7 @@
 pub mod compose;
 mod headers;
 pub mod language;
+mod settings;
 pub mod template;
 pub mod templates;
 #[cfg(test)]
@@ -27,7 +29,5 @@ pub use compose::{
 };
 pub use headers::date as rfc5322_date;
 pub use language::choose_language;
+pub use settings::{ReplySettings, ReplyTransport, NOTIFY_TEMPLATE};
 pub use templates::{TemplateName, Templates};
-
-/// The name of the P4 notification template (`fr/notify-privileged`).
-pub const NOTIFY_TEMPLATE: &str = "notify-privileged";

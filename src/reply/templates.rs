@@ -6,8 +6,7 @@
 //! reports every problem at once.
 
 use super::template::{Template, TemplateKind};
-use super::NOTIFY_TEMPLATE;
-use crate::config::ReplySettings;
+use super::{ReplySettings, NOTIFY_TEMPLATE};
 use crate::directory::Language;
 use crate::policy::Reason;
 use std::collections::HashMap;
@@ -99,11 +98,6 @@ impl Templates {
         }
     }
 
-    /// What `supportgate config check` reports about the templates: empty when they load.
-    pub fn missing(settings: &ReplySettings) -> Vec<String> {
-        Templates::load(settings).err().unwrap_or_default()
-    }
-
     /// A set from texts keyed `"lang/name"` (tests, embedded sets); every template is required.
     pub fn from_texts<'a>(
         texts: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -189,7 +183,7 @@ fn read_template(path: &Path) -> Result<String, String> {
 pub(crate) mod tests {
     use super::*;
     use crate::address::{AddressRules, NormalizedAddress};
-    use crate::config::ReplyTransport;
+    use crate::reply::ReplyTransport;
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -210,7 +204,6 @@ pub(crate) mod tests {
     #[test]
     fn every_shipped_template_is_present_and_valid_in_both_languages() {
         let settings = shipped_settings();
-        assert_eq!(Templates::missing(&settings), Vec::<String>::new());
         let templates = Templates::load(&settings).unwrap();
         let mut count = 0;
         for language in Language::ALL {
@@ -243,7 +236,7 @@ pub(crate) mod tests {
             ("en/notify-privileged".to_string(), empty.clone()),
             ("fr/shared-address".to_string(), dir.path().to_path_buf()),
         ]);
-        let problems = Templates::missing(&settings);
+        let problems = Templates::load(&settings).unwrap_err();
         assert_eq!(problems.len(), 4, "{problems:#?}");
         let expect = [
             format!(
@@ -276,7 +269,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = shipped_settings();
         settings.templates = dir.path().to_path_buf();
-        assert_eq!(Templates::missing(&settings).len(), 20);
+        assert_eq!(Templates::load(&settings).unwrap_err().len(), 20);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! Session limits, with Postfix-like defaults.
 //!
-//! The one place that owns the protocol layer's numeric defaults. Everything is a plain
-//! field so configuration (owned elsewhere) can override it and tests can shrink it.
+//! The one place that owns the protocol layer's numeric defaults; the configuration's `[server]`
+//! defaults are derived from these. Everything is a plain field so configuration (owned
+//! elsewhere) can override it and tests can shrink it.
 
 use std::time::Duration;
+
+/// How long sessions may go on after shutdown was requested (`ServerConfig::shutdown_grace`).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Resource limits applied to every SMTP session.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! [`MessageHandler`]; it decides nothing about mail itself.
 //!
 //! * [`server`] — listeners, admission (connection limits), graceful shutdown; [`run`].
+//! * `config` — [`ServerConfig`], what the layer is told, and the lifecycle sessions watch.
 //! * `session` / `transaction` — the per-connection state machine (commands parsed by
 //!   smtp-proto).
 //! * [`data`] — the pure DATA reader (end-of-data, dot-unstuffing, smuggling defence).
@@ -12,6 +13,7 @@
 //! * [`tls`] — STARTTLS configuration.
 
 pub mod address;
+mod config;
 mod connection;
 pub mod data;
 mod events;
@@ -23,10 +25,11 @@ mod session;
 pub mod tls;
 mod transaction;
 
+pub use config::ServerConfig;
 pub use data::{BareLineEndings, DataOutcome, DataProblem, DataReader};
 pub use events::{LimitKind, NoEvents, SessionEvents};
 pub use handler::{Envelope, MessageHandler, RcptCheck, SessionInfo};
 pub use limits::{SessionLimits, Timeouts};
 pub use reply::SmtpReply;
-pub use server::{run, ServerConfig};
+pub use server::run;
 pub use tls::{load_tls_config, TlsError};

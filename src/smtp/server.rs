@@ -22,14 +22,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tokio_rustls::rustls;
 use tracing::{error, info, warn};
 
+use super::config::Phase;
+/// Still reachable as `smtp::server::ServerConfig`, where it lived before `config`.
+pub use super::config::ServerConfig;
 use super::connection::Connection;
-use super::data::BareLineEndings;
-use super::events::{LimitKind, NoEvents, SessionEvents};
+use super::events::LimitKind;
 use super::handler::{MessageHandler, SessionInfo};
-use super::limits::SessionLimits;
 use super::reply::{Outcome, SmtpReply};
 use super::session::Session;
 
@@ -40,47 +40,6 @@ const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// After the grace period and the `421 4.3.2`, how long sessions get to wind down before
 /// their tasks are aborted (a handler may be in the middle of a delivery).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Everything the protocol layer needs to know.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Our name, in the greeting and EHLO reply.
-    pub hostname: String,
-    pub limits: SessionLimits,
-    /// STARTTLS is offered only when set.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    pub bare_line_endings: BareLineEndings,
-    /// How long sessions may continue after shutdown was requested (default 30 s).
-    pub shutdown_grace: Duration,
-    /// Told about sessions, limits and replies (metrics); [`NoEvents`] by default.
-    pub events: Arc<dyn SessionEvents>,
-}
-
-impl ServerConfig {
-    /// Defaults for everything but the hostname.
-    pub fn new(hostname: impl Into<String>) -> Self {
-        Self {
-            hostname: hostname.into(),
-            limits: SessionLimits::default(),
-            tls: None,
-            bare_line_endings: BareLineEndings::default(),
-            shutdown_grace: Duration::from_secs(30),
-            events: Arc::new(NoEvents),
-        }
-    }
-
-    pub(crate) fn reply(&self, outcome: Outcome) -> SmtpReply {
-        outcome.reply(&self.hostname)
-    }
-}
-
-/// Server lifecycle, broadcast to sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    Running,
-    /// Grace period over: sessions must say `421 4.3.2` and close.
-    Closing,
-}
 
 struct Accepted {
     stream: TcpStream,

@@ -11,12 +11,12 @@ use smtp_proto::{Error as ParseError, Request};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use super::config::{Phase, ServerConfig};
 use super::connection::Connection;
 use super::data::{DataOutcome, DataReader};
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
-use super::server::{Phase, ServerConfig};
 
 /// What the loop does after a command.
 enum Next {
