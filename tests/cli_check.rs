@@ -102,12 +102,19 @@ fn flags_change_the_envelope() {
     assert_eq!(json["reason"], "not-registered");
     assert_eq!(json["account"], "acme");
     assert_eq!(json["reply"]["language"], "fr");
-    // --mail-from: the reply goes to the envelope sender.
+    // --mail-from aligned with the From domain: the reply goes to the envelope sender.
+    let json = decision(
+        &supportgate(&["check", "--mail-from", "bounces@gmail.example", &stranger]),
+        "--mail-from",
+    );
+    assert_eq!(json["reply"]["to"], "bounces@gmail.example");
+    // --mail-from of another domain: never a reply to an address the sender did not
+    // authenticate (backscatter); the From address gets it.
     let json = decision(
         &supportgate(&["check", "--mail-from", "bounce@mailer.example", &stranger]),
         "--mail-from",
     );
-    assert_eq!(json["reply"]["to"], "bounce@mailer.example");
+    assert_eq!(json["reply"]["to"], "paul@gmail.example");
     // --mail-from "<>": no reply, and why.
     let json = decision(
         &supportgate(&["check", "--mail-from", "<>", &stranger]),

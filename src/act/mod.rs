@@ -5,6 +5,7 @@
 //! [`Actor::act`] takes one decision and returns a typed [`Acted`]; the fronts (the SMTP
 //! server, later a milter) map it to their protocol. Nothing here speaks SMTP to the client.
 
+mod budget;
 mod forward;
 mod keep;
 pub mod log;
@@ -47,6 +48,7 @@ pub struct Actor {
     spool: SpoolHandle,
     reply_memory: Arc<dyn ReplyMemory>,
     metrics: Arc<Metrics>,
+    budget: budget::ReplyBudget,
 }
 
 impl Actor {
@@ -87,6 +89,7 @@ impl Actor {
             },
             reply_memory,
             metrics,
+            budget: budget::ReplyBudget::default(),
         }
     }
 

@@ -3,12 +3,15 @@
 //! forwarded mail and writes their fate into the quarantine record (`queued`, then `sent` or
 //! `failed: …`): a reply is never lost silently when the reply transport is down.
 
+use super::budget::Spend;
 use super::{Acted, Actor, AutoReply, Decided, Received};
 use crate::pipeline::engine::Engine;
+use crate::policy::reply_to::{notification_key, reply_claim_key};
 use crate::policy::ReplyPlan;
 use crate::reply::OutgoingMessage;
 use crate::store::quarantine::DecisionRecord;
 use crate::store::spool::{Purpose, SpoolEntry};
+use std::sync::Arc;
 
 impl Actor {
     pub(super) async fn reply_and_keep(
@@ -29,31 +32,52 @@ impl Actor {
                 .keep_received(received, decided, &note, suppressed)
                 .await;
         };
-        // Decisions are made for every account of a transaction before any acts: a reply
-        // queued for an earlier one in the same transaction counts too.
-        let since = received
-            .received_at
-            .saturating_sub(engine.config.replies.interval.as_secs());
-        if self.reply_memory.replied_since(to, decision.reason, since) {
-            let note = "auto-reply suppressed: already-replied";
-            let suppressed = AutoReply::Suppressed("already-replied".into());
+        let (now, token) = (received.received_at, decided.queue_id.as_str());
+        let config = &engine.config;
+        let since = now.saturating_sub(config.replies.interval.as_secs());
+        let separator = config.address_rules.subaddress_separator;
+        // One reply per address (untagged) and reason per interval, claimed atomically: two
+        // sessions racing on the same sender, or two accounts of one transaction, send one.
+        let reply_key = reply_claim_key(to, separator, decision.reason);
+        match self.claim(&reply_key, now, since).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let note = "auto-reply suppressed: already-replied";
+                let suppressed = AutoReply::Suppressed("already-replied".into());
+                return self
+                    .keep_received(received, decided, note, suppressed)
+                    .await;
+            }
+            Err(e) => {
+                // A missing reply is better than a reply storm.
+                tracing::error!(queue_id = %decided.queue_id, error = %e, "reply memory unavailable; reply suppressed");
+                let suppressed = AutoReply::Suppressed("reply-memory-unavailable".into());
+                let note = "auto-reply suppressed: reply memory unavailable";
+                return self
+                    .keep_received(received, decided, note, suppressed)
+                    .await;
+            }
+        }
+        if !self.within_budget(engine, now, &decided.queue_id) {
+            self.unclaim(&reply_key).await;
+            let note = "auto-reply suppressed: [replies] max_per_hour reached";
+            let suppressed = AutoReply::Suppressed("rate-limit".into());
             return self
                 .keep_received(received, decided, note, suppressed)
                 .await;
         }
-        let (now, token) = (received.received_at, decided.queue_id.as_str());
-        let notifications = engine
-            .compose_notifications(decision, &received.facts, now, token)
-            .unwrap_or_else(|e| {
-                tracing::error!(queue_id = %decided.queue_id, error = %e, "notification not composed");
-                Vec::new()
-            });
-        let notified = !notifications.is_empty();
+        let notifications = self
+            .notifications_due(engine, received, decided, since)
+            .await;
+        // The owner and admins were told (now, or about the same request earlier).
+        let notified = notifications.is_some();
+        let notifications = notifications.unwrap_or_default();
         let reply = match engine.compose_reply(decision, to, &received.facts, notified, now, token)
         {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::error!(queue_id = %decided.queue_id, error = %e, "auto-reply not composed");
+                self.unclaim(&reply_key).await;
                 let failed = AutoReply::Failed(format!("not composed: {e}"));
                 return self
                     .keep_received(received, decided, "auto-reply not composed", failed)
@@ -64,12 +88,9 @@ impl Actor {
             .keep_received(received, decided, "auto-reply queued", AutoReply::Queued)
             .await;
         if !kept.outcome.is_safe() {
+            // The client retries: the reply is not owed yet.
+            self.unclaim(&reply_key).await;
             return kept;
-        }
-        // Claimed before it is queued: one reply per address and reason per interval, even
-        // if the process stops before the spool delivers it.
-        if let Err(e) = self.reply_memory.record(to, decision.reason, now) {
-            tracing::warn!(queue_id = %decided.queue_id, error = %e, "reply memory not updated");
         }
         let quarantine_id = decided.queue_id.clone();
         for (i, note) in notifications.iter().enumerate() {
@@ -111,6 +132,91 @@ impl Actor {
                 }
             }
         }
+    }
+}
+
+impl Actor {
+    /// [`crate::store::reply_memory::ReplyMemory::claim`] off the runtime threads (it commits
+    /// to disk).
+    async fn claim(&self, key: &str, at: u64, since: u64) -> Result<bool, String> {
+        let (memory, key) = (Arc::clone(&self.reply_memory), key.to_string());
+        tokio::task::spawn_blocking(move || memory.claim(&key, at, since))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    async fn unclaim(&self, key: &str) {
+        let (memory, owned) = (Arc::clone(&self.reply_memory), key.to_string());
+        let done = tokio::task::spawn_blocking(move || memory.unclaim(&owned)).await;
+        if !matches!(done, Ok(Ok(()))) {
+            tracing::warn!(
+                key = %crate::printable::one_line(key),
+                "reply memory: claim not given back"
+            );
+        }
+    }
+
+    /// One message out of `[replies] max_per_hour`; the first refusal of the hour is logged.
+    fn within_budget(&self, engine: &Engine, now: u64, queue_id: &str) -> bool {
+        let max = engine.config.replies.max_per_hour;
+        match self.budget.take(now, max) {
+            Spend::Granted => true,
+            Spend::Refused { first } => {
+                if first {
+                    tracing::warn!(queue_id, max_per_hour = max, "auto-reply cap reached ([replies] max_per_hour); replies and notifications suppressed until the hour ends");
+                }
+                false
+            }
+        }
+    }
+
+    /// P4: the notifications to send now — `None` when there is none to send (not P4, or
+    /// composition failed), `Some(empty)` when the owner and admins were already told about
+    /// this requester and category within the interval. At most one per requester, category
+    /// and interval; each one is taken from the hourly cap.
+    async fn notifications_due(
+        &self,
+        engine: &Engine,
+        received: &Received,
+        decided: &Decided,
+        since: u64,
+    ) -> Option<Vec<OutgoingMessage>> {
+        let decision = &decided.decision;
+        let (Some(requester), Some(category)) = (&decision.sender, &decision.category) else {
+            return None;
+        };
+        let now = received.received_at;
+        let composed = engine
+            .compose_notifications(decision, &received.facts, now, &decided.queue_id)
+            .unwrap_or_else(|e| {
+                tracing::error!(queue_id = %decided.queue_id, error = %e, "notification not composed");
+                Vec::new()
+            });
+        if composed.is_empty() {
+            return None;
+        }
+        let key = notification_key(requester, category);
+        match self.claim(&key, now, since).await {
+            Ok(true) => {}
+            Ok(false) => return Some(Vec::new()),
+            Err(e) => {
+                tracing::error!(queue_id = %decided.queue_id, error = %e, "reply memory unavailable; owner/admin notification suppressed");
+                return None;
+            }
+        }
+        let mut due = Vec::with_capacity(composed.len());
+        for note in composed {
+            if self.within_budget(engine, now, &decided.queue_id) {
+                due.push(note);
+            } else {
+                self.metrics.auto_reply("suppressed:rate-limit");
+            }
+        }
+        if due.is_empty() {
+            self.unclaim(&key).await;
+            return None;
+        }
+        Some(due)
     }
 }
 

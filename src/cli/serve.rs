@@ -155,6 +155,16 @@ async fn serve(
             },
         ));
     }
+    match crate::store::quarantine::Quarantine::new(&config.quarantine_path).remove_staging() {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(
+                removed,
+                "quarantine: half-written folders left by a crash removed"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "quarantine: staging folders not cleaned"),
+    }
     let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
     metrics.watch_reply_memory(Arc::clone(&memory));
     let actor = Arc::new(Actor::new(

@@ -220,6 +220,7 @@ pub struct RepliesFile {
     pub templates: String,
     pub template_files: BTreeMap<String, String>,
     pub sign_in_url: String,
+    pub max_per_hour: u32,
 }
 
 impl Default for RepliesFile {
@@ -232,6 +233,7 @@ impl Default for RepliesFile {
             templates: "templates".into(),
             template_files: BTreeMap::new(),
             sign_in_url: "https://vendor.example/sign-in".into(),
+            max_per_hour: 500,
         }
     }
 }

@@ -64,7 +64,9 @@ impl Checker {
             }
             template_files.insert(name.clone(), self.path(value));
         }
+        self.positive("replies.max_per_hour", raw.max_per_hour.into());
         ReplySettings {
+            max_per_hour: raw.max_per_hour,
             from,
             transport,
             default_language,

@@ -259,7 +259,7 @@ fn domain_of(value: &str) -> String {
 
 /// Relaxed alignment without a public-suffix list: the same domain, or one a subdomain of the
 /// other. (Full verification uses mail-auth's organisational-domain logic instead.)
-fn relaxed_aligned(a: &str, b: &str) -> bool {
+pub(crate) fn relaxed_aligned(a: &str, b: &str) -> bool {
     let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
     a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}"))
 }

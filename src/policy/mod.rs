@@ -17,6 +17,7 @@ pub mod categories;
 mod decision;
 pub mod facts;
 pub mod identify;
+pub mod reply_to;
 pub mod rules;
 pub mod suppression;
 

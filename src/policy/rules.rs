@@ -8,6 +8,7 @@ use super::categories::find_category;
 use super::decision::{Decision, Reason, ReplyPlan, Suppression, Verdict};
 use super::facts::{FromHeader, MessageFacts};
 use super::identify::{identify_account, IdentificationFacts, Identified};
+use super::reply_to::{reply_address, reply_memory_key};
 use super::suppression::{reply_suppression, ReplyMemoryView};
 use super::{Action, AuthResult, PolicySettings};
 use crate::address::{AddressRules, NormalizedAddress};
@@ -192,7 +193,7 @@ fn finish(
 ) -> Decision {
     let action = input.settings.action(outcome.reason);
     let reply = if action == Action::Reply {
-        plan_reply(input, authenticated, outcome.reason)
+        plan_reply(input, sender.as_ref(), authenticated, outcome.reason)
     } else {
         ReplyPlan::NotApplicable
     };
@@ -222,20 +223,36 @@ fn finish(
     }
 }
 
-fn plan_reply(input: &PolicyInput<'_>, authenticated: bool, reason: Reason) -> ReplyPlan {
+fn plan_reply(
+    input: &PolicyInput<'_>,
+    sender: Option<&NormalizedAddress>,
+    authenticated: bool,
+    reason: Reason,
+) -> ReplyPlan {
     let reply_rules = AddressRules {
         strip_subaddress: false,
         ..input.directory.address_rules().clone()
     };
-    // No address, nothing else to check: the null path is RFC 3834's "never reply"; a path
-    // that is not an address is no better, but says something else in the log.
-    let to = match input.envelope.mail_from.as_deref() {
-        None => return ReplyPlan::Suppressed(Suppression::NullReversePath),
-        Some(path) => match NormalizedAddress::parse(path, &reply_rules) {
-            Ok(to) => to,
-            Err(_) => return ReplyPlan::Suppressed(Suppression::InvalidReversePath),
-        },
+    // SPEC §5 "Who gets the reply": the reverse-path only when it is authenticated and aligned
+    // with the From domain, else the From address. No reverse-path at all: never reply.
+    let to = match reply_address(
+        input.envelope.mail_from.as_deref(),
+        sender,
+        input.auth,
+        &reply_rules,
+    ) {
+        Ok(to) => to,
+        Err(suppression) => return ReplyPlan::Suppressed(suppression),
     };
+    // A per-account mailbox is one of our own addresses too.
+    let is_our_mailbox = input
+        .directory
+        .listings(&to.without_subaddress(reply_rules.subaddress_separator))
+        .iter()
+        .any(|l| matches!(l, crate::directory::AddressListing::Mailbox { .. }));
+    if is_our_mailbox {
+        return ReplyPlan::Suppressed(Suppression::OwnAddress);
+    }
     if let Some(suppression) = reply_suppression(
         &to,
         input.facts,
@@ -248,7 +265,8 @@ fn plan_reply(input: &PolicyInput<'_>, authenticated: bool, reason: Reason) -> R
     let since = input
         .now
         .saturating_sub(input.settings.reply_interval.as_secs());
-    if input.reply_memory.replied_since(&to, reason, since) {
+    let key = reply_memory_key(&to, reply_rules.subaddress_separator);
+    if input.reply_memory.replied_since(&key, reason, since) {
         return ReplyPlan::Suppressed(Suppression::AlreadyReplied);
     }
     ReplyPlan::Send { to }

@@ -66,7 +66,8 @@ pub fn reply_suppression(
     {
         return Some(Suppression::AutoResponseSuppress);
     }
-    if is_system_local_part(to.local_part()) {
+    // `MAILER-DAEMON+x@` is a mail system too.
+    if is_system_local_part(to.without_subaddress(subaddress_separator).local_part()) {
         return Some(Suppression::SystemSender);
     }
     let untagged = to.without_subaddress(subaddress_separator);

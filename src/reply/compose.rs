@@ -92,10 +92,13 @@ pub fn compose_reply(
     let template = templates
         .reply(language, reason)
         .ok_or(ComposeError::NoTemplate(reason))?;
+    // Only a registered agent of the account learns its name and sign-in address: a stranger
+    // writing to `support+acme@` must not find out what "acme" is (account enumeration).
+    let named = account.filter(|_| input.decision.agent.is_some());
     let mut values = common_values(
         language,
         reason,
-        account,
+        named,
         input.facts,
         input.support_address,
         settings,

@@ -29,6 +29,11 @@ pub fn clean_text(value: &str, max_chars: usize) -> String {
             pending_space = !out.is_empty();
             continue;
         }
+        // Bidi embeddings, overrides, isolates and marks: an RLO in a Subject copied into our
+        // reply would make it read backwards ("txt.exe" shown as "exe.txt").
+        if crate::printable::is_unsafe(c) {
+            continue;
+        }
         if count + usize::from(pending_space) + 1 > max_chars {
             break;
         }
@@ -223,6 +228,14 @@ mod tests {
         let dirty = "Hello\r\nBcc: evil@x\0\u{7f}\u{85}\u{2028}end\t ";
         assert_eq!(clean_text(dirty, 200), "Hello Bcc: evil@x end");
         assert_eq!(clean_text("  \r\n ", 200), "");
+    }
+
+    #[test]
+    fn clean_text_drops_bidi_controls() {
+        assert_eq!(
+            clean_text("Invoice \u{202e}fdp.exe\u{2066}x", 200),
+            "Invoice fdp.exex"
+        );
     }
 
     #[test]

@@ -28,4 +28,7 @@ pub struct ReplySettings {
     /// `"fr/not-registered" = "path"` overrides.
     pub template_files: BTreeMap<String, PathBuf>,
     pub sign_in_url: String,
+    /// At most this many auto-replies and notifications queued per hour, whatever their
+    /// recipients (a cap against reply storms).
+    pub max_per_hour: u32,
 }

@@ -190,6 +190,7 @@ pub(crate) mod tests {
     /// Settings that point at the shipped `config/templates`.
     pub(crate) fn shipped_settings() -> ReplySettings {
         ReplySettings {
+            max_per_hour: 500,
             from: NormalizedAddress::parse("no-reply@vendor.example", &AddressRules::default())
                 .unwrap(),
             transport: ReplyTransport::Mx,

@@ -244,6 +244,25 @@ impl Quarantine {
         })
     }
 
+    /// At start: removes the `.tmp-ID` staging folders that a crash left half-written (a kept
+    /// message is renamed into place only once whole). Returns how many were removed.
+    pub fn remove_staging(&self) -> Result<usize, QuarantineError> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_error(&self.root)(e)),
+        };
+        let mut removed = 0;
+        for entry in entries.filter_map(Result::ok) {
+            let staging = entry.file_name().to_string_lossy().starts_with(".tmp-");
+            if staging && entry.path().is_dir() {
+                fs::remove_dir_all(entry.path()).map_err(io_error(&entry.path()))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     pub fn delete(&self, id: &str) -> Result<(), QuarantineError> {
         let folder = self.folder(id)?;
         if !folder.is_dir() {
@@ -334,6 +353,11 @@ mod tests {
             q.set_reply("C3", "sent"),
             Err(QuarantineError::NotFound(_))
         ));
+        fs::create_dir_all(dir.path().join(".tmp-C3")).unwrap();
+        fs::write(dir.path().join(".tmp-C3/message.eml"), b"half").unwrap();
+        assert_eq!(q.remove_staging().unwrap(), 1);
+        assert!(!dir.path().join(".tmp-C3").exists());
+        assert_eq!(q.count(), 2);
         q.delete("B2").unwrap();
         assert!(matches!(q.record("B2"), Err(QuarantineError::NotFound(_))));
         assert!(matches!(q.record("../etc"), Err(QuarantineError::BadId(_))));

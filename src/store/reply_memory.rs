@@ -19,6 +19,11 @@ pub trait ReplyMemory: ReplyMemoryView + Send + Sync {
     fn prune(&self, before: u64) -> Result<usize, String>;
     /// How many (address, reason) pairs are remembered.
     fn entries(&self) -> Result<u64, String>;
+    /// Atomically: if nothing was claimed under `key` at or after `since`, claims it at `at`
+    /// and returns true; else false. Two sessions racing for the same key: one wins.
+    fn claim(&self, key: &str, at: u64, since: u64) -> Result<bool, String>;
+    /// Gives a claim back: what it was taken for did not happen.
+    fn unclaim(&self, key: &str) -> Result<(), String>;
 }
 
 pub struct RedbReplyMemory {
@@ -94,6 +99,33 @@ impl ReplyMemory for RedbReplyMemory {
         Ok(removed)
     }
 
+    fn claim(&self, key: &str, at: u64, since: u64) -> Result<bool, String> {
+        // One write transaction: redb serialises writers, so the read and the insert are atomic.
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        let claimed = {
+            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+            let taken = table
+                .get(key)
+                .map_err(|e| e.to_string())?
+                .is_some_and(|earlier| earlier.value() >= since);
+            if !taken {
+                table.insert(key, at).map_err(|e| e.to_string())?;
+            }
+            !taken
+        };
+        txn.commit().map_err(|e| e.to_string())?;
+        Ok(claimed)
+    }
+
+    fn unclaim(&self, key: &str) -> Result<(), String> {
+        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
+        {
+            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+            table.remove(key).map_err(|e| e.to_string())?;
+        }
+        txn.commit().map_err(|e| e.to_string())
+    }
+
     fn entries(&self) -> Result<u64, String> {
         let txn = self.db.begin_read().map_err(|e| e.to_string())?;
         let table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
@@ -125,5 +157,28 @@ mod tests {
         assert_eq!(memory.prune(2000).unwrap(), 1);
         assert_eq!(memory.entries().unwrap(), 0);
         assert!(!memory.replied_since(&bob, Reason::UnknownSender, 0));
+    }
+
+    #[test]
+    fn a_claim_is_taken_once_per_interval_and_can_be_given_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = RedbReplyMemory::open(&dir.path().join("replies.redb")).unwrap();
+        assert!(memory.claim("k", 1000, 0).unwrap());
+        assert!(
+            !memory.claim("k", 1001, 500).unwrap(),
+            "taken within the interval"
+        );
+        assert!(
+            memory.claim("k", 3000, 2000).unwrap(),
+            "older than the interval"
+        );
+        memory.unclaim("k").unwrap();
+        assert!(memory.claim("k", 3001, 2000).unwrap());
+        // The key of a reply is the one `replied_since` reads.
+        let bob = NormalizedAddress::parse("bob@else.example", &AddressRules::default()).unwrap();
+        assert!(memory
+            .claim(&key(&bob, Reason::UnknownSender), 50, 0)
+            .unwrap());
+        assert!(memory.replied_since(&bob, Reason::UnknownSender, 10));
     }
 }
