@@ -92,6 +92,22 @@ impl fmt::Display for NormalizedAddress {
     }
 }
 
+/// The content of a quoted local part, unescaped, when it is a valid dot-atom.
+fn unquote_dot_atom(local: &str) -> Option<String> {
+    let inner = local.strip_prefix('"')?.strip_suffix('"')?;
+    let mut content = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        content.push(if c == '\\' { chars.next()? } else { c });
+    }
+    let dot_atom = !content.is_empty()
+        && !content.starts_with('.')
+        && !content.ends_with('.')
+        && !content.contains("..")
+        && content.chars().all(is_atext_or_dot);
+    dot_atom.then_some(content)
+}
+
 fn normalize_local_part(local: &str, rules: &AddressRules) -> Result<String, AddressError> {
     if local.is_empty() {
         return Err(AddressError::EmptyLocalPart);
@@ -99,6 +115,10 @@ fn normalize_local_part(local: &str, rules: &AddressRules) -> Result<String, Add
     if local.len() > 64 {
         return Err(AddressError::LocalPartTooLong);
     }
+    // RFC 5321 §4.1.2: `"alice"@` is the mailbox `alice@` when the quoted content is a plain
+    // dot-atom (quoting changes nothing then); otherwise the quotes are part of the name.
+    let unquoted = unquote_dot_atom(local);
+    let local = unquoted.as_deref().unwrap_or(local);
     let quoted = local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
     if !quoted
         && (local.starts_with('.')
@@ -158,6 +178,31 @@ mod tests {
 
     fn norm(raw: &str) -> Result<String, AddressError> {
         NormalizedAddress::parse(raw, &AddressRules::default()).map(|a| a.to_string())
+    }
+
+    #[test]
+    fn a_quoted_dot_atom_is_the_same_mailbox() {
+        assert_eq!(
+            norm("\"alice\"@acme.example"),
+            Ok("alice@acme.example".into())
+        );
+        assert_eq!(
+            norm("\"Alice.Martin\"@acme.example"),
+            Ok("alice.martin@acme.example".into())
+        );
+        assert_eq!(
+            norm("\"al\\ice\"@acme.example"),
+            Ok("alice@acme.example".into())
+        );
+        // Quoting that matters stays: a space, two dots.
+        assert_eq!(
+            norm("\"a b\"@acme.example"),
+            Ok("\"a b\"@acme.example".into())
+        );
+        assert_eq!(
+            norm("\"a..b\"@acme.example"),
+            Ok("\"a..b\"@acme.example".into())
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn encoded_word(text: &str) -> String {
 }
 
 fn hostile_subject() -> String {
-    format!("Hi\r\n0067FFFFFFFFFFFF  2026-12-01T00:00:00Z  accepted  boss@acme.example  fake{ESC}]52;c;aGk=\u{7} {RLO}fdp.exe")
+    format!("Hi{ESC}]52;c;aGk=\u{7} {RLO}fdp\r\n0067FFFFFFFFFFFF  2026-12-01T00:00:00Z  accepted  boss@acme.example")
 }
 
 #[test]

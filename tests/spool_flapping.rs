@@ -55,9 +55,13 @@ fn a_flapping_upstream_ends_in_the_quarantine_with_a_log_line_for_each_failure()
     assert_eq!(kept.len(), 1, "{kept:?}");
     let note = kept[0].1["note"].as_str().unwrap_or_default().to_string();
     assert!(note.contains("550"), "{note}");
+    // The record is visible a moment before the spool lets go and logs it.
     assert!(
-        gw.log()
-            .contains("spool: not deliverable; moved to the quarantine"),
+        gateway_support::poll(|| gw
+            .log()
+            .contains("spool: not deliverable; moved to the quarantine")
+            .then_some(()))
+        .is_some(),
         "{}",
         gw.log()
     );

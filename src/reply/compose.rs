@@ -92,9 +92,12 @@ pub fn compose_reply(
     let template = templates
         .reply(language, reason)
         .ok_or(ComposeError::NoTemplate(reason))?;
-    // Only a registered agent of the account learns its name and sign-in address: a stranger
-    // writing to `support+acme@` must not find out what "acme" is (account enumeration).
-    let named = account.filter(|_| input.decision.agent.is_some());
+    // Only an address the directory lists on the account (an agent's, one shared by two of its
+    // profiles, its own helpdesk address) learns the account's name and sign-in address: a
+    // stranger writing to `support+acme@` must not find out what "acme" is (enumeration).
+    let listed_on_account = input.decision.agent.is_some()
+        || matches!(reason, Reason::SharedAddress | Reason::HelpdeskAddress);
+    let named = account.filter(|_| listed_on_account);
     let mut values = common_values(
         language,
         reason,
