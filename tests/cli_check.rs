@@ -373,3 +373,42 @@ fn a_reader_that_went_away_is_no_panic() {
     assert_eq!(output.status.code(), Some(0), "{lines:?}");
     assert!(lines.is_empty(), "nothing to say on stderr: {lines:?}");
 }
+
+/// Issue 10 §6: `check` with recipients of two accounts decided once for all, where `serve`
+/// decides once per account. Now one JSON object per line, each with its recipients.
+#[test]
+fn several_accounts_get_one_decision_each_like_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let hank = write(
+        dir.path(),
+        "hank.eml",
+        b"From: Hank <hank@globex.example>\nSubject: Printer\n\nHi\n",
+    );
+    let output = supportgate(&[
+        "check",
+        "--rcpt",
+        "support+acme@vendor.example",
+        "--rcpt",
+        "support+globex@vendor.example",
+        &hank,
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let by_account = |id: &str| {
+        lines
+            .iter()
+            .find(|d| d["account"] == id)
+            .unwrap_or_else(|| panic!("no decision for {id}: {text}"))
+    };
+    assert_eq!(by_account("acme")["reason"], "not-registered");
+    assert_eq!(
+        by_account("acme")["recipients"][0],
+        "support+acme@vendor.example"
+    );
+    assert_eq!(by_account("globex")["reason"], "accepted");
+}

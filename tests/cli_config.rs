@@ -460,3 +460,31 @@ fn lint_on_missing_directory_is_an_error_line() {
     assert_eq!(stderr.len(), 1, "{stderr:?}");
     assert!(stderr[0].contains("absent.toml"), "{stderr:?}");
 }
+
+/// Issue 10 §6: `config check ... 2>&1 | head -1` exited 101 (a panic on the closed pipe) once
+/// the problems outgrew the pipe's buffer.
+#[test]
+fn config_check_into_a_closed_pipe_does_not_panic() {
+    let (dir, config) = shipped_copy();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    let unknown: String = (0..3000)
+        .map(|n| format!("not-a-reason-{n} = \"reply\"\n"))
+        .collect();
+    text = text.replacen("[actions]\n", &format!("[actions]\n{unknown}"), 1);
+    std::fs::write(&config, text).unwrap();
+    let script = format!(
+        "{} config check --config '{}' 2>&1 | head -1; exit ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_supportgate"),
+        config.display()
+    );
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let shown = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(shown.lines().count(), 1, "{shown}");
+    assert!(shown.contains("actions.not-a-reason-"), "{shown}");
+    drop(dir);
+}

@@ -147,7 +147,49 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let decision = engine.decide(&facts, &envelope, &auth, &NoReplyMemory, now);
+    let decided = crate::pipeline::decide_each_account(
+        &engine,
+        &facts,
+        envelope.mail_from.as_deref(),
+        &auth,
+        &NoReplyMemory,
+        now,
+        envelope.recipients.clone(),
+    );
+    let several = decided.len() > 1;
+    let mut stdout = Stdout::lock();
+    for one in decided {
+        let mut output = match decision_json(&engine, &one.decision, &auth, &facts, now) {
+            Ok(output) => output,
+            Err(e) => return unusable(e),
+        };
+        // Several accounts: one compact object per line, each naming its recipients.
+        let text = if several {
+            output["recipients"] = json!(one.recipients);
+            serde_json::to_string(&output)
+        } else {
+            serde_json::to_string_pretty(&output)
+        };
+        match text {
+            Ok(text) => {
+                if !stdout.line(text) {
+                    break;
+                }
+            }
+            Err(e) => return unusable(e),
+        }
+    }
+    stdout.finish(ExitCode::SUCCESS)
+}
+
+/// One decision as `check` prints it, with the reply it would send.
+fn decision_json(
+    engine: &Engine,
+    decision: &crate::policy::Decision,
+    auth: &crate::policy::AuthResult,
+    facts: &crate::policy::MessageFacts,
+    now: u64,
+) -> Result<serde_json::Value, String> {
     let mut output = json!({
         "verdict": decision.verdict,
         "reason": decision.reason,
@@ -164,27 +206,18 @@ pub fn run(args: CheckArgs) -> ExitCode {
         ReplyPlan::Suppressed(why) => output["reply_suppressed"] = json!(why),
         ReplyPlan::Send { to } => {
             let notified = !decision.notify.is_empty();
-            match engine.compose_reply(&decision, to, &facts, notified, now, "check") {
-                Ok(reply) => {
-                    output["reply"] = json!({
-                        "to": to.to_string(),
-                        "subject": reply.subject,
-                        "language": reply.language,
-                        "body": reply.body,
-                    })
-                }
-                Err(e) => return unusable(format!("reply: {e}")),
-            }
+            let reply = engine
+                .compose_reply(decision, to, facts, notified, now, "check")
+                .map_err(|e| format!("reply: {e}"))?;
+            output["reply"] = json!({
+                "to": to.to_string(),
+                "subject": reply.subject,
+                "language": reply.language,
+                "body": reply.body,
+            });
         }
     }
-    match serde_json::to_string_pretty(&output) {
-        Ok(text) => {
-            let mut stdout = Stdout::lock();
-            stdout.line(text);
-            stdout.finish(ExitCode::SUCCESS)
-        }
-        Err(e) => unusable(e),
-    }
+    Ok(output)
 }
 
 /// `--auth`: one verification against DNS, on a runtime of its own.

@@ -39,11 +39,16 @@ pub fn run(path: &Path) -> ExitCode {
     stdout.finish(ExitCode::SUCCESS)
 }
 
-/// Every problem on its own line, then how many.
+/// Every problem on its own line, then how many. A reader that goes away (`2>&1 | head -1`)
+/// only ends the list: `eprintln!` would panic on the closed pipe.
 fn refuse(path: &Path, problems: &[ConfigProblem]) -> ExitCode {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
     for problem in problems {
-        eprintln!("{problem}");
+        if writeln!(stderr, "{problem}").is_err() {
+            return ExitCode::from(1);
+        }
     }
-    eprintln!("{}: {} problem(s)", path.display(), problems.len());
+    let _ = writeln!(stderr, "{}: {} problem(s)", path.display(), problems.len());
     ExitCode::from(1)
 }

@@ -95,14 +95,27 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
     Receipt { received, handled }
 }
 
+/// One decision of [`decide_each_account`]: the recipients it is about.
+pub struct AccountDecision {
+    pub recipients: Vec<String>,
+    pub decision: crate::policy::Decision,
+    /// How long the policy took for this group.
+    pub took: std::time::Duration,
+}
+
 /// One decision per account concerned (`support+acme@` and `support+globex@` in one
-/// transaction); recipients that name no account by themselves form one group.
-fn decide_per_account(
+/// transaction); recipients that name no account by themselves form one group; two groups
+/// that end with the same account and reason are one decision (one ticket). Pure: `serve` and
+/// `check` both decide through it.
+pub fn decide_each_account(
     engine: &Engine,
-    actor: &Actor,
-    received: &Received,
+    facts: &crate::policy::MessageFacts,
+    mail_from: Option<&str>,
+    auth: &crate::policy::AuthResult,
+    reply_memory: &dyn crate::policy::ReplyMemoryView,
+    now: u64,
     recipients: Vec<String>,
-) -> Vec<Decided> {
+) -> Vec<AccountDecision> {
     let rules = recipient_rules(engine);
     let separator = engine.config.address_rules.subaddress_separator;
     let mut groups: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
@@ -120,23 +133,15 @@ fn decide_per_account(
             .map(|account| engine.directory.account(account).id.to_string());
         groups.entry(account).or_default().push(recipient);
     }
-    let mut decided: Vec<Decided> = Vec::with_capacity(groups.len());
+    let mut decided: Vec<AccountDecision> = Vec::with_capacity(groups.len());
     for recipients in groups.into_values() {
         let started = Instant::now();
         let envelope = Envelope {
-            mail_from: received.mail_from.clone(),
+            mail_from: mail_from.map(str::to_string),
             recipients: recipients.clone(),
         };
-        let decision = engine.decide(
-            &received.facts,
-            &envelope,
-            &received.auth,
-            actor.reply_memory(),
-            received.received_at,
-        );
-        actor.metrics().decision_time(started.elapsed());
-        // `support@` (account found from the Subject or the sender) and `support+acme@` in
-        // one transaction concern the same account: one decision, one ticket.
+        let decision = engine.decide(facts, &envelope, auth, reply_memory, now);
+        let took = started.elapsed();
         let same = decided.iter_mut().find(|d| {
             d.decision.account.is_some()
                 && d.decision.account == decision.account
@@ -144,15 +149,44 @@ fn decide_per_account(
         });
         match same {
             Some(earlier) => earlier.recipients.extend(recipients),
-            None => decided.push(Decided {
-                queue_id: crate::store::new_queue_id(),
+            None => decided.push(AccountDecision {
                 recipients,
-                action: decision.action,
                 decision,
-                mixed: false,
+                took,
             }),
         }
     }
+    decided
+}
+
+/// [`decide_each_account`] for the act stage: queue ids, and the mixed-transaction rule.
+fn decide_per_account(
+    engine: &Engine,
+    actor: &Actor,
+    received: &Received,
+    recipients: Vec<String>,
+) -> Vec<Decided> {
+    let mut decided: Vec<Decided> = decide_each_account(
+        engine,
+        &received.facts,
+        received.mail_from.as_deref(),
+        &received.auth,
+        actor.reply_memory(),
+        received.received_at,
+        recipients,
+    )
+    .into_iter()
+    .map(|d| {
+        actor.metrics().decision_time(d.took);
+        Decided {
+            queue_id: crate::store::new_queue_id(),
+            recipients: d.recipients,
+            action: d.decision.action,
+            decision: d.decision,
+            mixed: false,
+        }
+    })
+    .collect();
     // A refusal in the session cannot be given to some recipients only: when another decision
     // of the same transaction is served, a `reject` is kept in the quarantine instead.
     let mixed = decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject);
