@@ -1,65 +1,29 @@
 //! The `mx` reply target against a real DNS server (Debian's `dnsmasq`) on loopback: it asks
 //! the resolver of `[authentication] nameservers` (the system resolver knows nothing of these
 //! names), delivers to the best MX, falls back to the domain itself when it has no MX (RFC 5321
-//! §5.1), and reports a lookup that fails as temporary.
+//! §5.1), calls a domain that does not exist permanent and a lookup that fails temporary.
 
-mod gateway_support;
+mod auth_support;
 
-use gateway_support::require_tool;
-use gateway_support::sink::{Answer, Sink};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use auth_support::gw::sink::{Answer, Sink};
+use auth_support::Dns;
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 use supportgate::config::{AuthenticationMode, AuthenticationSettings};
 use supportgate::delivery::mx::MxTarget;
 use supportgate::delivery::{DeliveryContext, DeliveryError, Parcel, Target};
 
-struct Dns(Child, SocketAddr);
-
-impl Drop for Dns {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// dnsmasq answering for `.example` only: `victim.example` has MX `mx1.victim.example`
 /// (127.0.0.1), `plain.example` has no MX but an A record (127.0.0.1).
 fn dns() -> Dns {
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(require_tool("dnsmasq", "dnsmasq-base"))
-        .args([
-            "--keep-in-foreground",
-            &format!("--port={port}"),
-            "--listen-address=127.0.0.1",
-            "--bind-interfaces",
-            "--no-resolv",
-            "--no-hosts",
-            "--conf-file=/dev/null",
-            "--pid-file=",
-            "--local=/example/",
+    Dns::start_with(
+        &[],
+        &[
             "--mx-host=victim.example,mx1.victim.example,10",
             "--host-record=mx1.victim.example,127.0.0.1",
             "--host-record=plain.example,127.0.0.1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start dnsmasq");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let dns = Dns(child, addr);
-    for _ in 0..200 {
-        if TcpStream::connect(addr).is_ok() {
-            return dns;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("dnsmasq did not listen on {addr}");
+        ],
+    )
 }
 
 fn target(nameserver: SocketAddr, smtp_port: u16) -> MxTarget {
@@ -103,7 +67,7 @@ fn send(target: &MxTarget, to: &str) -> Result<(), DeliveryError> {
 fn mx_target_resolves_with_the_configured_nameservers() {
     let dns = dns();
     let sink = Sink::start(Answer::Accept);
-    let target = target(dns.1, sink.port);
+    let target = target(dns.addr, sink.port);
     send(&target, "victim@victim.example").expect("delivered through the MX");
     send(&target, "someone@plain.example").expect("delivered to the implicit MX");
     let got = sink.wait_for(2);

@@ -88,14 +88,7 @@ fn backscatter_through_trusted_header_replies_to_the_authenticated_from() {
 #[test]
 fn backscatter_replies_are_capped_per_hour_with_a_log_line() {
     let mut gw = Gateway::start(Options::default());
-    let text = std::fs::read_to_string(&gw.config_path).unwrap();
-    let mut config: toml::Table = text.parse().unwrap();
-    config["replies"]
-        .as_table_mut()
-        .unwrap()
-        .insert("max_per_hour".into(), 2.into());
-    std::fs::write(&gw.config_path, toml::to_string(&config).unwrap()).unwrap();
-    gw.restart();
+    gw.reconfigure("replies", "max_per_hour", 2.into());
     for n in 1..=4 {
         let from = format!("stranger{n}@else.example");
         let reply = gw.send(&from, &[ACME], &message(&from, "Hello", &[], "Hi.\n"));

@@ -88,14 +88,7 @@ fn output_injection_a_hostile_subject_is_escaped_in_list_and_show() {
 #[test]
 fn output_injection_text_log_lines_escape_what_the_client_sent() {
     let mut gw = Gateway::start(Options::default());
-    let text = std::fs::read_to_string(&gw.config_path).unwrap();
-    let mut config: toml::Table = text.parse().unwrap();
-    config["log"]
-        .as_table_mut()
-        .unwrap()
-        .insert("format".into(), "text".into());
-    std::fs::write(&gw.config_path, toml::to_string(&config).unwrap()).unwrap();
-    gw.restart();
+    gw.reconfigure("log", "format", "text".into());
     let mut smtp = gw.smtp();
     smtp.expect("EHLO client.example", "250");
     smtp.expect("MAIL FROM:<x@else.example>", "250");

@@ -9,7 +9,6 @@ use crate::pipeline::engine::Engine;
 use crate::policy::reply_to::{notification_key, reply_claim_key};
 use crate::policy::ReplyPlan;
 use crate::reply::OutgoingMessage;
-use crate::store::quarantine::DecisionRecord;
 use crate::store::spool::{Purpose, SpoolEntry};
 use std::sync::Arc;
 
@@ -230,18 +229,12 @@ fn outgoing_entry(
 ) -> SpoolEntry {
     SpoolEntry {
         id,
-        received_at: received.received_at,
         mail_from: message.mail_from.clone(),
         recipients: message.recipients.clone(),
         peer: None,
         helo: None,
         subject: Some(message.subject.clone()),
         message_id: None,
-        sender: decided.decision.sender.clone(),
-        decision: DecisionRecord::from_decision(&decided.decision),
-        attempts: 0,
-        next_attempt: received.received_at,
-        last_answer: None,
-        purpose,
+        ..super::forward::spool_entry(received, decided, purpose)
     }
 }

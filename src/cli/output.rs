@@ -99,6 +99,11 @@ pub fn list_records<T: serde::Serialize, E: fmt::Display>(
     })
 }
 
+/// A Subject cut to the 60 characters a listing row shows.
+pub fn short_subject(subject: Option<&str>) -> String {
+    subject.unwrap_or("").chars().take(60).collect()
+}
+
 /// A Unix time as RFC 3339 (UTC), for listings; empty if out of range.
 pub fn rfc3339(at: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(at as i64)

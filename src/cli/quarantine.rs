@@ -132,13 +132,7 @@ fn list(
 fn summary_line(record: &QuarantineRecord) -> String {
     use crate::printable::one_line;
     let when = super::output::rfc3339(record.received_at);
-    let subject: String = record
-        .subject
-        .as_deref()
-        .unwrap_or("")
-        .chars()
-        .take(60)
-        .collect();
+    let subject = super::output::short_subject(record.subject.as_deref());
     format!(
         "{}  {}  {:<24} {:<32} {}{}",
         record.id,

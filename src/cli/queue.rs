@@ -96,13 +96,7 @@ fn list(spool: &Spool, json: bool) -> ExitCode {
 /// One row; everything that came from the message or the upstream is escaped.
 fn summary_line(entry: &SpoolEntry) -> String {
     use crate::printable::one_line;
-    let subject: String = entry
-        .subject
-        .as_deref()
-        .unwrap_or("")
-        .chars()
-        .take(60)
-        .collect();
+    let subject = super::output::short_subject(entry.subject.as_deref());
     format!(
         "{}{}  received {}  attempts {}  next {}  from <{}> to {}  {}{}",
         entry.id,

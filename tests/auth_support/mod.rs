@@ -92,6 +92,11 @@ pub struct Dns {
 
 impl Dns {
     pub fn start(records: &[(&str, String)]) -> Dns {
+        Dns::start_with(records, &[])
+    }
+
+    /// [`Dns::start`] with more dnsmasq options (`--mx-host=…`, `--host-record=…`).
+    pub fn start_with(records: &[(&str, String)], extra: &[&str]) -> Dns {
         let dnsmasq = gw::require_tool("dnsmasq", "dnsmasq-base");
         let port = free_dns_port();
         let mut command = Command::new(dnsmasq);
@@ -118,6 +123,7 @@ impl Dns {
                 .collect();
             command.arg(format!("--txt-record={name},{}", chunks.join(",")));
         }
+        command.args(extra);
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

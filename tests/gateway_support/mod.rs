@@ -166,6 +166,20 @@ impl Gateway {
         self.spawn();
     }
 
+    /// Sets `[section] key = value` in the configuration and restarts the server with it.
+    pub fn reconfigure(&mut self, section: &str, key: &str, value: toml::Value) {
+        let text = fs::read_to_string(&self.config_path).unwrap();
+        let mut config: toml::Table = text.parse().unwrap();
+        config
+            .entry(section)
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .expect("a table")
+            .insert(key.into(), value);
+        fs::write(&self.config_path, toml::to_string(&config).unwrap()).unwrap();
+        self.restart();
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(self.log_path()).unwrap_or_default()
     }
