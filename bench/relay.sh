@@ -16,6 +16,8 @@
 #   REUSE [0]         1: smtp-source -d (all messages of a session over one connection);
 #                     0: one connection per message, like independent inbound MTAs
 #   SUPPORTGATE_BIN [target/release/supportgate]       relative to the repository unless absolute
+#   SG_CONFIG [config/supportgate.toml]  the configuration the bench one is generated from (an
+#                     older binary needs its own, e.g. from a worktree of its commit)
 #   SG_SPOOL [on]     off: supportgate with [spool] enabled = false (synchronous relay: the
 #                     client's 250 after the sink's 250); on: the durable default
 #   IDLE_SESSIONS [1000]  IDLE_HOLD [5] seconds  IDLE_MAX_RSS_MIB [64]
@@ -46,6 +48,7 @@ ROUND_TIMEOUT=${ROUND_TIMEOUT:-900}
 KEEP=${KEEP:-0}
 SUPPORTGATE_BIN=${SUPPORTGATE_BIN:-target/release/supportgate}
 SG_SPOOL=${SG_SPOOL:-on}
+SG_CONFIG=${SG_CONFIG:-$REPO/config/supportgate.toml}
 case $SG_SPOOL in on|off) ;; *) echo "relay.sh: SG_SPOOL must be on or off, got '$SG_SPOOL'" >&2; exit 2 ;; esac
 case $SUPPORTGATE_BIN in /*) ;; */*) [ -e "$SUPPORTGATE_BIN" ] || SUPPORTGATE_BIN=$REPO/$SUPPORTGATE_BIN ;; esac
 
@@ -194,7 +197,7 @@ SG_CONF=""
 SG_MAX_CONN=$((IDLE_SESSIONS + 100 > 2000 ? IDLE_SESSIONS + 100 : 2000))
 
 sg_prepare() { # sets SG_SKIP with the reason when supportgate cannot run
-    local src=$REPO/config/supportgate.toml dir=$WORK/supportgate
+    local src=$SG_CONFIG dir=$WORK/supportgate
     if [ ! -x "$SUPPORTGATE_BIN" ]; then
         SG_SKIP="$SUPPORTGATE_BIN not found (build it: cargo build --release, or set SUPPORTGATE_BIN)"; return
     fi

@@ -213,11 +213,16 @@ impl Quarantine {
             return Err(QuarantineError::NotFound(id.to_string()));
         }
         let lock_path = folder.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
+        // Read-only once it exists: flock needs no write access, so the server and an operator
+        // running the CLI as another user (root) share the lock whoever created it.
+        let lock = fs::File::open(&lock_path)
+            .or_else(|_| {
+                OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+            })
             .map_err(io_error(&lock_path))?;
         lock.lock().map_err(io_error(&lock_path))?;
         let mut record = self.record(id)?;
