@@ -17,6 +17,7 @@ use super::data::{DataOutcome, DataReader};
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
+use super::transaction::declares_huge_size;
 
 /// What the loop does after a command.
 enum Next {
@@ -257,6 +258,11 @@ impl<H: MessageHandler> Session<H> {
 
     /// Handles one command line.
     async fn command(&mut self, line: &[u8]) -> Next {
+        if line.contains(&0) {
+            warn!(session = %self.info.session_id, "NUL in command line");
+            self.reply_outcome(Outcome::NulInCommand);
+            return Next::Continue;
+        }
         let parsed = Request::parse(&mut line.iter());
         debug!(session = %self.info.session_id, request = ?parsed, "command");
         match parsed {
@@ -266,7 +272,10 @@ impl<H: MessageHandler> Session<H> {
                 self.envelope = None;
                 self.reply_outcome(Outcome::Helo);
             }
-            Ok(Request::Mail { from }) => self.mail(from),
+            Ok(Request::Mail { from }) => self.mail(line, from),
+            Err(ParseError::InvalidParameter { param: "SIZE" }) if declares_huge_size(line) => {
+                self.mail_too_large()
+            }
             Ok(Request::Rcpt { to }) => self.rcpt(line, Some(to)),
             Err(ParseError::InvalidRecipientAddress) => self.rcpt(line, None),
             Ok(Request::Data) => return self.data_command(),
@@ -304,6 +313,9 @@ impl<H: MessageHandler> Session<H> {
     fn starttls(&mut self) -> Next {
         if self.conn.is_tls() {
             self.reply_outcome(Outcome::BadSequence("TLS already active"));
+            Next::Continue
+        } else if self.envelope.is_some() {
+            self.reply_outcome(Outcome::StartTlsInTransaction);
             Next::Continue
         } else if self.config.tls.is_none() {
             self.reply_outcome(Outcome::TlsUnavailable);
