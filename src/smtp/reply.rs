@@ -160,11 +160,15 @@ pub enum Outcome {
     /// STARTTLS after MAIL: TLS must come before a transaction (RFC 3207 §4).
     StartTlsInTransaction,
     MessageTooLarge,
+    /// The header section is over `max_header_size` or `max_header_count`.
+    HeaderTooLarge,
     TooManyRecipients,
     RelayRefused(RelayHack),
     BareLineEnding,
     TooManyConnections,
     TooManyErrors,
+    /// More than `max_junk_commands` commands that move no transaction forward.
+    TooManyJunkCommands,
     Timeout,
     HandlerTimeout,
     ShuttingDown,
@@ -209,6 +213,7 @@ impl Outcome {
                 "Bad sequence of commands: STARTTLS inside a transaction",
             ),
             MessageTooLarge => new(552, (5, 3, 4), "Message size exceeds fixed limit"),
+            HeaderTooLarge => new(552, (5, 3, 4), "Message header exceeds fixed limit"),
             TooManyRecipients => new(452, (4, 5, 3), "Too many recipients"),
             // One generic text for every relay hack: the log says which one it was.
             RelayRefused(_) => new(550, (5, 1, 1), "Recipient address rejected"),
@@ -223,6 +228,11 @@ impl Outcome {
                 format!("{hostname} Too many connections, try again later"),
             ),
             TooManyErrors => new(421, (4, 7, 0), format!("{hostname} Too many errors")),
+            TooManyJunkCommands => new(
+                421,
+                (4, 7, 0),
+                format!("{hostname} Too many commands without a message"),
+            ),
             Timeout => new(421, (4, 4, 2), format!("{hostname} Timeout exceeded")),
             HandlerTimeout => new(
                 451,

@@ -3,17 +3,24 @@
 //! Commands are parsed by smtp-proto from complete lines; this module only decides what each
 //! one means in the current state. Lines are cut from a buffer that never holds more than
 //! `max_line_length` bytes of an unfinished line.
+//!
+//! Time is bounded by deadlines, not idle timers: a whole command line must arrive within the
+//! command timeout, the whole DATA within the data deadline (`deadline`), and every write of
+//! our replies within the command timeout.
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_proto::{Error as ParseError, Request};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::config::{Phase, ServerConfig};
 use super::connection::Connection;
-use super::data::{DataOutcome, DataReader};
+use super::data::{DataOutcome, DataProblem, DataReader};
+use super::deadline::{later, DataDeadline};
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
@@ -24,7 +31,8 @@ enum Next {
     Continue,
     Data,
     StartTls,
-    Close,
+    /// Close the session, for the reason given (logged).
+    Close(&'static str),
 }
 
 /// What the input buffer holds.
@@ -39,8 +47,14 @@ enum NextLine {
 enum Interrupted {
     Eof,
     Timeout,
+    /// The client did not take our replies in time.
+    WriteTimeout,
     ShuttingDown,
 }
+
+/// Once the server is closing, how long the last replies (`421 4.3.2`) may take to write;
+/// shorter than the server's own wait for sessions to close, so none needs aborting.
+const CLOSING_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Session<H> {
     pub(crate) info: SessionInfo,
@@ -52,7 +66,11 @@ pub(crate) struct Session<H> {
     pub(crate) envelope: Option<Envelope>,
     /// A command line longer than the limit is being skipped up to its LF.
     skipping_long_line: bool,
+    /// When the command line being received must be complete; `None` between lines.
+    command_deadline: Option<Instant>,
     errors: u32,
+    /// Commands that moved no transaction forward since the last accepted message.
+    junk: u32,
 }
 
 impl<H: MessageHandler> Session<H> {
@@ -71,7 +89,9 @@ impl<H: MessageHandler> Session<H> {
             phase,
             envelope: None,
             skipping_long_line: false,
+            command_deadline: None,
             errors: 0,
+            junk: 0,
         }
     }
 
@@ -79,8 +99,7 @@ impl<H: MessageHandler> Session<H> {
         info!(session = %self.info.session_id, peer = %self.info.peer, local = %self.info.local, "connect");
         self.reply_outcome(Outcome::Greeting);
         let reason = self.command_loop().await;
-        self.conn.flush().await.ok();
-        self.conn.shutdown().await;
+        self.last_flush().await;
         info!(session = %self.info.session_id, reason, errors = self.errors, "disconnect");
     }
 
@@ -94,19 +113,28 @@ impl<H: MessageHandler> Session<H> {
                 return "too many errors";
             }
             let line = match self.next_line() {
-                NextLine::Line(line) => line,
-                NextLine::Skipped => continue,
+                NextLine::Line(line) => {
+                    self.command_deadline = None;
+                    line
+                }
+                NextLine::Skipped => {
+                    self.command_deadline = None;
+                    continue;
+                }
                 NextLine::NeedMore => {
                     let timeout = self.config.limits.timeouts.command;
-                    match self.wait_for_input(timeout).await {
-                        Ok(()) => continue,
+                    let deadline = *self
+                        .command_deadline
+                        .get_or_insert_with(|| later(Instant::now(), timeout));
+                    match self.wait_for_input(deadline).await {
+                        Ok(_) => continue,
                         Err(interrupted) => return self.interrupted(interrupted),
                     }
                 }
             };
             match self.command(&line).await {
                 Next::Continue => {}
-                Next::Close => return "quit",
+                Next::Close(reason) => return reason,
                 Next::Data => {
                     if let Err(interrupted) = self.data().await {
                         return self.interrupted(interrupted);
@@ -147,6 +175,13 @@ impl<H: MessageHandler> Session<H> {
                 self.reply_outcome(Outcome::Timeout);
                 "timeout"
             }
+            Interrupted::WriteTimeout => {
+                warn!(session = %self.info.session_id, "client does not read replies");
+                self.config.events.limit_hit(LimitKind::WriteTimeout);
+                // It would not read a 421 either.
+                self.conn.discard_output();
+                "write timeout"
+            }
             Interrupted::ShuttingDown => {
                 self.reply_outcome(Outcome::ShuttingDown);
                 "server shutting down"
@@ -176,26 +211,63 @@ impl<H: MessageHandler> Session<H> {
         NextLine::Line(line)
     }
 
-    /// Flushes pending replies, then waits for more input.
-    async fn wait_for_input(&mut self, timeout: Duration) -> Result<(), Interrupted> {
-        if self.conn.flush().await.is_err() {
-            return Err(Interrupted::Eof);
-        }
+    /// Flushes pending replies (within the command timeout, and by `deadline`), then waits for
+    /// more input until `deadline`. Returns how many bytes arrived.
+    async fn wait_for_input(&mut self, deadline: Instant) -> Result<usize, Interrupted> {
+        let command = self.config.limits.timeouts.command;
+        let write_deadline = deadline.min(later(Instant::now(), command));
         let mut phase = self.phase.clone();
         tokio::select! {
-            read = tokio::time::timeout(timeout, self.conn.read_more()) => match read {
+            flushed = self.conn.flush_by(write_deadline) => match flushed {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(Interrupted::WriteTimeout)
+                }
+                Err(_) => return Err(Interrupted::Eof),
+            },
+            _ = phase.wait_for(|p| *p == Phase::Closing) => return Err(Interrupted::ShuttingDown),
+        }
+        tokio::select! {
+            read = tokio::time::timeout_at(deadline, self.conn.read_more()) => match read {
                 Ok(Ok(0)) | Ok(Err(_)) => Err(Interrupted::Eof),
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(n)) => Ok(n),
                 Err(_) => Err(Interrupted::Timeout),
             },
             _ = phase.wait_for(|p| *p == Phase::Closing) => Err(Interrupted::ShuttingDown),
         }
     }
 
+    /// Writes the last replies and closes, within the command timeout, or within
+    /// [`CLOSING_WRITE_TIMEOUT`] once the server is closing.
+    async fn last_flush(&mut self) {
+        let deadline = later(Instant::now(), self.config.limits.timeouts.command);
+        let mut phase = self.phase.clone();
+        let closing = async move {
+            let _ = phase.wait_for(|p| *p == Phase::Closing).await;
+            tokio::time::sleep(CLOSING_WRITE_TIMEOUT).await;
+        };
+        let conn = &mut self.conn;
+        let close = async move {
+            let _ = conn.flush_by(deadline).await;
+            conn.shutdown_by(deadline).await;
+        };
+        tokio::select! {
+            _ = close => {}
+            _ = closing => {}
+        }
+    }
+
     /// After `354`: reads to the real end of data, then lets the handler decide.
     async fn data(&mut self) -> Result<(), Interrupted> {
         let limits = &self.config.limits;
-        let mut reader = DataReader::new(limits.max_message_size, self.config.bare_line_endings);
+        let mut reader = DataReader::new(limits.max_message_size, self.config.bare_line_endings)
+            .with_header_limits(limits.max_header_size, limits.max_header_count);
+        let mut deadline = DataDeadline::new(
+            Instant::now(),
+            limits.timeouts.data_block,
+            limits.min_data_rate,
+            u64::try_from(limits.max_message_size).unwrap_or(u64::MAX),
+        );
         let outcome = loop {
             if !self.conn.input.is_empty() {
                 let progress = reader.feed(&self.conn.input);
@@ -205,8 +277,8 @@ impl<H: MessageHandler> Session<H> {
                 }
             }
             // EOF here drops the reader: a partial message goes nowhere.
-            self.wait_for_input(self.config.limits.timeouts.data_block)
-                .await?;
+            let received = self.wait_for_input(deadline.deadline()).await?;
+            deadline.received(received, Instant::now());
         };
         let Some(envelope) = self.envelope.take() else {
             return Ok(());
@@ -225,18 +297,30 @@ impl<H: MessageHandler> Session<H> {
                     }
                 };
                 info!(session = %self.info.session_id, size, rcpts = envelope.rcpt_to.len(), code = reply.code, "message");
+                if reply.is_positive() {
+                    // As Postfix: junk commands are counted between accepted messages.
+                    self.junk = 0;
+                }
                 self.config.events.reply_sent(reply.code);
                 self.conn.queue(&reply);
             }
             DataOutcome::Refused(problem) => {
                 warn!(session = %self.info.session_id, ?problem, "message refused");
-                if problem == super::data::DataProblem::TooLarge {
-                    self.config.events.limit_hit(LimitKind::MessageSize);
+                let (outcome, limit) = match problem {
+                    DataProblem::TooLarge => {
+                        (Outcome::MessageTooLarge, Some(LimitKind::MessageSize))
+                    }
+                    DataProblem::HeaderTooLarge | DataProblem::TooManyHeaderFields => {
+                        (Outcome::HeaderTooLarge, Some(LimitKind::HeaderSize))
+                    }
+                    DataProblem::BareCr | DataProblem::BareLf | DataProblem::Nul => {
+                        (Outcome::BareLineEnding, None)
+                    }
+                };
+                if let Some(limit) = limit {
+                    self.config.events.limit_hit(limit);
                 }
-                self.reply_outcome(match problem {
-                    super::data::DataProblem::TooLarge => Outcome::MessageTooLarge,
-                    _ => Outcome::BareLineEnding,
-                });
+                self.reply_outcome(outcome);
             }
         }
         Ok(())
@@ -265,6 +349,16 @@ impl<H: MessageHandler> Session<H> {
         }
         let parsed = Request::parse(&mut line.iter());
         debug!(session = %self.info.session_id, request = ?parsed, "command");
+        let junk = match &parsed {
+            Ok(
+                Request::Noop { .. } | Request::Rset | Request::Vrfy { .. } | Request::Help { .. },
+            ) => true,
+            Ok(Request::Ehlo { .. } | Request::Helo { .. }) => self.info.helo.is_some(),
+            _ => false,
+        };
+        if junk && self.too_much_junk() {
+            return Next::Close("too many junk commands");
+        }
         match parsed {
             Ok(Request::Ehlo { host }) => self.ehlo(host),
             Ok(Request::Helo { host }) => {
@@ -288,7 +382,7 @@ impl<H: MessageHandler> Session<H> {
             Ok(Request::Help { .. }) => self.reply_outcome(Outcome::Help),
             Ok(Request::Quit) => {
                 self.reply_outcome(Outcome::Quit);
-                return Next::Close;
+                return Next::Close("quit");
             }
             Ok(Request::StartTls) => return self.starttls(),
             Ok(
@@ -308,6 +402,19 @@ impl<H: MessageHandler> Session<H> {
             Err(_) => self.reply_outcome(Outcome::SyntaxError),
         }
         Next::Continue
+    }
+
+    /// Counts a command that moves no transaction forward; true (and `421` queued) once there
+    /// are more than `max_junk_commands` since the last accepted message.
+    fn too_much_junk(&mut self) -> bool {
+        self.junk = self.junk.saturating_add(1);
+        if self.junk <= self.config.limits.max_junk_commands {
+            return false;
+        }
+        warn!(session = %self.info.session_id, junk = self.junk, "junk command limit hit");
+        self.config.events.limit_hit(LimitKind::JunkCommands);
+        self.reply_outcome(Outcome::TooManyJunkCommands);
+        true
     }
 
     fn starttls(&mut self) -> Next {
