@@ -3,8 +3,8 @@
 //!
 //! * [`server`] — listeners, admission (connection limits), graceful shutdown; [`run`].
 //! * `config` — [`ServerConfig`], what the layer is told, and the lifecycle sessions watch.
-//! * `session` / `transaction` — the per-connection state machine (commands parsed by
-//!   smtp-proto).
+//! * `session` / `transaction` / `data_phase` — the per-connection state machine (commands
+//!   parsed by smtp-proto; MAIL and RCPT; the DATA phase).
 //! * [`data`] — the pure DATA reader (end-of-data, dot-unstuffing, smuggling defence);
 //!   `header_section` measures the header it reads (size and field limits).
 //! * `deadline` — the DATA deadline and its minimum data rate, as a pure calculation.
@@ -18,6 +18,7 @@ pub mod address;
 mod config;
 mod connection;
 pub mod data;
+mod data_phase;
 mod deadline;
 mod events;
 mod handler;

@@ -19,8 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::config::{Phase, ServerConfig};
 use super::connection::Connection;
-use super::data::{DataOutcome, DataProblem, DataReader};
-use super::deadline::{later, DataDeadline};
+use super::deadline::later;
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
@@ -44,7 +43,7 @@ enum NextLine {
 }
 
 /// How waiting for input ended, when it did not bring bytes.
-enum Interrupted {
+pub(crate) enum Interrupted {
     Eof,
     Timeout,
     /// The client did not take our replies in time.
@@ -213,7 +212,7 @@ impl<H: MessageHandler> Session<H> {
 
     /// Flushes pending replies (within the command timeout, and by `deadline`), then waits for
     /// more input until `deadline`. Returns how many bytes arrived.
-    async fn wait_for_input(&mut self, deadline: Instant) -> Result<usize, Interrupted> {
+    pub(crate) async fn wait_for_input(&mut self, deadline: Instant) -> Result<usize, Interrupted> {
         let command = self.config.limits.timeouts.command;
         let write_deadline = deadline.min(later(Instant::now(), command));
         let mut phase = self.phase.clone();
@@ -255,75 +254,6 @@ impl<H: MessageHandler> Session<H> {
             _ = close => {}
             _ = closing => {}
         }
-    }
-
-    /// After `354`: reads to the real end of data, then lets the handler decide.
-    async fn data(&mut self) -> Result<(), Interrupted> {
-        let limits = &self.config.limits;
-        let mut reader = DataReader::new(limits.max_message_size, self.config.bare_line_endings)
-            .with_header_limits(limits.max_header_size, limits.max_header_count);
-        let mut deadline = DataDeadline::new(
-            Instant::now(),
-            limits.timeouts.data_block,
-            limits.min_data_rate,
-            u64::try_from(limits.max_message_size).unwrap_or(u64::MAX),
-        );
-        let outcome = loop {
-            if !self.conn.input.is_empty() {
-                let progress = reader.feed(&self.conn.input);
-                self.conn.input.drain(..progress.consumed);
-                if let Some(outcome) = progress.outcome {
-                    break outcome;
-                }
-            }
-            // EOF here drops the reader: a partial message goes nowhere.
-            let received = self.wait_for_input(deadline.deadline()).await?;
-            deadline.received(received, Instant::now());
-        };
-        let Some(envelope) = self.envelope.take() else {
-            return Ok(());
-        };
-        match outcome {
-            DataOutcome::Complete(message) => {
-                let size = message.len();
-                let deliver = self.handler.deliver(&self.info, &envelope, message);
-                let limit = self.config.limits.timeouts.data_termination;
-                let reply = match tokio::time::timeout(limit, deliver).await {
-                    Ok(reply) => reply,
-                    Err(_) => {
-                        warn!(session = %self.info.session_id, "handler timeout");
-                        self.config.events.limit_hit(LimitKind::HandlerTimeout);
-                        self.config.reply(Outcome::HandlerTimeout)
-                    }
-                };
-                info!(session = %self.info.session_id, size, rcpts = envelope.rcpt_to.len(), code = reply.code, "message");
-                if reply.is_positive() {
-                    // As Postfix: junk commands are counted between accepted messages.
-                    self.junk = 0;
-                }
-                self.config.events.reply_sent(reply.code);
-                self.conn.queue(&reply);
-            }
-            DataOutcome::Refused(problem) => {
-                warn!(session = %self.info.session_id, ?problem, "message refused");
-                let (outcome, limit) = match problem {
-                    DataProblem::TooLarge => {
-                        (Outcome::MessageTooLarge, Some(LimitKind::MessageSize))
-                    }
-                    DataProblem::HeaderTooLarge | DataProblem::TooManyHeaderFields => {
-                        (Outcome::HeaderTooLarge, Some(LimitKind::HeaderSize))
-                    }
-                    DataProblem::BareCr | DataProblem::BareLf | DataProblem::Nul => {
-                        (Outcome::BareLineEnding, None)
-                    }
-                };
-                if let Some(limit) = limit {
-                    self.config.events.limit_hit(limit);
-                }
-                self.reply_outcome(outcome);
-            }
-        }
-        Ok(())
     }
 
     /// Queues the reply for `outcome`, counting negative ones against `max_errors`.
@@ -402,6 +332,11 @@ impl<H: MessageHandler> Session<H> {
             Err(_) => self.reply_outcome(Outcome::SyntaxError),
         }
         Next::Continue
+    }
+
+    /// As Postfix: junk commands are counted between accepted messages.
+    pub(crate) fn message_accepted(&mut self) {
+        self.junk = 0;
     }
 
     /// Counts a command that moves no transaction forward; true (and `421` queued) once there
