@@ -188,3 +188,44 @@ async fn stuck_handler_gets_a_temporary_failure_not_a_250() {
     c.expect("QUIT", "221").await;
     server.abort();
 }
+
+/// Issue 10, finding 5: 10 MB of empty header fields cost ~350 MB and 2 s to parse. The
+/// DATA reader refuses more than `max_header_count` (default 1000) fields, after reading the
+/// message to its end, and the handler never sees it.
+#[tokio::test]
+async fn issue10_5_header_flood_is_read_to_the_end_and_refused() {
+    let server = start(test_config()).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    let message = |fields: usize| {
+        let mut m = b"X:\r\n".repeat(fields);
+        m.extend_from_slice(b"\r\nbody\r\n.\r\n");
+        m
+    };
+    let reply = transaction(&mut c, &message(1001)).await;
+    assert!(reply.starts_with("552 5.3.4"), "{reply:?}");
+    // The session is in step again: the same flood at the limit goes through.
+    let reply = transaction(&mut c, &message(1000)).await;
+    assert!(reply.starts_with("250"), "{reply:?}");
+    let messages = server.handler.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].2.len(), message(1000).len() - 3);
+}
+
+/// Issue 10, finding 5: a header section over `max_header_size` (default 102,400 bytes, as
+/// Postfix's `header_size_limit`) is refused like an oversized message; the same bytes in
+/// the body are fine.
+#[tokio::test]
+async fn issue10_5_header_over_max_header_size_is_refused() {
+    let server = start(test_config()).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    let long = "a".repeat(102_400);
+    let in_header = format!("Subject: x\r\nX-Long: {long}\r\n\r\nbody\r\n.\r\n");
+    let reply = transaction(&mut c, in_header.as_bytes()).await;
+    assert!(reply.starts_with("552 5.3.4"), "{reply:?}");
+    let in_body = format!("Subject: x\r\n\r\nX-Long: {long}\r\n.\r\n");
+    let reply = transaction(&mut c, in_body.as_bytes()).await;
+    assert!(reply.starts_with("250"), "{reply:?}");
+    assert_eq!(server.handler.messages().len(), 1);
+}

@@ -226,3 +226,78 @@ with smtplib.SMTP('127.0.0.1', int(sys.argv[1]), timeout=5) as s:
         b"Subject: from python\r\n\r\n.line with dot\r\nend\r\n"
     );
 }
+
+/// Issue 10, finding 6: a non-ASCII address is only for transactions that declare SMTPUTF8
+/// (RFC 6531 §3.5); without it, `553 5.6.7`, at MAIL and at RCPT.
+#[tokio::test]
+async fn issue10_6_non_ascii_address_without_smtputf8_is_refused() {
+    let server = start(test_config()).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    c.expect("MAIL FROM:<jörg@example.org>", "553 5.6.7").await;
+    c.expect("MAIL FROM:<a@example.org>", "250").await;
+    c.expect("RCPT TO:<süpport@vendor.example>", "553 5.6.7")
+        .await;
+    c.expect("RSET", "250").await;
+    // Declared: both are accepted.
+    c.expect("MAIL FROM:<jörg@example.org> SMTPUTF8", "250")
+        .await;
+    c.expect("RCPT TO:<süpport@vendor.example>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send("Subject: utf8\r\n\r\nx\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    // Latin-1 bytes are not UTF-8, SMTPUTF8 or not.
+    c.send(b"MAIL FROM:<j\xf6rg@example.org> SMTPUTF8\r\n")
+        .await;
+    assert!(c.reply().await.starts_with("553 5.1.7"));
+    c.send(b"MAIL FROM:<j\xf6rg@example.org>\r\n").await;
+    assert!(c.reply().await.starts_with("553 5.6.7"));
+    let messages = server.handler.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].1.mail_from.as_deref(), Some("jörg@example.org"));
+}
+
+/// Issue 10, finding 6: a `SIZE=` too large for a number is over any limit: `552 5.3.4`, not
+/// a syntax error (and no panic).
+#[tokio::test]
+async fn issue10_6_size_that_overflows_is_too_large() {
+    let server = start(test_config()).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    for size in [
+        "99999999999999999999",
+        "18446744073709551615",
+        "18446744073709551616",
+    ] {
+        c.expect(
+            &format!("MAIL FROM:<a@example.org> SIZE={size}"),
+            "552 5.3.4",
+        )
+        .await;
+    }
+    c.expect("MAIL FROM:<a@example.org> SIZE=ABC", "555 5.5.4")
+        .await;
+    c.expect("MAIL FROM:<a@example.org> SIZE=1000", "250").await;
+    c.expect("QUIT", "221").await;
+}
+
+/// Issue 10, finding 6: a NUL byte in a command line is `500 5.5.2`, whatever the command.
+#[tokio::test]
+async fn issue10_6_nul_in_a_command_line_is_refused() {
+    let server = start(test_config()).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    for line in [
+        &b"NO\0OP\r\n"[..],
+        b"MAIL FROM:<a\0b@example.org>\r\n",
+        b"NOOP\0\r\n",
+    ] {
+        c.send(line).await;
+        let reply = c.reply().await;
+        assert!(reply.starts_with("500 5.5.2"), "{line:?} -> {reply:?}");
+    }
+    // Nothing of those lines started a transaction.
+    c.expect("RCPT TO:<support@vendor.example>", "503 5.5.1")
+        .await;
+    c.expect("QUIT", "221").await;
+}

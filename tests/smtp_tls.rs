@@ -88,6 +88,29 @@ async fn starttls_resets_the_session_and_discards_pipelined_commands() {
     );
 }
 
+/// Issue 10, finding 6: STARTTLS after MAIL would start TLS in the middle of a transaction
+/// (RFC 3207 §4: a client issues it before any transaction). `503 5.5.1`, and the session and
+/// its transaction go on in plaintext.
+#[tokio::test]
+async fn issue10_6_starttls_inside_a_transaction_is_a_bad_sequence() {
+    let tls = tls();
+    let mut config = test_config();
+    config.tls = Some(tls.server.clone());
+    let server = start(config).await;
+    let mut c = Client::greeted(server.addr()).await;
+    c.cmd("EHLO client.example").await;
+    c.expect("MAIL FROM:<a@example.org>", "250").await;
+    c.expect("STARTTLS", "503 5.5.1").await;
+    c.expect("RCPT TO:<support@vendor.example>", "250").await;
+    c.expect("STARTTLS", "503 5.5.1").await;
+    c.expect("DATA", "354").await;
+    c.send("plain\r\n.\r\n").await;
+    assert!(c.reply().await.starts_with("250"));
+    // Between transactions it is fine again.
+    c.expect("STARTTLS", "220 2.0.0").await;
+    assert!(!server.handler.messages()[0].0.tls);
+}
+
 #[test]
 fn load_tls_config_reports_missing_files() {
     let dir = tempfile::tempdir().unwrap();

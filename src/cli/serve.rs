@@ -88,6 +88,10 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
             max_connections: s.max_connections as usize,
             max_connections_per_ip: s.max_connections_per_ip as usize,
             max_errors: s.max_errors,
+            max_junk_commands: s.max_junk_commands,
+            max_header_size: s.max_header_size as usize,
+            max_header_count: s.max_header_count as usize,
+            min_data_rate: s.min_data_rate.into(),
             timeouts: Timeouts {
                 command: s.command_timeout,
                 data_block: s.data_block_timeout,

@@ -8,6 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The smallest `max_header_size` that lets one full-length header line through (998 + CRLF).
+const MIN_HEADER_SIZE: u64 = 1000;
+
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: Vec<SocketAddr>,
@@ -18,6 +21,11 @@ pub struct ServerSettings {
     pub max_connections: u32,
     pub max_connections_per_ip: u32,
     pub max_errors: u32,
+    pub max_junk_commands: u32,
+    pub max_header_size: u32,
+    pub max_header_count: u32,
+    /// Bytes per second, see `smtp::Timeouts::data_block`.
+    pub min_data_rate: u32,
     pub bare_line_endings: BareLineEndings,
     pub shutdown_grace: Duration,
     /// Where `serve` writes its process id, for `supportgate directory reload`.
@@ -51,6 +59,24 @@ impl Checker {
             raw.max_connections_per_ip.into(),
         );
         self.positive("server.max_errors", raw.max_errors.into());
+        self.positive("server.max_junk_commands", raw.max_junk_commands.into());
+        self.positive("server.max_header_count", raw.max_header_count.into());
+        self.positive("server.min_data_rate", raw.min_data_rate.into());
+        if u64::from(raw.max_header_size) < MIN_HEADER_SIZE {
+            self.problem(
+                "server.max_header_size",
+                format!("must be at least {MIN_HEADER_SIZE} (one header line of RFC 5322 §2.1.1)"),
+            );
+        }
+        if u64::from(raw.max_header_size) > raw.max_message_size {
+            self.problem(
+                "server.max_header_size",
+                format!(
+                    "{} is larger than server.max_message_size ({}): the header is part of the message",
+                    raw.max_header_size, raw.max_message_size
+                ),
+            );
+        }
         if raw.max_line_length < 512 {
             self.problem(
                 "server.max_line_length",
@@ -86,6 +112,10 @@ impl Checker {
             max_connections: raw.max_connections,
             max_connections_per_ip: raw.max_connections_per_ip,
             max_errors: raw.max_errors,
+            max_junk_commands: raw.max_junk_commands,
+            max_header_size: raw.max_header_size,
+            max_header_count: raw.max_header_count,
+            min_data_rate: raw.min_data_rate,
             bare_line_endings,
             shutdown_grace: self.duration("server.shutdown_grace", &raw.shutdown_grace),
             pid_file: raw.pid_file.as_deref().map(|p| self.path(p)),
@@ -98,5 +128,75 @@ impl Checker {
             ),
             tls,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::SessionLimits;
+
+    fn checked(raw: file::ServerFile) -> (ServerSettings, Vec<String>) {
+        let mut checker = Checker {
+            file: "supportgate.toml".into(),
+            base: PathBuf::from("/etc/supportgate"),
+            problems: Vec::new(),
+        };
+        let settings = checker.server(raw);
+        let problems = checker.problems.iter().map(|p| p.to_string()).collect();
+        (settings, problems)
+    }
+
+    #[test]
+    fn the_adversary_limits_default_to_the_protocol_layer() {
+        let (settings, problems) = checked(file::ServerFile::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        let limits = SessionLimits::default();
+        assert_eq!(settings.max_junk_commands, limits.max_junk_commands);
+        assert_eq!(settings.max_header_size as usize, limits.max_header_size);
+        assert_eq!(settings.max_header_count as usize, limits.max_header_count);
+        assert_eq!(u64::from(settings.min_data_rate), limits.min_data_rate);
+        assert_eq!(
+            (settings.max_junk_commands, settings.max_header_size),
+            (100, 102_400)
+        );
+        assert_eq!(
+            (settings.max_header_count, settings.min_data_rate),
+            (1000, 500)
+        );
+    }
+
+    #[test]
+    fn bad_adversary_limits_are_reported_by_key() {
+        let raw = file::ServerFile {
+            max_junk_commands: 0,
+            max_header_size: 999,
+            max_header_count: 0,
+            min_data_rate: 0,
+            ..file::ServerFile::default()
+        };
+        let (_, problems) = checked(raw);
+        assert_eq!(
+            problems,
+            [
+                "supportgate.toml: server.max_junk_commands: must be greater than 0",
+                "supportgate.toml: server.max_header_count: must be greater than 0",
+                "supportgate.toml: server.min_data_rate: must be greater than 0",
+                "supportgate.toml: server.max_header_size: must be at least 1000 \
+                 (one header line of RFC 5322 §2.1.1)",
+            ]
+        );
+        let raw = file::ServerFile {
+            max_message_size: 50_000,
+            ..file::ServerFile::default()
+        };
+        let (_, problems) = checked(raw);
+        assert_eq!(
+            problems,
+            [
+                "supportgate.toml: server.max_header_size: 102400 is larger than \
+              server.max_message_size (50000): the header is part of the message"
+            ]
+        );
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! Replies are queued and written when the session is about to wait for input, which is what
 //! PIPELINING (RFC 2920) asks for: a batch of commands gets its replies in one write.
+//! Every write has a deadline, so a client that never reads cannot hold its session.
 
 use std::io;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::rustls;
 use tokio_rustls::server::TlsStream;
 
@@ -60,8 +62,21 @@ impl Connection {
         Ok(n)
     }
 
-    /// Writes queued replies.
-    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+    /// Writes queued replies, failing with `TimedOut` if the client has not taken them by
+    /// `deadline`.
+    pub(crate) async fn flush_by(&mut self, deadline: Instant) -> io::Result<()> {
+        match tokio::time::timeout_at(deadline, self.flush()).await {
+            Ok(written) => written,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Drops replies that could not be written (the client does not read them).
+    pub(crate) fn discard_output(&mut self) {
+        self.output.clear();
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
         if self.output.is_empty() {
             return Ok(());
         }
@@ -77,12 +92,16 @@ impl Connection {
         Ok(())
     }
 
-    pub(crate) async fn shutdown(&mut self) {
-        let _ = match &mut self.stream {
-            Stream::Plain(s) => s.shutdown().await,
-            Stream::Tls(s) => s.shutdown().await,
-            Stream::Broken => Ok(()),
+    /// Closes the stream (TLS: close_notify first), giving up at `deadline`.
+    pub(crate) async fn shutdown_by(&mut self, deadline: Instant) {
+        let close = async {
+            match &mut self.stream {
+                Stream::Plain(s) => s.shutdown().await,
+                Stream::Tls(s) => s.shutdown().await,
+                Stream::Broken => Ok(()),
+            }
         };
+        let _ = tokio::time::timeout_at(deadline, close).await;
     }
 
     pub(crate) fn is_tls(&self) -> bool {
@@ -91,7 +110,7 @@ impl Connection {
 
     /// Flushes queued replies (the `220` to STARTTLS), drops any input pipelined after
     /// STARTTLS (RFC 3207 §4.2: it must not be honoured) and performs the handshake.
-    /// Returns how many plaintext bytes were discarded.
+    /// Returns how many plaintext bytes were discarded. The caller bounds it in time.
     pub(crate) async fn start_tls(
         &mut self,
         config: Arc<rustls::ServerConfig>,

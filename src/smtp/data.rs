@@ -14,11 +14,16 @@
 //!   mode bare CR and bare LF are written as CRLF, but they never start a line for the purpose
 //!   of the terminator or of unstuffing; NUL is refused in both modes.
 //! * Memory is bounded by `max_message_size`: once the message would exceed it the buffer is
-//!   dropped and the rest is only scanned for the end. Lines are never assembled, so DATA lines
+//!   dropped and the rest is only scanned for the end. The header section is bounded the same
+//!   way, in size and in fields (see `header_section`), so a flood of tiny header
+//!   fields is refused here, before any parser sees it. Lines are never assembled, so DATA lines
 //!   of any length are accepted as content (RFC 5321's 998-octet line limit is left to the
 //!   consumer of the message; only the total size is limited here).
 
 use std::mem;
+
+use super::header_section::{HeaderLimit, HeaderSection};
+use super::limits::SessionLimits;
 
 /// What to do with a bare CR or bare LF in message data.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +39,10 @@ pub enum BareLineEndings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataProblem {
     TooLarge,
+    /// The header section is larger than `max_header_size`.
+    HeaderTooLarge,
+    /// The header section has more than `max_header_count` fields.
+    TooManyHeaderFields,
     BareCr,
     BareLf,
     Nul,
@@ -79,19 +88,29 @@ pub struct DataReader {
     state: State,
     bare_line_endings: BareLineEndings,
     max_message_size: usize,
+    header: HeaderSection,
     message: Vec<u8>,
     problem: Option<DataProblem>,
 }
 
 impl DataReader {
+    /// A reader with the default header limits ([`SessionLimits`]).
     pub fn new(max_message_size: usize, bare_line_endings: BareLineEndings) -> Self {
+        let defaults = SessionLimits::default();
         Self {
             state: State::LineStart,
             bare_line_endings,
             max_message_size,
+            header: HeaderSection::new(defaults.max_header_size, defaults.max_header_count),
             message: Vec::new(),
             problem: None,
         }
+    }
+
+    /// Replaces the header limits: most bytes in the header section, most header fields.
+    pub fn with_header_limits(mut self, max_size: usize, max_count: usize) -> Self {
+        self.header = HeaderSection::new(max_size, max_count);
+        self
     }
 
     /// Feeds the next bytes received after `354`. Once `outcome` is returned the reader is
@@ -193,6 +212,13 @@ impl DataReader {
         }
         if self.message.len() + bytes.len() > self.max_message_size {
             self.refuse(DataProblem::TooLarge);
+            return;
+        }
+        if let Err(limit) = self.header.measure(bytes) {
+            self.refuse(match limit {
+                HeaderLimit::Size => DataProblem::HeaderTooLarge,
+                HeaderLimit::Count => DataProblem::TooManyHeaderFields,
+            });
             return;
         }
         self.message.extend_from_slice(bytes);
@@ -313,6 +339,30 @@ mod tests {
         let mut reader = DataReader::new(5, BareLineEndings::Reject);
         let p = reader.feed(b"abc\r\n.\r\n");
         assert_eq!(p.outcome, Some(DataOutcome::Complete(b"abc\r\n".to_vec())));
+    }
+
+    #[test]
+    fn header_limits_refuse_but_read_to_the_end() {
+        let mut flood = b"X:\r\n".repeat(11);
+        flood.extend_from_slice(b"\r\nbody\r\n.\r\nNEXT");
+        let mut reader =
+            DataReader::new(1000, BareLineEndings::Reject).with_header_limits(1000, 10);
+        let p = reader.feed(&flood);
+        assert_eq!(&flood[p.consumed..], b"NEXT");
+        assert_eq!(
+            p.outcome,
+            Some(DataOutcome::Refused(DataProblem::TooManyHeaderFields))
+        );
+        let mut reader = DataReader::new(1000, BareLineEndings::Reject).with_header_limits(8, 10);
+        let p = reader.feed(b"Subject: x\r\n\r\n.\r\n");
+        assert_eq!(
+            p.outcome,
+            Some(DataOutcome::Refused(DataProblem::HeaderTooLarge))
+        );
+        // A long body under a small header is fine.
+        let mut reader = DataReader::new(1000, BareLineEndings::Reject).with_header_limits(8, 1);
+        let p = reader.feed(b"A: 1\r\n\r\nX:\r\nX:\r\nX:\r\n.\r\n");
+        assert!(matches!(p.outcome, Some(DataOutcome::Complete(_))));
     }
 
     #[test]

@@ -18,8 +18,14 @@ pub enum LimitKind {
     LineLength,
     /// `max_errors`: `421 4.7.0` and close.
     Errors,
-    /// A command or DATA block timeout: `421 4.4.2`.
+    /// `max_junk_commands`: `421 4.7.0` and close.
+    JunkCommands,
+    /// `max_header_size` or `max_header_count`: `552 5.3.4`.
+    HeaderSize,
+    /// The command or DATA deadline passed: `421 4.4.2`.
     Timeout,
+    /// A client did not read our replies within the command timeout: closed without a reply.
+    WriteTimeout,
     /// The handler did not answer within DATA termination: `451 4.4.2`.
     HandlerTimeout,
 }
@@ -33,7 +39,10 @@ impl LimitKind {
             LimitKind::Recipients => "recipients",
             LimitKind::LineLength => "line-length",
             LimitKind::Errors => "errors",
+            LimitKind::JunkCommands => "junk-commands",
+            LimitKind::HeaderSize => "header-size",
             LimitKind::Timeout => "timeout",
+            LimitKind::WriteTimeout => "write-timeout",
             LimitKind::HandlerTimeout => "handler-timeout",
         }
     }

@@ -22,11 +22,25 @@ pub struct SessionLimits {
     pub max_line_length: usize,
     /// Concurrent sessions on the whole server (Postfix `default_process_limit`).
     pub max_connections: usize,
-    /// Concurrent sessions from one client IP (Postfix `smtpd_client_connection_count_limit`).
+    /// Concurrent sessions from one client (Postfix `smtpd_client_connection_count_limit`):
+    /// an IPv4 address, or an IPv6 /64 (one subscriber's network, handed out whole).
     pub max_connections_per_ip: usize,
     /// Negative replies after which the session is closed with `421 4.7.0`
     /// (Postfix `smtpd_hard_error_limit`).
     pub max_errors: u32,
+    /// Commands that move no transaction forward (NOOP, RSET, VRFY, HELP, and HELO/EHLO
+    /// repeated) allowed between two accepted messages; the next one is answered
+    /// `421 4.7.0` and the session closed (Postfix `smtpd_junk_command_limit`).
+    pub max_junk_commands: u32,
+    /// Largest header section of a message (everything before the first empty line), in bytes
+    /// after dot-unstuffing (Postfix `header_size_limit`); larger: read to the end, `552 5.3.4`.
+    pub max_header_size: usize,
+    /// Most header fields in one message (continuation lines belong to their field); more:
+    /// read to the end, `552 5.3.4`.
+    pub max_header_count: usize,
+    /// Least average DATA rate, in bytes per second, that keeps extending the DATA deadline
+    /// (Postfix `smtpd_min_data_rate`); see [`Timeouts::data_block`].
+    pub min_data_rate: u64,
     /// Timeouts, see [`Timeouts`].
     pub timeouts: Timeouts,
 }
@@ -40,12 +54,17 @@ impl Default for SessionLimits {
             max_connections: 100,
             max_connections_per_ip: 20,
             max_errors: 20,
+            max_junk_commands: 100,
+            max_header_size: 102_400,
+            max_header_count: 1000,
+            min_data_rate: 500,
             timeouts: Timeouts::default(),
         }
     }
 }
 
-/// Timeouts of RFC 5321 §4.5.3.2, seen from the server.
+/// Timeouts of RFC 5321 §4.5.3.2, seen from the server. They are deadlines, not idle timers:
+/// a client that trickles one byte at a time gains nothing by it.
 ///
 /// The RFC's MAIL, RCPT and DATA-initiation timeouts are how long a *client* waits for our
 /// replies; we answer those commands without delay, so the server-side wait for the next command
@@ -54,9 +73,16 @@ impl Default for SessionLimits {
 /// `451 4.4.2` rather than let the client give up and retry behind our back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Waiting for the next command line (server timeout, 5 min).
+    /// Deadline for a whole command line, from the moment we wait for it to its LF (server
+    /// timeout, 5 min); `421 4.4.2` when it passes. Also bounds every write of our replies:
+    /// a client that does not read them is closed (without a reply it would not read).
     pub command: Duration,
-    /// Waiting for the next block of message data after `354` (data block, 3 min).
+    /// Deadline for the DATA phase (data block, 3 min): it starts at `354` + `data_block`;
+    /// each chunk of N bytes received pushes it back by N / [`SessionLimits::min_data_rate`]
+    /// seconds, never beyond now + `data_block`, and only for the first `max_message_size`
+    /// bytes. So no pause is longer than `data_block`, a client that stays under the minimum
+    /// rate runs out of time, and a whole DATA never takes longer than
+    /// `data_block + max_message_size / min_data_rate`. `421 4.4.2` when it passes.
     pub data_block: Duration,
     /// Upper bound for the handler's decision after end-of-data (DATA termination, 10 min).
     pub data_termination: Duration,

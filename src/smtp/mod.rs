@@ -3,9 +3,11 @@
 //!
 //! * [`server`] — listeners, admission (connection limits), graceful shutdown; [`run`].
 //! * `config` — [`ServerConfig`], what the layer is told, and the lifecycle sessions watch.
-//! * `session` / `transaction` — the per-connection state machine (commands parsed by
-//!   smtp-proto).
-//! * [`data`] — the pure DATA reader (end-of-data, dot-unstuffing, smuggling defence).
+//! * `session` / `transaction` / `data_phase` — the per-connection state machine (commands
+//!   parsed by smtp-proto; MAIL and RCPT; the DATA phase).
+//! * [`data`] — the pure DATA reader (end-of-data, dot-unstuffing, smuggling defence);
+//!   `header_section` measures the header it reads (size and field limits).
+//! * `deadline` — the DATA deadline and its minimum data rate, as a pure calculation.
 //! * [`address`] — relay hacks refused at RCPT before the handler is asked.
 //! * [`reply`] — the one place that maps outcomes to reply codes.
 //! * `events` — [`SessionEvents`], the observer hook that metrics listen on.
@@ -16,8 +18,11 @@ pub mod address;
 mod config;
 mod connection;
 pub mod data;
+mod data_phase;
+mod deadline;
 mod events;
 mod handler;
+mod header_section;
 pub mod limits;
 pub mod reply;
 pub mod server;

@@ -153,12 +153,22 @@ pub enum Outcome {
     BadRecipientSyntax,
     UnsupportedParameter,
     LineTooLong,
+    /// A NUL byte in a command line.
+    NulInCommand,
+    /// A non-ASCII MAIL or RCPT address in a transaction without `SMTPUTF8` (RFC 6531 §3.5).
+    NonAsciiAddress,
+    /// STARTTLS after MAIL: TLS must come before a transaction (RFC 3207 §4).
+    StartTlsInTransaction,
     MessageTooLarge,
+    /// The header section is over `max_header_size` or `max_header_count`.
+    HeaderTooLarge,
     TooManyRecipients,
     RelayRefused(RelayHack),
     BareLineEnding,
     TooManyConnections,
     TooManyErrors,
+    /// More than `max_junk_commands` commands that move no transaction forward.
+    TooManyJunkCommands,
     Timeout,
     HandlerTimeout,
     ShuttingDown,
@@ -195,7 +205,15 @@ impl Outcome {
             BadRecipientSyntax => new(553, (5, 1, 3), "Bad recipient address syntax"),
             UnsupportedParameter => new(555, (5, 5, 4), "Unsupported parameter"),
             LineTooLong => new(500, (5, 5, 2), "Line too long"),
+            NulInCommand => new(500, (5, 5, 2), "NUL character in command line"),
+            NonAsciiAddress => new(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8"),
+            StartTlsInTransaction => new(
+                503,
+                (5, 5, 1),
+                "Bad sequence of commands: STARTTLS inside a transaction",
+            ),
             MessageTooLarge => new(552, (5, 3, 4), "Message size exceeds fixed limit"),
+            HeaderTooLarge => new(552, (5, 3, 4), "Message header exceeds fixed limit"),
             TooManyRecipients => new(452, (4, 5, 3), "Too many recipients"),
             // One generic text for every relay hack: the log says which one it was.
             RelayRefused(_) => new(550, (5, 1, 1), "Recipient address rejected"),
@@ -210,6 +228,11 @@ impl Outcome {
                 format!("{hostname} Too many connections, try again later"),
             ),
             TooManyErrors => new(421, (4, 7, 0), format!("{hostname} Too many errors")),
+            TooManyJunkCommands => new(
+                421,
+                (4, 7, 0),
+                format!("{hostname} Too many commands without a message"),
+            ),
             Timeout => new(421, (4, 4, 2), format!("{hostname} Timeout exceeded")),
             HandlerTimeout => new(
                 451,

@@ -4,9 +4,11 @@
 //! 1. Each listener's accept loop takes a *socket slot* permit **before** `accept()`, so the
 //!    process never holds more than `max_connections + REJECT_SLOTS` client sockets, whatever
 //!    the load; the permit moves into the task that owns the socket.
-//! 2. After accept, a *session* permit (`max_connections`) and the per-IP count
+//! 2. After accept, a *session* permit (`max_connections`) and the per-client count
 //!    (`max_connections_per_ip`) are checked without waiting; a client over either limit gets
-//!    `421 4.7.0` and is closed, using only its socket slot for that short write.
+//!    `421 4.7.0` and is closed, using only its socket slot for that short write. A client is
+//!    an IPv4 address or an IPv6 /64 ([`client_network`]): one IPv6 subscriber gets a whole
+//!    /64 and could otherwise open its connections from as many addresses as it likes.
 //!
 //! Shutdown: when the `shutdown` future resolves, the accept loops stop, sessions get
 //! `ServerConfig::shutdown_grace` to finish, then every session still open is sent
@@ -14,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,7 +156,16 @@ struct Admission {
 
 type IpCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
-/// One connection counted against its client IP until dropped.
+/// What per-client limits count as one client: an IPv4 address (also when it arrives as an
+/// IPv4-mapped IPv6 address on a dual-stack listener), or the /64 of an IPv6 address.
+fn client_network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
+    }
+}
+
+/// One connection counted against its client network until dropped.
 struct IpCount {
     counts: IpCounts,
     ip: IpAddr,
@@ -183,10 +194,11 @@ fn admit(
         config.events.limit_hit(LimitKind::Connections);
         return Err(());
     };
+    let client = client_network(ip);
     let mut counts = per_ip.lock().unwrap_or_else(|e| e.into_inner());
-    let n = counts.entry(ip).or_insert(0);
+    let n = counts.entry(client).or_insert(0);
     if *n >= config.limits.max_connections_per_ip {
-        warn!(%ip, "per-IP connection limit hit");
+        warn!(%ip, %client, "per-IP connection limit hit");
         config.events.limit_hit(LimitKind::ConnectionsPerIp);
         return Err(());
     }
@@ -196,7 +208,7 @@ fn admit(
         _session: session,
         _ip: IpCount {
             counts: per_ip.clone(),
-            ip,
+            ip: client,
         },
     })
 }
@@ -240,4 +252,49 @@ async fn serve<H: MessageHandler>(
     events.session_closed();
     drop(admission);
     drop(slot);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    /// Issue 10 §3: per-IP limits must count an IPv6 /64 as one client. (Black-box tests cannot
+    /// connect from two addresses of one /64 on a machine that has only `::1`.)
+    #[test]
+    fn per_ip_limit_counts_an_ipv6_64_as_one_client() {
+        let mut config = ServerConfig::new("mx.test");
+        config.limits.max_connections_per_ip = 1;
+        let permits = Arc::new(Semaphore::new(100));
+        let counts: IpCounts = Arc::default();
+        let first = admit(&config, &permits, &counts, ip("2001:db8:1:2::1"));
+        assert!(first.is_ok());
+        assert!(admit(&config, &permits, &counts, ip("2001:db8:1:2:ffff::2")).is_err());
+        // Another /64, and IPv4 addresses (plain or mapped), are other clients.
+        let other = admit(&config, &permits, &counts, ip("2001:db8:1:3::1"));
+        assert!(other.is_ok());
+        let v4 = admit(&config, &permits, &counts, ip("::ffff:192.0.2.1"));
+        assert!(v4.is_ok());
+        assert!(admit(&config, &permits, &counts, ip("192.0.2.1")).is_err());
+        assert!(admit(&config, &permits, &counts, ip("192.0.2.2")).is_ok());
+        // A freed place is freed for the whole /64.
+        drop(first);
+        assert!(admit(&config, &permits, &counts, ip("2001:db8:1:2::99")).is_ok());
+    }
+
+    #[test]
+    fn client_networks() {
+        let table = [
+            ("192.0.2.1", "192.0.2.1"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+            ("2001:db8:a:b:c:d:e:f", "2001:db8:a:b::"),
+            ("::1", "::"),
+        ];
+        for (addr, network) in table {
+            assert_eq!(client_network(ip(addr)), ip(network), "{addr}");
+        }
+    }
 }

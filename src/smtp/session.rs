@@ -3,27 +3,35 @@
 //! Commands are parsed by smtp-proto from complete lines; this module only decides what each
 //! one means in the current state. Lines are cut from a buffer that never holds more than
 //! `max_line_length` bytes of an unfinished line.
+//!
+//! Time is bounded by deadlines, not idle timers: a whole command line must arrive within the
+//! command timeout, the whole DATA within the data deadline (`deadline`), and every write of
+//! our replies within the command timeout.
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_proto::{Error as ParseError, Request};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::config::{Phase, ServerConfig};
 use super::connection::Connection;
-use super::data::{DataOutcome, DataReader};
+use super::deadline::later;
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
+use super::transaction::declares_huge_size;
 
 /// What the loop does after a command.
 enum Next {
     Continue,
     Data,
     StartTls,
-    Close,
+    /// Close the session, for the reason given (logged).
+    Close(&'static str),
 }
 
 /// What the input buffer holds.
@@ -35,11 +43,17 @@ enum NextLine {
 }
 
 /// How waiting for input ended, when it did not bring bytes.
-enum Interrupted {
+pub(crate) enum Interrupted {
     Eof,
     Timeout,
+    /// The client did not take our replies in time.
+    WriteTimeout,
     ShuttingDown,
 }
+
+/// Once the server is closing, how long the last replies (`421 4.3.2`) may take to write;
+/// shorter than the server's own wait for sessions to close, so none needs aborting.
+const CLOSING_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(crate) struct Session<H> {
     pub(crate) info: SessionInfo,
@@ -51,7 +65,11 @@ pub(crate) struct Session<H> {
     pub(crate) envelope: Option<Envelope>,
     /// A command line longer than the limit is being skipped up to its LF.
     skipping_long_line: bool,
+    /// When the command line being received must be complete; `None` between lines.
+    command_deadline: Option<Instant>,
     errors: u32,
+    /// Commands that moved no transaction forward since the last accepted message.
+    junk: u32,
 }
 
 impl<H: MessageHandler> Session<H> {
@@ -70,7 +88,9 @@ impl<H: MessageHandler> Session<H> {
             phase,
             envelope: None,
             skipping_long_line: false,
+            command_deadline: None,
             errors: 0,
+            junk: 0,
         }
     }
 
@@ -78,8 +98,7 @@ impl<H: MessageHandler> Session<H> {
         info!(session = %self.info.session_id, peer = %self.info.peer, local = %self.info.local, "connect");
         self.reply_outcome(Outcome::Greeting);
         let reason = self.command_loop().await;
-        self.conn.flush().await.ok();
-        self.conn.shutdown().await;
+        self.last_flush().await;
         info!(session = %self.info.session_id, reason, errors = self.errors, "disconnect");
     }
 
@@ -93,19 +112,28 @@ impl<H: MessageHandler> Session<H> {
                 return "too many errors";
             }
             let line = match self.next_line() {
-                NextLine::Line(line) => line,
-                NextLine::Skipped => continue,
+                NextLine::Line(line) => {
+                    self.command_deadline = None;
+                    line
+                }
+                NextLine::Skipped => {
+                    self.command_deadline = None;
+                    continue;
+                }
                 NextLine::NeedMore => {
                     let timeout = self.config.limits.timeouts.command;
-                    match self.wait_for_input(timeout).await {
-                        Ok(()) => continue,
+                    let deadline = *self
+                        .command_deadline
+                        .get_or_insert_with(|| later(Instant::now(), timeout));
+                    match self.wait_for_input(deadline).await {
+                        Ok(_) => continue,
                         Err(interrupted) => return self.interrupted(interrupted),
                     }
                 }
             };
             match self.command(&line).await {
                 Next::Continue => {}
-                Next::Close => return "quit",
+                Next::Close(reason) => return reason,
                 Next::Data => {
                     if let Err(interrupted) = self.data().await {
                         return self.interrupted(interrupted);
@@ -146,6 +174,13 @@ impl<H: MessageHandler> Session<H> {
                 self.reply_outcome(Outcome::Timeout);
                 "timeout"
             }
+            Interrupted::WriteTimeout => {
+                warn!(session = %self.info.session_id, "client does not read replies");
+                self.config.events.limit_hit(LimitKind::WriteTimeout);
+                // It would not read a 421 either.
+                self.conn.discard_output();
+                "write timeout"
+            }
             Interrupted::ShuttingDown => {
                 self.reply_outcome(Outcome::ShuttingDown);
                 "server shutting down"
@@ -175,70 +210,50 @@ impl<H: MessageHandler> Session<H> {
         NextLine::Line(line)
     }
 
-    /// Flushes pending replies, then waits for more input.
-    async fn wait_for_input(&mut self, timeout: Duration) -> Result<(), Interrupted> {
-        if self.conn.flush().await.is_err() {
-            return Err(Interrupted::Eof);
-        }
+    /// Flushes pending replies (within the command timeout, and by `deadline`), then waits for
+    /// more input until `deadline`. Returns how many bytes arrived.
+    pub(crate) async fn wait_for_input(&mut self, deadline: Instant) -> Result<usize, Interrupted> {
+        let command = self.config.limits.timeouts.command;
+        let write_deadline = deadline.min(later(Instant::now(), command));
         let mut phase = self.phase.clone();
         tokio::select! {
-            read = tokio::time::timeout(timeout, self.conn.read_more()) => match read {
+            flushed = self.conn.flush_by(write_deadline) => match flushed {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    return Err(Interrupted::WriteTimeout)
+                }
+                Err(_) => return Err(Interrupted::Eof),
+            },
+            _ = phase.wait_for(|p| *p == Phase::Closing) => return Err(Interrupted::ShuttingDown),
+        }
+        tokio::select! {
+            read = tokio::time::timeout_at(deadline, self.conn.read_more()) => match read {
                 Ok(Ok(0)) | Ok(Err(_)) => Err(Interrupted::Eof),
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(n)) => Ok(n),
                 Err(_) => Err(Interrupted::Timeout),
             },
             _ = phase.wait_for(|p| *p == Phase::Closing) => Err(Interrupted::ShuttingDown),
         }
     }
 
-    /// After `354`: reads to the real end of data, then lets the handler decide.
-    async fn data(&mut self) -> Result<(), Interrupted> {
-        let limits = &self.config.limits;
-        let mut reader = DataReader::new(limits.max_message_size, self.config.bare_line_endings);
-        let outcome = loop {
-            if !self.conn.input.is_empty() {
-                let progress = reader.feed(&self.conn.input);
-                self.conn.input.drain(..progress.consumed);
-                if let Some(outcome) = progress.outcome {
-                    break outcome;
-                }
-            }
-            // EOF here drops the reader: a partial message goes nowhere.
-            self.wait_for_input(self.config.limits.timeouts.data_block)
-                .await?;
+    /// Writes the last replies and closes, within the command timeout, or within
+    /// [`CLOSING_WRITE_TIMEOUT`] once the server is closing.
+    async fn last_flush(&mut self) {
+        let deadline = later(Instant::now(), self.config.limits.timeouts.command);
+        let mut phase = self.phase.clone();
+        let closing = async move {
+            let _ = phase.wait_for(|p| *p == Phase::Closing).await;
+            tokio::time::sleep(CLOSING_WRITE_TIMEOUT).await;
         };
-        let Some(envelope) = self.envelope.take() else {
-            return Ok(());
+        let conn = &mut self.conn;
+        let close = async move {
+            let _ = conn.flush_by(deadline).await;
+            conn.shutdown_by(deadline).await;
         };
-        match outcome {
-            DataOutcome::Complete(message) => {
-                let size = message.len();
-                let deliver = self.handler.deliver(&self.info, &envelope, message);
-                let limit = self.config.limits.timeouts.data_termination;
-                let reply = match tokio::time::timeout(limit, deliver).await {
-                    Ok(reply) => reply,
-                    Err(_) => {
-                        warn!(session = %self.info.session_id, "handler timeout");
-                        self.config.events.limit_hit(LimitKind::HandlerTimeout);
-                        self.config.reply(Outcome::HandlerTimeout)
-                    }
-                };
-                info!(session = %self.info.session_id, size, rcpts = envelope.rcpt_to.len(), code = reply.code, "message");
-                self.config.events.reply_sent(reply.code);
-                self.conn.queue(&reply);
-            }
-            DataOutcome::Refused(problem) => {
-                warn!(session = %self.info.session_id, ?problem, "message refused");
-                if problem == super::data::DataProblem::TooLarge {
-                    self.config.events.limit_hit(LimitKind::MessageSize);
-                }
-                self.reply_outcome(match problem {
-                    super::data::DataProblem::TooLarge => Outcome::MessageTooLarge,
-                    _ => Outcome::BareLineEnding,
-                });
-            }
+        tokio::select! {
+            _ = close => {}
+            _ = closing => {}
         }
-        Ok(())
     }
 
     /// Queues the reply for `outcome`, counting negative ones against `max_errors`.
@@ -257,8 +272,23 @@ impl<H: MessageHandler> Session<H> {
 
     /// Handles one command line.
     async fn command(&mut self, line: &[u8]) -> Next {
+        if line.contains(&0) {
+            warn!(session = %self.info.session_id, "NUL in command line");
+            self.reply_outcome(Outcome::NulInCommand);
+            return Next::Continue;
+        }
         let parsed = Request::parse(&mut line.iter());
         debug!(session = %self.info.session_id, request = ?parsed, "command");
+        let junk = match &parsed {
+            Ok(
+                Request::Noop { .. } | Request::Rset | Request::Vrfy { .. } | Request::Help { .. },
+            ) => true,
+            Ok(Request::Ehlo { .. } | Request::Helo { .. }) => self.info.helo.is_some(),
+            _ => false,
+        };
+        if junk && self.too_much_junk() {
+            return Next::Close("too many junk commands");
+        }
         match parsed {
             Ok(Request::Ehlo { host }) => self.ehlo(host),
             Ok(Request::Helo { host }) => {
@@ -266,7 +296,10 @@ impl<H: MessageHandler> Session<H> {
                 self.envelope = None;
                 self.reply_outcome(Outcome::Helo);
             }
-            Ok(Request::Mail { from }) => self.mail(from),
+            Ok(Request::Mail { from }) => self.mail(line, from),
+            Err(ParseError::InvalidParameter { param: "SIZE" }) if declares_huge_size(line) => {
+                self.mail_too_large()
+            }
             Ok(Request::Rcpt { to }) => self.rcpt(line, Some(to)),
             Err(ParseError::InvalidRecipientAddress) => self.rcpt(line, None),
             Ok(Request::Data) => return self.data_command(),
@@ -279,7 +312,7 @@ impl<H: MessageHandler> Session<H> {
             Ok(Request::Help { .. }) => self.reply_outcome(Outcome::Help),
             Ok(Request::Quit) => {
                 self.reply_outcome(Outcome::Quit);
-                return Next::Close;
+                return Next::Close("quit");
             }
             Ok(Request::StartTls) => return self.starttls(),
             Ok(
@@ -301,9 +334,30 @@ impl<H: MessageHandler> Session<H> {
         Next::Continue
     }
 
+    /// As Postfix: junk commands are counted between accepted messages.
+    pub(crate) fn message_accepted(&mut self) {
+        self.junk = 0;
+    }
+
+    /// Counts a command that moves no transaction forward; true (and `421` queued) once there
+    /// are more than `max_junk_commands` since the last accepted message.
+    fn too_much_junk(&mut self) -> bool {
+        self.junk = self.junk.saturating_add(1);
+        if self.junk <= self.config.limits.max_junk_commands {
+            return false;
+        }
+        warn!(session = %self.info.session_id, junk = self.junk, "junk command limit hit");
+        self.config.events.limit_hit(LimitKind::JunkCommands);
+        self.reply_outcome(Outcome::TooManyJunkCommands);
+        true
+    }
+
     fn starttls(&mut self) -> Next {
         if self.conn.is_tls() {
             self.reply_outcome(Outcome::BadSequence("TLS already active"));
+            Next::Continue
+        } else if self.envelope.is_some() {
+            self.reply_outcome(Outcome::StartTlsInTransaction);
             Next::Continue
         } else if self.config.tls.is_none() {
             self.reply_outcome(Outcome::TlsUnavailable);

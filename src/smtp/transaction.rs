@@ -39,12 +39,20 @@ impl<H: MessageHandler> Session<H> {
         self.envelope = None;
     }
 
-    pub(crate) fn mail(&mut self, from: MailFrom<String>) {
+    /// Why MAIL cannot start a transaction now, if it cannot.
+    fn mail_out_of_sequence(&self) -> Option<Outcome> {
         if self.info.helo.is_none() {
-            return self.reply_outcome(Outcome::BadSequence("send EHLO or HELO first"));
+            Some(Outcome::BadSequence("send EHLO or HELO first"))
+        } else if self.envelope.is_some() {
+            Some(Outcome::BadSequence("nested MAIL command"))
+        } else {
+            None
         }
-        if self.envelope.is_some() {
-            return self.reply_outcome(Outcome::BadSequence("nested MAIL command"));
+    }
+
+    pub(crate) fn mail(&mut self, line: &[u8], from: MailFrom<String>) {
+        if let Some(outcome) = self.mail_out_of_sequence() {
+            return self.reply_outcome(outcome);
         }
         if from.size > self.config.limits.max_message_size {
             warn!(session = %self.info.session_id, declared = from.size, "declared SIZE over limit");
@@ -54,13 +62,32 @@ impl<H: MessageHandler> Session<H> {
         if from.flags & MAIL_BODY_BINARYMIME != 0 {
             return self.reply_outcome(Outcome::UnsupportedParameter);
         }
+        let smtputf8 = from.flags & MAIL_SMTPUTF8 != 0;
+        if let Err(outcome) = check_address_charset(line, &from.address, smtputf8) {
+            info!(session = %self.info.session_id, from = %from.address.escape_debug(), ?outcome, "sender refused");
+            return self.reply_outcome(match outcome {
+                Charset::NonAsciiWithoutSmtpUtf8 => Outcome::NonAsciiAddress,
+                Charset::NotUtf8 => Outcome::BadSenderSyntax,
+            });
+        }
         self.envelope = Some(Envelope {
             mail_from: (!from.address.is_empty()).then_some(from.address),
             rcpt_to: Vec::new(),
-            smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
+            smtputf8,
             body_8bit: from.flags & MAIL_BODY_8BITMIME != 0,
         });
         self.reply_outcome(Outcome::SenderOk);
+    }
+
+    /// MAIL with a `SIZE=` too large for a number (smtp-proto cannot parse it): over any
+    /// limit, so the same `552 5.3.4` as a declared size over ours.
+    pub(crate) fn mail_too_large(&mut self) {
+        if let Some(outcome) = self.mail_out_of_sequence() {
+            return self.reply_outcome(outcome);
+        }
+        warn!(session = %self.info.session_id, "declared SIZE overflows");
+        self.config.events.limit_hit(LimitKind::MessageSize);
+        self.reply_outcome(Outcome::MessageTooLarge);
     }
 
     /// `to` is `None` when smtp-proto could not parse the path; the raw line is still checked
@@ -69,6 +96,7 @@ impl<H: MessageHandler> Session<H> {
         let Some(envelope) = &self.envelope else {
             return self.reply_outcome(Outcome::BadSequence("need MAIL command"));
         };
+        let smtputf8 = envelope.smtputf8;
         if envelope.rcpt_to.len() >= self.config.limits.max_recipients {
             warn!(session = %self.info.session_id, "recipient limit hit");
             self.config.events.limit_hit(LimitKind::Recipients);
@@ -88,6 +116,13 @@ impl<H: MessageHandler> Session<H> {
         let Some(to) = to else {
             return self.reply_outcome(Outcome::BadRecipientSyntax);
         };
+        if let Err(outcome) = check_address_charset(line, &to.address, smtputf8) {
+            info!(session = %self.info.session_id, rcpt = %to.address.escape_debug(), ?outcome, "recipient refused");
+            return self.reply_outcome(match outcome {
+                Charset::NonAsciiWithoutSmtpUtf8 => Outcome::NonAsciiAddress,
+                Charset::NotUtf8 => Outcome::BadRecipientSyntax,
+            });
+        }
         match self.handler.check_recipient(&self.info, &to.address) {
             RcptCheck::Accept => {
                 if let Some(envelope) = &mut self.envelope {
@@ -100,5 +135,87 @@ impl<H: MessageHandler> Session<H> {
                 self.reply(reply);
             }
         }
+    }
+}
+
+/// Why an address's characters are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    /// Non-ASCII in a transaction without `SMTPUTF8`: `553 5.6.7` (RFC 6531 §3.5).
+    NonAsciiWithoutSmtpUtf8,
+    /// Bytes that are not UTF-8 (smtp-proto would have replaced them silently).
+    NotUtf8,
+}
+
+/// `address` as parsed from `line`; the raw path is checked too, since the parsed one has
+/// already been through a lossy UTF-8 conversion.
+fn check_address_charset(line: &[u8], address: &str, smtputf8: bool) -> Result<(), Charset> {
+    let raw = raw_path(line).unwrap_or_default();
+    if address.is_ascii() && raw.is_ascii() {
+        Ok(())
+    } else if !smtputf8 {
+        Err(Charset::NonAsciiWithoutSmtpUtf8)
+    } else if std::str::from_utf8(raw).is_err() {
+        Err(Charset::NotUtf8)
+    } else {
+        Ok(())
+    }
+}
+
+/// True if a MAIL line declares `SIZE=` with only digits: smtp-proto refuses such a value
+/// only when it does not fit in a number, i.e. when it is larger than any limit.
+pub(crate) fn declares_huge_size(line: &[u8]) -> bool {
+    let params = line
+        .iter()
+        .rposition(|&b| b == b'>')
+        .and_then(|end| line.get(end + 1..))
+        .unwrap_or_default();
+    params
+        .split(|b| b.is_ascii_whitespace())
+        .filter_map(|param| {
+            let (name, value) = param.split_at_checked(5)?;
+            name.eq_ignore_ascii_case(b"SIZE=").then_some(value)
+        })
+        .any(|value| !value.is_empty() && value.iter().all(u8::is_ascii_digit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_sizes_are_told_from_bad_ones() {
+        assert!(declares_huge_size(
+            b"MAIL FROM:<a@b> SIZE=99999999999999999999\r\n"
+        ));
+        assert!(declares_huge_size(
+            b"MAIL FROM:<a@b> BODY=8BITMIME size=18446744073709551615"
+        ));
+        assert!(!declares_huge_size(b"MAIL FROM:<a@b> SIZE=ABC\r\n"));
+        assert!(!declares_huge_size(b"MAIL FROM:<a@b> SIZE=\r\n"));
+        assert!(!declares_huge_size(b"MAIL FROM:<a@b> SIZE=-1\r\n"));
+        assert!(!declares_huge_size(b"MAIL FROM:<SIZE=1@b>\r\n"));
+    }
+
+    #[test]
+    fn non_ascii_addresses_need_smtputf8() {
+        let line = "MAIL FROM:<jörg@example.org>\r\n".as_bytes();
+        assert_eq!(
+            check_address_charset(line, "jörg@example.org", false),
+            Err(Charset::NonAsciiWithoutSmtpUtf8)
+        );
+        assert_eq!(
+            check_address_charset(line, "jörg@example.org", true),
+            Ok(())
+        );
+        let latin1 = b"MAIL FROM:<j\xf6rg@example.org> SMTPUTF8\r\n";
+        assert_eq!(
+            check_address_charset(latin1, "j\u{fffd}rg@example.org", true),
+            Err(Charset::NotUtf8)
+        );
+        assert_eq!(
+            check_address_charset(b"MAIL FROM:<a@b>", "a@b", false),
+            Ok(())
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use supportgate::smtp::{
-    self, Envelope, MessageHandler, RcptCheck, ServerConfig, SessionInfo, SmtpReply,
+    self, Envelope, LimitKind, MessageHandler, RcptCheck, ServerConfig, SessionEvents, SessionInfo,
+    SmtpReply,
 };
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -48,6 +49,47 @@ impl MessageHandler for RecordingHandler {
             .unwrap()
             .push((session.clone(), envelope.clone(), message));
         SmtpReply::accepted("Queued")
+    }
+}
+
+/// Counts what the server reports, so a test can see a session end that its client cannot
+/// observe (a client that does not read).
+#[derive(Debug, Default)]
+pub struct CountingEvents {
+    closed: Mutex<usize>,
+    limits: Mutex<Vec<&'static str>>,
+}
+
+impl CountingEvents {
+    pub fn closed(&self) -> usize {
+        *self.closed.lock().unwrap()
+    }
+
+    /// The limits hit so far, by `LimitKind::as_str`.
+    pub fn limits(&self) -> Vec<&'static str> {
+        self.limits.lock().unwrap().clone()
+    }
+
+    /// True once `n` sessions have closed, within `within`.
+    pub async fn wait_closed(&self, n: usize, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if self.closed() >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.closed() >= n
+    }
+}
+
+impl SessionEvents for CountingEvents {
+    fn session_closed(&self) {
+        *self.closed.lock().unwrap() += 1;
+    }
+
+    fn limit_hit(&self, kind: LimitKind) {
+        self.limits.lock().unwrap().push(kind.as_str());
     }
 }
 
