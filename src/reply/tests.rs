@@ -140,7 +140,10 @@ fn reply_reparses_with_the_rfc_3834_headers() {
     let body = parsed.body_text(0).unwrap().replace("\r\n", "\n");
     assert_eq!(body, sent.body);
     // A stranger (not-registered) is not told which account `support+acme@` is (enumeration).
-    assert!(!body.contains("Acme SAS") && !body.contains("acme.vendor.example"), "{body}");
+    assert!(
+        !body.contains("Acme SAS") && !body.contains("acme.vendor.example"),
+        "{body}"
+    );
     assert!(body.contains("your account"), "{body}");
     assert!(body.contains("\"View profile\"") && body.contains("\"+ add contact\""));
     for line in String::from_utf8(sent.bytes).unwrap().split("\r\n") {

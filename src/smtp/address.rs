@@ -87,9 +87,40 @@ pub fn check_forward_path(path: &[u8]) -> Result<(), RelayHack> {
     Ok(())
 }
 
+/// True if a MAIL line declares `SIZE=` with only digits: smtp-proto refuses such a value
+/// only when it does not fit in a number, i.e. when it is larger than any limit.
+pub(crate) fn declares_huge_size(line: &[u8]) -> bool {
+    let params = line
+        .iter()
+        .rposition(|&b| b == b'>')
+        .and_then(|end| line.get(end + 1..))
+        .unwrap_or_default();
+    params
+        .split(|b| b.is_ascii_whitespace())
+        .filter_map(|param| {
+            let (name, value) = param.split_at_checked(5)?;
+            name.eq_ignore_ascii_case(b"SIZE=").then_some(value)
+        })
+        .any(|value| !value.is_empty() && value.iter().all(u8::is_ascii_digit))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_sizes_are_told_from_bad_ones() {
+        assert!(declares_huge_size(
+            b"MAIL FROM:<a@b> SIZE=99999999999999999999\r\n"
+        ));
+        assert!(declares_huge_size(
+            b"MAIL FROM:<a@b> BODY=8BITMIME size=18446744073709551615"
+        ));
+        assert!(!declares_huge_size(b"MAIL FROM:<a@b> SIZE=ABC\r\n"));
+        assert!(!declares_huge_size(b"MAIL FROM:<a@b> SIZE=\r\n"));
+        assert!(!declares_huge_size(b"MAIL FROM:<a@b> SIZE=-1\r\n"));
+        assert!(!declares_huge_size(b"MAIL FROM:<SIZE=1@b>\r\n"));
+    }
 
     fn check(line: &str) -> Result<(), RelayHack> {
         let path = raw_path(line.as_bytes()).expect("test line has a path");

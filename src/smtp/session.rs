@@ -17,13 +17,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::address::declares_huge_size;
 use super::config::{Phase, ServerConfig};
 use super::connection::Connection;
 use super::deadline::later;
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
-use super::transaction::declares_huge_size;
 
 /// What the loop does after a command.
 enum Next {
