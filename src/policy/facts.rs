@@ -23,6 +23,9 @@ pub struct MessageFacts {
     pub subject: String,
     /// The start of the first text body, for P4 category matching.
     pub body_start: String,
+    /// Header fields that RFC 5322 §3.6 allows once but that appear more than once
+    /// ([`SINGLETON_HEADERS`]): a reader and the policy could read different ones (P7).
+    pub duplicated_headers: Vec<&'static str>,
     pub message_id: Option<String>,
     pub references: Vec<String>,
     pub content_language: Option<String>,
@@ -40,6 +43,18 @@ pub struct MessageFacts {
     /// The `Authentication-Results` headers, topmost first (raw, unfolded).
     pub authentication_results: Vec<String>,
 }
+
+/// Header fields that a message has at most once (RFC 5322 §3.6) and that someone reads: the
+/// ticket keeps every copy, mail clients show the first, mail-parser reads the last.
+pub const SINGLETON_HEADERS: [&str; 7] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Subject",
+    "Message-ID",
+    "Date",
+];
 
 /// Headers that only mailing-list and group deliveries add.
 const GROUP_HEADERS: [&str; 6] = [
@@ -66,8 +81,18 @@ impl MessageFacts {
                 facts.body_start = text.chars().take(body_chars).collect();
             }
         }
+        let mut seen = [0u8; SINGLETON_HEADERS.len()];
         for header in message.headers() {
             let name = header.name.as_str();
+            if let Some(i) = SINGLETON_HEADERS
+                .iter()
+                .position(|s| s.eq_ignore_ascii_case(name))
+            {
+                seen[i] = seen[i].saturating_add(1);
+                if seen[i] == 2 {
+                    facts.duplicated_headers.push(SINGLETON_HEADERS[i]);
+                }
+            }
             let lower = name.to_ascii_lowercase();
             let raw = || raw_value(message, header.offset_start, header.offset_end);
             match lower.as_str() {
@@ -263,6 +288,21 @@ mod tests {
             "sécond"
         );
         assert_eq!(subject_of(b"From: a@b.example\n\nx\n"), "");
+    }
+
+    #[test]
+    fn duplicated_singleton_headers_are_named_once_each() {
+        let raw = b"From: a@b.example\nTO: x@y.example\nReceived: x\nReceived: y\n\
+            Subject: one\nto: z@y.example\nsubject: two\nSUBJECT: three\n\nx\n";
+        let message = MessageParser::new().parse(&raw[..]).expect("parses");
+        let facts = MessageFacts::extract(&message, 0);
+        assert_eq!(facts.duplicated_headers, ["To", "Subject"]);
+        let single = MessageParser::new()
+            .parse(&b"From: a@b.example\nSubject: one\nComments: a\nComments: b\n\nx\n"[..])
+            .expect("parses");
+        assert!(MessageFacts::extract(&single, 0)
+            .duplicated_headers
+            .is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! P1–P8 (SPEC §3), applied in a fixed order; the first rule broken gives the reason.
 //!
-//! Order: P7 (a usable sender) → P6 (authenticated) → identify the account → P2 (helpdesk) →
+//! Order: P7 (a usable sender: one From mailbox, and no header that RFC 5322 allows once given
+//! twice) → P6 (authenticated) → identify the account → P2 (helpdesk) →
 //! P3 (group) → P8 (ambiguous) → P1 (registered) → P5 (shared) → P4 (authorisation). Cheap,
 //! message-only checks come first; identity before authorisation.
 
@@ -66,6 +67,11 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
             .authenticates(s.domain(), input.settings.require_dmarc)
     });
     let outcome = match &sender {
+        // Two Subjects (or Froms, Dates...): the helpdesk and the policy could read different
+        // ones, so neither is trusted.
+        _ if !input.facts.duplicated_headers.is_empty() => {
+            Outcome::refuse(Reason::MalformedSender, None)
+        }
         None => Outcome::refuse(Reason::MalformedSender, None),
         Some(_) if !authenticated => Outcome::refuse(Reason::UnauthenticatedSender, None),
         Some(sender) => evaluate(input, sender),

@@ -102,7 +102,7 @@ const fn case(
 }
 
 fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decision {
-    let mut facts = MessageFacts {
+    let facts = MessageFacts {
         from: Some(if case.from.is_empty() {
             FromHeader::Missing
         } else {
@@ -112,7 +112,6 @@ fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decisio
         has_list_header: case.list_header,
         ..MessageFacts::default()
     };
-    facts.body_start = String::new();
     let auth = AuthResult::with_source(if case.authenticated {
         AuthSource::Assumed
     } else {
@@ -526,3 +525,104 @@ fn a_null_and_an_unusable_reverse_path_are_told_apart() {
         assert_eq!(decision.reply, expected, "{mail_from:?}");
     }
 }
+
+/// Decides a whole message as `check` would: parsed by mail-parser, facts extracted with the
+/// settings' body bound, From as the envelope sender, sent to the support address.
+fn decide_raw(raw: &str, settings: &PolicySettings, directory: &Directory) -> Decision {
+    let message = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("the test message parses");
+    let facts = MessageFacts::extract(&message, settings.category_body_chars);
+    let mail_from = match &facts.from {
+        Some(FromHeader::Mailbox(address)) => Some(address.clone()),
+        _ => None,
+    };
+    let envelope = Envelope {
+        mail_from,
+        recipients: vec!["support@vendor.example".into()],
+    };
+    decide(&PolicyInput {
+        envelope: &envelope,
+        facts: &facts,
+        auth: &AuthResult::with_source(AuthSource::Assumed),
+        directory,
+        settings,
+        reply_memory: &NoReplyMemory,
+        now: 1_000_000,
+    })
+}
+
+/// `From: <from>`, the extra `headers`, then `rest` (more headers, a blank line and a body).
+fn mail(from: &str, headers: &str, rest: &str) -> String {
+    format!("From: {from}\nDate: Mon, 02 Mar 2026 09:15:00 +0100\nMessage-ID: <t@acme.example>\n{headers}{rest}")
+}
+
+fn assert_reasons(table: &[(&str, String, Reason)]) {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let settings = settings();
+    let wrong: Vec<String> = table
+        .iter()
+        .filter_map(|(label, raw, reason)| {
+            let decision = decide_raw(raw, &settings, &directory);
+            (decision.reason != *reason)
+                .then(|| format!("{label}: {} instead of {reason}", decision.reason))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+const AGENT: &str = "Agent <agent@acme.example>";
+
+/// Issue 10, finding 2 (a): a second singleton header. The ticket keeps both Subjects and mail
+/// clients show the first, while the policy read the last one.
+#[test]
+fn p4_evasion_a_duplicated_singleton_headers_are_malformed() {
+    let mut table = vec![(
+        "two Subjects, the request in the first",
+        mail(
+            AGENT,
+            "Subject: Invoice for March\nSubject: Hello\n",
+            "\nHi\n",
+        ),
+        Reason::MalformedSender,
+    )];
+    for (name, value) in [
+        ("Sender", "agent@acme.example"),
+        ("Reply-To", "agent@acme.example"),
+        ("To", "support@vendor.example"),
+        ("Message-ID", "<other@acme.example>"),
+        ("Date", "Tue, 03 Mar 2026 09:15:00 +0100"),
+        ("subject", "Hello"),
+    ] {
+        table.push((
+            name,
+            mail(
+                AGENT,
+                &format!("Subject: Hello\nTo: support@vendor.example\nSender: agent@acme.example\nReply-To: agent@acme.example\n{name}: {value}\n"),
+                "\nHi\n",
+            ),
+            Reason::MalformedSender,
+        ));
+    }
+    table.push((
+        "each singleton once",
+        mail(
+            AGENT,
+            "Subject: Hello\nTo: support@vendor.example\nSender: agent@acme.example\nReply-To: agent@acme.example\n",
+            "\nHi\n",
+        ),
+        Reason::Accepted,
+    ));
+    // Not singletons (RFC 5322 §3.6): any number is fine.
+    table.push((
+        "two Received, two Comments, two Keywords",
+        mail(
+            AGENT,
+            "Received: from a by b; Mon, 02 Mar 2026 09:15:00 +0100\nReceived: from c by a; Mon, 02 Mar 2026 09:14:00 +0100\nComments: one\nComments: two\nKeywords: x\nKeywords: y\nSubject: Hello\n",
+            "\nHi\n",
+        ),
+        Reason::Accepted,
+    ));
+    assert_reasons(&table);
+}
+
