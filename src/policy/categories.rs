@@ -1,13 +1,16 @@
 //! P4 sensitive categories: patterns matched on the decoded Subject and the start of the body.
 //!
-//! Matching is case-insensitive and accent-insensitive: both the text and the patterns have
-//! their diacritics removed (`sécurité` and `securite` are the same word), so administrators
-//! need not write every spelling twice.
+//! Matching is case-insensitive, accent-insensitive and blind to invisible and look-alike
+//! characters: text and patterns go through the same normalisation ([`super::text::normalise`]:
+//! `sécurité` and `securite` are the same word, and so are `In\u{200b}voice`, `іnvoice` with a
+//! Cyrillic `і` and the full-width `ｉｎｖｏｉｃｅ`), so administrators need not write every
+//! spelling twice.
 
 use crate::directory::Role;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use std::borrow::Cow;
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+pub use super::text::fold;
+use super::text::MatchText;
 
 /// One `[[category]]`.
 #[derive(Debug, Clone)]
@@ -48,37 +51,10 @@ impl CategoryRule {
         }
     }
 
-    /// Matches text already passed through [`fold`].
+    /// Matches text already in matching form ([`fold`], [`MatchText`]).
     pub fn matches_folded(&self, folded: &str) -> bool {
         self.matcher.is_match(folded.as_bytes())
     }
-}
-
-/// Removes diacritics and typographic apostrophes, so that `Sécurité`, `securite` and
-/// `SECURITE` compare alike under a case-insensitive match. ASCII text is returned as is;
-/// other characters are decomposed one at a time (NFD) and their combining marks dropped.
-pub fn fold(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            c if c.is_ascii() => out.push(c),
-            '\u{2019}' | '\u{2018}' => out.push('\''),
-            '\u{a0}' => out.push(' '),
-            'œ' => out.push_str("oe"),
-            'Œ' => out.push_str("OE"),
-            'æ' => out.push_str("ae"),
-            'Æ' => out.push_str("AE"),
-            c => decompose_canonical(c, |part| {
-                if !is_combining_mark(part) {
-                    out.push(part)
-                }
-            }),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// All `[[category]]` rules, with one matcher over all of them so that a message is scanned
@@ -120,11 +96,12 @@ impl Categories {
         if self.rules.is_empty() {
             return None;
         }
-        let mut text = fold(subject).into_owned();
+        let mut text = MatchText::of(subject, usize::MAX);
         if let Some(body) = body_start {
-            // A blank line between them: no pattern spans the two.
+            // A blank line between them (runs of white space inside are one space): no
+            // pattern spans the two.
             text.push_str("\n\n");
-            text.push_str(&fold(body));
+            text.push_str(&MatchText::of(body, usize::MAX));
         }
         match &self.any {
             Some(set) => set

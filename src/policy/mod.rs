@@ -10,6 +10,7 @@
 //! - [`rules`]: P1–P8 in order, producing the reason.
 //! - [`suppression`]: the never-reply rules of SPEC §5.
 //! - [`categories`]: P4 sensitive categories.
+//! - [`text`]: the normalisation of the text P4 reads.
 //! - [`authentication`]: RFC 8601 results and how they map to P6.
 
 pub mod authentication;
@@ -19,6 +20,7 @@ pub mod facts;
 pub mod identify;
 pub mod rules;
 pub mod suppression;
+pub mod text;
 
 pub use authentication::{AuthOutcome, AuthResult, AuthSource, MethodResult};
 pub use categories::{Categories, CategoryRule};

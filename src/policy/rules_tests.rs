@@ -572,6 +572,8 @@ fn assert_reasons(table: &[(&str, String, Reason)]) {
 }
 
 const AGENT: &str = "Agent <agent@acme.example>";
+const OWNER: &str = "Owner <owner@acme.example>";
+const TEXT: &str = "Content-Type: text/plain; charset=utf-8";
 
 /// Issue 10, finding 2 (a): a second singleton header. The ticket keeps both Subjects and mail
 /// clients show the first, while the policy read the last one.
@@ -620,6 +622,63 @@ fn p4_evasion_a_duplicated_singleton_headers_are_malformed() {
             AGENT,
             "Received: from a by b; Mon, 02 Mar 2026 09:15:00 +0100\nReceived: from c by a; Mon, 02 Mar 2026 09:14:00 +0100\nComments: one\nComments: two\nKeywords: x\nKeywords: y\nSubject: Hello\n",
             "\nHi\n",
+        ),
+        Reason::Accepted,
+    ));
+    assert_reasons(&table);
+}
+
+/// Issue 10, finding 2 (c): invisible or look-alike characters inside the keyword.
+#[test]
+fn p4_evasion_c_invisible_and_look_alike_characters() {
+    let mut table = Vec::new();
+    for (label, subject) in [
+        ("zero-width space", "In\u{200b}voice for March"),
+        ("soft hyphen", "In\u{ad}voice for March"),
+        ("word joiner and BOM", "In\u{2060}vo\u{feff}ice"),
+        ("bidi controls", "In\u{202e}vo\u{2066}ice\u{2069}"),
+        ("Cyrillic i", "\u{456}nvoice for March"),
+        ("Cyrillic o and e", "Inv\u{43e}ic\u{435}"),
+        ("Greek omicron, capital", "INV\u{39f}ICE"),
+        (
+            "full-width",
+            "\u{ff49}\u{ff4e}\u{ff56}\u{ff4f}\u{ff49}\u{ff43}\u{ff45}",
+        ),
+    ] {
+        table.push((
+            label,
+            mail(
+                AGENT,
+                &format!("Subject: {subject}\n"),
+                &format!("{TEXT}\n\nHi\n"),
+            ),
+            Reason::AuthorizationRequired,
+        ));
+    }
+    table.push((
+        "the same tricks in the body",
+        mail(
+            AGENT,
+            "Subject: Hello\n",
+            &format!("{TEXT}\n\nPlease send the f\u{200b}a\u{441}tur\u{435}.\n"),
+        ),
+        Reason::AuthorizationRequired,
+    ));
+    table.push((
+        "Russian text is not a category",
+        mail(
+            AGENT,
+            "Subject: \u{41f}\u{440}\u{438}\u{432}\u{435}\u{442}\n",
+            &format!("{TEXT}\n\n\u{421}\u{43f}\u{430}\u{441}\u{438}\u{431}\u{43e}\n"),
+        ),
+        Reason::Accepted,
+    ));
+    table.push((
+        "an owner may use them",
+        mail(
+            OWNER,
+            "Subject: In\u{200b}voice\n",
+            &format!("{TEXT}\n\nHi\n"),
         ),
         Reason::Accepted,
     ));
