@@ -1,4 +1,5 @@
-//! P4 sensitive categories: patterns matched on the decoded Subject and the start of the body.
+//! P4 sensitive categories: patterns matched on the decoded Subject and the start of every
+//! text part ([`super::text`]).
 //!
 //! Matching is case-insensitive, accent-insensitive and blind to invisible and look-alike
 //! characters: text and patterns go through the same normalisation ([`super::text::normalise`]:
@@ -90,18 +91,19 @@ impl Categories {
         self.rules.iter()
     }
 
-    /// The first category (in configuration order) that `subject` or `body_start` falls
-    /// into.
-    pub fn find(&self, subject: &str, body_start: Option<&str>) -> Option<&CategoryRule> {
+    /// The first category (in configuration order) that `subject` or one of `parts` falls
+    /// into. `subject` is as decoded; `parts` are already in matching form
+    /// ([`MessageFacts::part_texts`](super::MessageFacts::part_texts)).
+    pub fn find(&self, subject: &str, parts: &[String]) -> Option<&CategoryRule> {
         if self.rules.is_empty() {
             return None;
         }
         let mut text = MatchText::of(subject, usize::MAX);
-        if let Some(body) = body_start {
+        for part in parts {
             // A blank line between them (runs of white space inside are one space): no
-            // pattern spans the two.
+            // pattern spans two.
             text.push_str("\n\n");
-            text.push_str(&MatchText::of(body, usize::MAX));
+            text.push_str(part);
         }
         match &self.any {
             Some(set) => set
@@ -114,13 +116,13 @@ impl Categories {
     }
 }
 
-/// The first category of `rules` that `subject` or `body_start` falls into.
+/// The first category of `rules` that `subject` or one of `parts` falls into.
 pub fn find_category<'a>(
     rules: &'a Categories,
     subject: &str,
-    body_start: Option<&str>,
+    parts: &[String],
 ) -> Option<&'a CategoryRule> {
-    rules.find(subject, body_start)
+    rules.find(subject, parts)
 }
 
 #[cfg(test)]
@@ -138,12 +140,12 @@ mod tests {
         let mut rules = Categories::default();
         rules.push(rule);
         for text in ["Problème de SÉCURITÉ", "securite", "Reset 2FA please"] {
-            assert!(find_category(&rules, text, None).is_some(), "{text}");
+            assert!(find_category(&rules, text, &[]).is_some(), "{text}");
         }
         for text in ["2fab", "sure"] {
-            assert!(find_category(&rules, text, None).is_none(), "{text}");
+            assert!(find_category(&rules, text, &[]).is_none(), "{text}");
         }
-        assert!(find_category(&rules, "hello", Some("my 2FA device is lost")).is_some());
+        assert!(find_category(&rules, "hello", &["my 2FA device is lost".into()]).is_some());
     }
 
     #[test]

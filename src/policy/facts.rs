@@ -1,5 +1,6 @@
 //! What the policy needs to know about a message, read once from the parsed headers.
 
+use super::text::part_texts;
 use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
 
 /// The sender as read from the From header(s), before any directory lookup.
@@ -21,8 +22,9 @@ pub enum FromHeader {
 pub struct MessageFacts {
     pub from: Option<FromHeader>,
     pub subject: String,
-    /// The start of the first text body, for P4 category matching.
-    pub body_start: String,
+    /// The start of every text part (HTML reduced to its text, attached messages included), in
+    /// matching form, for P4 category matching ([`part_texts`]).
+    pub part_texts: Vec<String>,
     /// Header fields that RFC 5322 §3.6 allows once but that appear more than once
     /// ([`SINGLETON_HEADERS`]): a reader and the policy could read different ones (P7).
     pub duplicated_headers: Vec<&'static str>,
@@ -67,7 +69,8 @@ const GROUP_HEADERS: [&str; 6] = [
 ];
 
 impl MessageFacts {
-    /// Reads the facts from a parsed message; `body_chars` bounds how much body text is kept.
+    /// Reads the facts from a parsed message; `body_chars` bounds how much text of each part
+    /// is kept (0: none).
     pub fn extract(message: &Message<'_>, body_chars: usize) -> MessageFacts {
         let mut facts = MessageFacts {
             from: Some(from_header(message)),
@@ -76,11 +79,7 @@ impl MessageFacts {
             references: text_list(message.references()),
             ..MessageFacts::default()
         };
-        if body_chars > 0 {
-            if let Some(text) = message.body_text(0) {
-                facts.body_start = text.chars().take(body_chars).collect();
-            }
-        }
+        facts.part_texts = part_texts(message, body_chars);
         let mut seen = [0u8; SINGLETON_HEADERS.len()];
         for header in message.headers() {
             let name = header.name.as_str();

@@ -155,10 +155,11 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         _ => return Outcome::refuse(Reason::SharedAddress, Some(account)),
     };
     let role = directory.agent(account, agent).role;
-    let body = input
-        .settings
-        .categories_match_body
-        .then_some(input.facts.body_start.as_str());
+    let parts: &[String] = if input.settings.categories_match_body {
+        &input.facts.part_texts
+    } else {
+        &[]
+    };
     let mut outcome = Outcome {
         reason: Reason::Accepted,
         account: Some(account),
@@ -166,7 +167,7 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         category: None,
         notify: Vec::new(),
     };
-    if let Some(category) = find_category(&input.settings.categories, &input.facts.subject, body) {
+    if let Some(category) = find_category(&input.settings.categories, &input.facts.subject, parts) {
         if !category.allows(role) {
             outcome.reason = Reason::AuthorizationRequired;
             outcome.category = Some(category.name.clone());

@@ -557,6 +557,25 @@ fn mail(from: &str, headers: &str, rest: &str) -> String {
     format!("From: {from}\nDate: Mon, 02 Mar 2026 09:15:00 +0100\nMessage-ID: <t@acme.example>\n{headers}{rest}")
 }
 
+fn alternative(text: &str, html: &str) -> String {
+    format!(
+        "Subject: Question\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n\
+         --b\nContent-Type: text/plain; charset=utf-8\n\n{text}\n\
+         --b\nContent-Type: text/html; charset=utf-8\n\n{html}\n--b--\n"
+    )
+}
+
+fn mixed(parts: &[(&str, &str)]) -> String {
+    let mut body = String::from(
+        "Subject: Question\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=m\n\n",
+    );
+    for (headers, content) in parts {
+        body.push_str(&format!("--m\n{headers}\n\n{content}\n"));
+    }
+    body.push_str("--m--\n");
+    body
+}
+
 fn assert_reasons(table: &[(&str, String, Reason)]) {
     let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
     let settings = settings();
@@ -628,6 +647,46 @@ fn p4_evasion_a_duplicated_singleton_headers_are_malformed() {
     assert_reasons(&table);
 }
 
+/// Issue 10, finding 2 (b): the request only in the HTML alternative, which is what mail
+/// clients (and the helpdesk) show.
+#[test]
+fn p4_evasion_b_request_only_in_the_html_part() {
+    assert_reasons(&[
+        (
+            "invoice only in text/html",
+            mail(AGENT, "", &alternative("Hello,\n\nsee below.", "<p>Please send the <b>in</b>voice of March</p>")),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "entities and a block boundary",
+            mail(AGENT, "", &alternative("Hello", "<div>the</div><div>&#x69;nvoice</div>")),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "an owner may ask in HTML",
+            mail(OWNER, "", &alternative("Hello", "<p>Please send the invoice</p>")),
+            Reason::Accepted,
+        ),
+        (
+            "an innocent HTML part",
+            mail(AGENT, "", &alternative("Hello, the export fails.", "<p>Hello, the import fails.</p>")),
+            Reason::Accepted,
+        ),
+        (
+            "invoice only in style, script and comments",
+            mail(
+                AGENT,
+                "",
+                &alternative(
+                    "Hello",
+                    "<html><head><style>.invoice { color: red }</style><script>var invoice = 1;</script></head><body><!-- invoice --><p class=\"invoice\">Hello</p></body></html>",
+                ),
+            ),
+            Reason::Accepted,
+        ),
+    ]);
+}
+
 /// Issue 10, finding 2 (c): invisible or look-alike characters inside the keyword.
 #[test]
 fn p4_evasion_c_invisible_and_look_alike_characters() {
@@ -685,3 +744,66 @@ fn p4_evasion_c_invisible_and_look_alike_characters() {
     assert_reasons(&table);
 }
 
+/// Issue 10, finding 2 (d): the request in a part after the first text body.
+#[test]
+fn p4_evasion_d_request_in_another_part() {
+    let rfc822 = "Content-Type: message/rfc822";
+    assert_reasons(&[
+        (
+            "second text part",
+            mail(AGENT, "", &mixed(&[(TEXT, "Hello"), (TEXT, "Please send the invoice.")])),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "text attachment",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[
+                    (TEXT, "Hello, see the attached file."),
+                    ("Content-Type: text/plain; name=request.txt\nContent-Disposition: attachment; filename=request.txt", "Please send the invoice."),
+                ]),
+            ),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "attached message",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[
+                    (TEXT, "Hello, forwarding this."),
+                    (rfc822, "From: someone@else.example\nSubject: Hi\nContent-Type: text/plain\n\nPlease send the invoice."),
+                ]),
+            ),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "an owner may attach it",
+            mail(OWNER, "", &mixed(&[(TEXT, "Hello"), (TEXT, "Please send the invoice.")])),
+            Reason::Accepted,
+        ),
+        (
+            "innocent attachments",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[
+                    (TEXT, "Hello, the logs."),
+                    ("Content-Type: text/plain; name=log.txt\nContent-Disposition: attachment", "import failed"),
+                    ("Content-Type: application/pdf\nContent-Transfer-Encoding: base64", "aW52b2ljZQ=="),
+                ]),
+            ),
+            Reason::Accepted,
+        ),
+        (
+            "beyond category_body_chars of its part",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[(TEXT, "Hello"), (TEXT, &format!("{} invoice", "word ".repeat(120)))]),
+            ),
+            Reason::Accepted,
+        ),
+    ]);
+}
