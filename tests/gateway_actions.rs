@@ -442,9 +442,20 @@ fn an_encoded_line_break_in_the_subject_does_not_inject_a_header_into_the_reply(
     let body = message(
         "mallory@else.example",
         "=?utf-8?q?Hi=0D=0ABcc:_victim@else.example=0D=0AX-Injected:_yes?=",
-        &["Message-ID: <a@b>\r\n X-Folded-Injected: yes"],
+        &[],
         "Hi.\n",
     );
+    // The folded Message-ID (copied into the reply's In-Reply-To) replaces the helper's: a
+    // second Message-ID field would make the message malformed (P7, rejected).
+    let text = String::from_utf8(body).unwrap();
+    let start = text.find("Message-ID: ").unwrap();
+    let end = start + text[start..].find("\r\n").unwrap();
+    let body = format!(
+        "{}Message-ID: <a@b>\r\n X-Folded-Injected: yes{}",
+        &text[..start],
+        &text[end..]
+    )
+    .into_bytes();
     let reply = gw.send(
         "mallory@else.example",
         &["support+globex@vendor.example"],

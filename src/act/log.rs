@@ -25,6 +25,7 @@ pub fn decision(received: &Received, decided: &Decided, acted: &Acted, front_cod
         verdict = verdict(decision.verdict),
         reason = decision.reason.code(),
         category = decision.category.as_deref().unwrap_or(""),
+        duplicated_headers = %received.facts.duplicated_headers.join(","),
         action = decision.action.as_str(),
         outcome = acted.outcome.as_str(),
         auth = %received.auth.summary(),

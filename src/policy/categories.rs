@@ -1,13 +1,17 @@
-//! P4 sensitive categories: patterns matched on the decoded Subject and the start of the body.
+//! P4 sensitive categories: patterns matched on the decoded Subject and the start of every
+//! text part ([`super::text`]).
 //!
-//! Matching is case-insensitive and accent-insensitive: both the text and the patterns have
-//! their diacritics removed (`sécurité` and `securite` are the same word), so administrators
-//! need not write every spelling twice.
+//! Matching is case-insensitive, accent-insensitive and blind to invisible and look-alike
+//! characters: text and patterns go through the same normalisation ([`super::text::normalise`]:
+//! `sécurité` and `securite` are the same word, and so are `In\u{200b}voice`, `іnvoice` with a
+//! Cyrillic `і` and the full-width `ｉｎｖｏｉｃｅ`), so administrators need not write every
+//! spelling twice.
 
 use crate::directory::Role;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
-use std::borrow::Cow;
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
+pub use super::text::fold;
+use super::text::MatchText;
 
 /// One `[[category]]`.
 #[derive(Debug, Clone)]
@@ -48,37 +52,10 @@ impl CategoryRule {
         }
     }
 
-    /// Matches text already passed through [`fold`].
+    /// Matches text already in matching form ([`fold`], [`MatchText`]).
     pub fn matches_folded(&self, folded: &str) -> bool {
         self.matcher.is_match(folded.as_bytes())
     }
-}
-
-/// Removes diacritics and typographic apostrophes, so that `Sécurité`, `securite` and
-/// `SECURITE` compare alike under a case-insensitive match. ASCII text is returned as is;
-/// other characters are decomposed one at a time (NFD) and their combining marks dropped.
-pub fn fold(text: &str) -> Cow<'_, str> {
-    if text.is_ascii() {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            c if c.is_ascii() => out.push(c),
-            '\u{2019}' | '\u{2018}' => out.push('\''),
-            '\u{a0}' => out.push(' '),
-            'œ' => out.push_str("oe"),
-            'Œ' => out.push_str("OE"),
-            'æ' => out.push_str("ae"),
-            'Æ' => out.push_str("AE"),
-            c => decompose_canonical(c, |part| {
-                if !is_combining_mark(part) {
-                    out.push(part)
-                }
-            }),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// All `[[category]]` rules, with one matcher over all of them so that a message is scanned
@@ -114,17 +91,19 @@ impl Categories {
         self.rules.iter()
     }
 
-    /// The first category (in configuration order) that `subject` or `body_start` falls
-    /// into.
-    pub fn find(&self, subject: &str, body_start: Option<&str>) -> Option<&CategoryRule> {
+    /// The first category (in configuration order) that `subject` or one of `parts` falls
+    /// into. `subject` is as decoded; `parts` are already in matching form
+    /// ([`MessageFacts::part_texts`](super::MessageFacts::part_texts)).
+    pub fn find(&self, subject: &str, parts: &[String]) -> Option<&CategoryRule> {
         if self.rules.is_empty() {
             return None;
         }
-        let mut text = fold(subject).into_owned();
-        if let Some(body) = body_start {
-            // A blank line between them: no pattern spans the two.
+        let mut text = MatchText::of(subject, usize::MAX);
+        for part in parts {
+            // A blank line between them (runs of white space inside are one space): no
+            // pattern spans two.
             text.push_str("\n\n");
-            text.push_str(&fold(body));
+            text.push_str(part);
         }
         match &self.any {
             Some(set) => set
@@ -137,13 +116,13 @@ impl Categories {
     }
 }
 
-/// The first category of `rules` that `subject` or `body_start` falls into.
+/// The first category of `rules` that `subject` or one of `parts` falls into.
 pub fn find_category<'a>(
     rules: &'a Categories,
     subject: &str,
-    body_start: Option<&str>,
+    parts: &[String],
 ) -> Option<&'a CategoryRule> {
-    rules.find(subject, body_start)
+    rules.find(subject, parts)
 }
 
 #[cfg(test)]
@@ -161,12 +140,12 @@ mod tests {
         let mut rules = Categories::default();
         rules.push(rule);
         for text in ["Problème de SÉCURITÉ", "securite", "Reset 2FA please"] {
-            assert!(find_category(&rules, text, None).is_some(), "{text}");
+            assert!(find_category(&rules, text, &[]).is_some(), "{text}");
         }
         for text in ["2fab", "sure"] {
-            assert!(find_category(&rules, text, None).is_none(), "{text}");
+            assert!(find_category(&rules, text, &[]).is_none(), "{text}");
         }
-        assert!(find_category(&rules, "hello", Some("my 2FA device is lost")).is_some());
+        assert!(find_category(&rules, "hello", &["my 2FA device is lost".into()]).is_some());
     }
 
     #[test]

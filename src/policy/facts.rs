@@ -1,5 +1,6 @@
 //! What the policy needs to know about a message, read once from the parsed headers.
 
+use super::text::part_texts;
 use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
 
 /// The sender as read from the From header(s), before any directory lookup.
@@ -21,8 +22,12 @@ pub enum FromHeader {
 pub struct MessageFacts {
     pub from: Option<FromHeader>,
     pub subject: String,
-    /// The start of the first text body, for P4 category matching.
-    pub body_start: String,
+    /// The start of every text part (HTML reduced to its text, attached messages included), in
+    /// matching form, for P4 category matching ([`part_texts`]).
+    pub part_texts: Vec<String>,
+    /// Header fields that RFC 5322 §3.6 allows once but that appear more than once
+    /// ([`SINGLETON_HEADERS`]): a reader and the policy could read different ones (P7).
+    pub duplicated_headers: Vec<&'static str>,
     pub message_id: Option<String>,
     pub references: Vec<String>,
     pub content_language: Option<String>,
@@ -41,6 +46,18 @@ pub struct MessageFacts {
     pub authentication_results: Vec<String>,
 }
 
+/// Header fields that a message has at most once (RFC 5322 §3.6) and that someone reads: the
+/// ticket keeps every copy, mail clients show the first, mail-parser reads the last.
+pub const SINGLETON_HEADERS: [&str; 7] = [
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Subject",
+    "Message-ID",
+    "Date",
+];
+
 /// Headers that only mailing-list and group deliveries add.
 const GROUP_HEADERS: [&str; 6] = [
     "x-google-group-id",
@@ -52,7 +69,8 @@ const GROUP_HEADERS: [&str; 6] = [
 ];
 
 impl MessageFacts {
-    /// Reads the facts from a parsed message; `body_chars` bounds how much body text is kept.
+    /// Reads the facts from a parsed message; `body_chars` bounds how much text of each part
+    /// is kept (0: none).
     pub fn extract(message: &Message<'_>, body_chars: usize) -> MessageFacts {
         let mut facts = MessageFacts {
             from: Some(from_header(message)),
@@ -61,13 +79,19 @@ impl MessageFacts {
             references: text_list(message.references()),
             ..MessageFacts::default()
         };
-        if body_chars > 0 {
-            if let Some(text) = message.body_text(0) {
-                facts.body_start = text.chars().take(body_chars).collect();
-            }
-        }
+        facts.part_texts = part_texts(message, body_chars);
+        let mut seen = [0u8; SINGLETON_HEADERS.len()];
         for header in message.headers() {
             let name = header.name.as_str();
+            if let Some(i) = SINGLETON_HEADERS
+                .iter()
+                .position(|s| s.eq_ignore_ascii_case(name))
+            {
+                seen[i] = seen[i].saturating_add(1);
+                if seen[i] == 2 {
+                    facts.duplicated_headers.push(SINGLETON_HEADERS[i]);
+                }
+            }
             let lower = name.to_ascii_lowercase();
             let raw = || raw_value(message, header.offset_start, header.offset_end);
             match lower.as_str() {
@@ -263,6 +287,21 @@ mod tests {
             "sécond"
         );
         assert_eq!(subject_of(b"From: a@b.example\n\nx\n"), "");
+    }
+
+    #[test]
+    fn duplicated_singleton_headers_are_named_once_each() {
+        let raw = b"From: a@b.example\nTO: x@y.example\nReceived: x\nReceived: y\n\
+            Subject: one\nto: z@y.example\nsubject: two\nSUBJECT: three\n\nx\n";
+        let message = MessageParser::new().parse(&raw[..]).expect("parses");
+        let facts = MessageFacts::extract(&message, 0);
+        assert_eq!(facts.duplicated_headers, ["To", "Subject"]);
+        let single = MessageParser::new()
+            .parse(&b"From: a@b.example\nSubject: one\nComments: a\nComments: b\n\nx\n"[..])
+            .expect("parses");
+        assert!(MessageFacts::extract(&single, 0)
+            .duplicated_headers
+            .is_empty());
     }
 
     #[test]

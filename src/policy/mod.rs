@@ -10,6 +10,7 @@
 //! - [`rules`]: P1–P8 in order, producing the reason.
 //! - [`suppression`]: the never-reply rules of SPEC §5.
 //! - [`categories`]: P4 sensitive categories.
+//! - [`text`]: the text P4 reads (every text part, HTML reduced) and its normalisation.
 //! - [`authentication`]: RFC 8601 results and how they map to P6.
 
 pub mod authentication;
@@ -20,6 +21,7 @@ pub mod identify;
 pub mod reply_to;
 pub mod rules;
 pub mod suppression;
+pub mod text;
 
 pub use authentication::{AuthOutcome, AuthResult, AuthSource, MethodResult};
 pub use categories::{Categories, CategoryRule};
@@ -42,9 +44,9 @@ pub struct PolicySettings {
     pub own_addresses: Vec<NormalizedAddress>,
     pub account_order: Vec<IdentificationStrategy>,
     pub categories: Categories,
-    /// Also match P4 patterns on the start of the first text body.
+    /// Also match P4 patterns on the start of every text part (not only the Subject).
     pub categories_match_body: bool,
-    /// How many characters of the body P4 reads.
+    /// How many characters of each text part P4 reads (after normalisation).
     pub category_body_chars: usize,
     /// Tell the owner and admins directly when P4 applies.
     pub notify_privileged: bool,

@@ -1,6 +1,7 @@
 //! P1–P8 (SPEC §3), applied in a fixed order; the first rule broken gives the reason.
 //!
-//! Order: P7 (a usable sender) → P6 (authenticated) → identify the account → P2 (helpdesk) →
+//! Order: P7 (a usable sender: one From mailbox, and no header that RFC 5322 allows once given
+//! twice) → P6 (authenticated) → identify the account → P2 (helpdesk) →
 //! P3 (group) → P8 (ambiguous) → P1 (registered) → P5 (shared) → P4 (authorisation). Cheap,
 //! message-only checks come first; identity before authorisation.
 
@@ -67,6 +68,11 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
             .authenticates(s.domain(), input.settings.require_dmarc)
     });
     let outcome = match &sender {
+        // Two Subjects (or Froms, Dates...): the helpdesk and the policy could read different
+        // ones, so neither is trusted.
+        _ if !input.facts.duplicated_headers.is_empty() => {
+            Outcome::refuse(Reason::MalformedSender, None)
+        }
         None => Outcome::refuse(Reason::MalformedSender, None),
         Some(_) if !authenticated => Outcome::refuse(Reason::UnauthenticatedSender, None),
         Some(sender) => evaluate(input, sender),
@@ -150,10 +156,11 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         _ => return Outcome::refuse(Reason::SharedAddress, Some(account)),
     };
     let role = directory.agent(account, agent).role;
-    let body = input
-        .settings
-        .categories_match_body
-        .then_some(input.facts.body_start.as_str());
+    let parts: &[String] = if input.settings.categories_match_body {
+        &input.facts.part_texts
+    } else {
+        &[]
+    };
     let mut outcome = Outcome {
         reason: Reason::Accepted,
         account: Some(account),
@@ -161,7 +168,7 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         category: None,
         notify: Vec::new(),
     };
-    if let Some(category) = find_category(&input.settings.categories, &input.facts.subject, body) {
+    if let Some(category) = find_category(&input.settings.categories, &input.facts.subject, parts) {
         if !category.allows(role) {
             outcome.reason = Reason::AuthorizationRequired;
             outcome.category = Some(category.name.clone());

@@ -102,7 +102,7 @@ const fn case(
 }
 
 fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decision {
-    let mut facts = MessageFacts {
+    let facts = MessageFacts {
         from: Some(if case.from.is_empty() {
             FromHeader::Missing
         } else {
@@ -112,7 +112,6 @@ fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decisio
         has_list_header: case.list_header,
         ..MessageFacts::default()
     };
-    facts.body_start = String::new();
     let auth = AuthResult::with_source(if case.authenticated {
         AuthSource::Assumed
     } else {
@@ -525,4 +524,286 @@ fn a_null_and_an_unusable_reverse_path_are_told_apart() {
         assert_eq!(decision.reason, Reason::NotRegistered, "{mail_from:?}");
         assert_eq!(decision.reply, expected, "{mail_from:?}");
     }
+}
+
+/// Decides a whole message as `check` would: parsed by mail-parser, facts extracted with the
+/// settings' body bound, From as the envelope sender, sent to the support address.
+fn decide_raw(raw: &str, settings: &PolicySettings, directory: &Directory) -> Decision {
+    let message = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("the test message parses");
+    let facts = MessageFacts::extract(&message, settings.category_body_chars);
+    let mail_from = match &facts.from {
+        Some(FromHeader::Mailbox(address)) => Some(address.clone()),
+        _ => None,
+    };
+    let envelope = Envelope {
+        mail_from,
+        recipients: vec!["support@vendor.example".into()],
+    };
+    decide(&PolicyInput {
+        envelope: &envelope,
+        facts: &facts,
+        auth: &AuthResult::with_source(AuthSource::Assumed),
+        directory,
+        settings,
+        reply_memory: &NoReplyMemory,
+        now: 1_000_000,
+    })
+}
+
+/// `From: <from>`, the extra `headers`, then `rest` (more headers, a blank line and a body).
+fn mail(from: &str, headers: &str, rest: &str) -> String {
+    format!("From: {from}\nDate: Mon, 02 Mar 2026 09:15:00 +0100\nMessage-ID: <t@acme.example>\n{headers}{rest}")
+}
+
+fn alternative(text: &str, html: &str) -> String {
+    format!(
+        "Subject: Question\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=b\n\n\
+         --b\nContent-Type: text/plain; charset=utf-8\n\n{text}\n\
+         --b\nContent-Type: text/html; charset=utf-8\n\n{html}\n--b--\n"
+    )
+}
+
+fn mixed(parts: &[(&str, &str)]) -> String {
+    let mut body = String::from(
+        "Subject: Question\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=m\n\n",
+    );
+    for (headers, content) in parts {
+        body.push_str(&format!("--m\n{headers}\n\n{content}\n"));
+    }
+    body.push_str("--m--\n");
+    body
+}
+
+fn assert_reasons(table: &[(&str, String, Reason)]) {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let settings = settings();
+    let wrong: Vec<String> = table
+        .iter()
+        .filter_map(|(label, raw, reason)| {
+            let decision = decide_raw(raw, &settings, &directory);
+            (decision.reason != *reason)
+                .then(|| format!("{label}: {} instead of {reason}", decision.reason))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+const AGENT: &str = "Agent <agent@acme.example>";
+const OWNER: &str = "Owner <owner@acme.example>";
+const TEXT: &str = "Content-Type: text/plain; charset=utf-8";
+
+/// Issue 10, finding 2 (a): a second singleton header. The ticket keeps both Subjects and mail
+/// clients show the first, while the policy read the last one.
+#[test]
+fn p4_evasion_a_duplicated_singleton_headers_are_malformed() {
+    let mut table = vec![(
+        "two Subjects, the request in the first",
+        mail(
+            AGENT,
+            "Subject: Invoice for March\nSubject: Hello\n",
+            "\nHi\n",
+        ),
+        Reason::MalformedSender,
+    )];
+    for (name, value) in [
+        ("Sender", "agent@acme.example"),
+        ("Reply-To", "agent@acme.example"),
+        ("To", "support@vendor.example"),
+        ("Message-ID", "<other@acme.example>"),
+        ("Date", "Tue, 03 Mar 2026 09:15:00 +0100"),
+        ("subject", "Hello"),
+    ] {
+        table.push((
+            name,
+            mail(
+                AGENT,
+                &format!("Subject: Hello\nTo: support@vendor.example\nSender: agent@acme.example\nReply-To: agent@acme.example\n{name}: {value}\n"),
+                "\nHi\n",
+            ),
+            Reason::MalformedSender,
+        ));
+    }
+    table.push((
+        "each singleton once",
+        mail(
+            AGENT,
+            "Subject: Hello\nTo: support@vendor.example\nSender: agent@acme.example\nReply-To: agent@acme.example\n",
+            "\nHi\n",
+        ),
+        Reason::Accepted,
+    ));
+    // Not singletons (RFC 5322 §3.6): any number is fine.
+    table.push((
+        "two Received, two Comments, two Keywords",
+        mail(
+            AGENT,
+            "Received: from a by b; Mon, 02 Mar 2026 09:15:00 +0100\nReceived: from c by a; Mon, 02 Mar 2026 09:14:00 +0100\nComments: one\nComments: two\nKeywords: x\nKeywords: y\nSubject: Hello\n",
+            "\nHi\n",
+        ),
+        Reason::Accepted,
+    ));
+    assert_reasons(&table);
+}
+
+/// Issue 10, finding 2 (b): the request only in the HTML alternative, which is what mail
+/// clients (and the helpdesk) show.
+#[test]
+fn p4_evasion_b_request_only_in_the_html_part() {
+    assert_reasons(&[
+        (
+            "invoice only in text/html",
+            mail(AGENT, "", &alternative("Hello,\n\nsee below.", "<p>Please send the <b>in</b>voice of March</p>")),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "entities and a block boundary",
+            mail(AGENT, "", &alternative("Hello", "<div>the</div><div>&#x69;nvoice</div>")),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "an owner may ask in HTML",
+            mail(OWNER, "", &alternative("Hello", "<p>Please send the invoice</p>")),
+            Reason::Accepted,
+        ),
+        (
+            "an innocent HTML part",
+            mail(AGENT, "", &alternative("Hello, the export fails.", "<p>Hello, the import fails.</p>")),
+            Reason::Accepted,
+        ),
+        (
+            "invoice only in style, script and comments",
+            mail(
+                AGENT,
+                "",
+                &alternative(
+                    "Hello",
+                    "<html><head><style>.invoice { color: red }</style><script>var invoice = 1;</script></head><body><!-- invoice --><p class=\"invoice\">Hello</p></body></html>",
+                ),
+            ),
+            Reason::Accepted,
+        ),
+    ]);
+}
+
+/// Issue 10, finding 2 (c): invisible or look-alike characters inside the keyword.
+#[test]
+fn p4_evasion_c_invisible_and_look_alike_characters() {
+    let mut table = Vec::new();
+    for (label, subject) in [
+        ("zero-width space", "In\u{200b}voice for March"),
+        ("soft hyphen", "In\u{ad}voice for March"),
+        ("word joiner and BOM", "In\u{2060}vo\u{feff}ice"),
+        ("bidi controls", "In\u{202e}vo\u{2066}ice\u{2069}"),
+        ("Cyrillic i", "\u{456}nvoice for March"),
+        ("Cyrillic o and e", "Inv\u{43e}ic\u{435}"),
+        ("Greek omicron, capital", "INV\u{39f}ICE"),
+        (
+            "full-width",
+            "\u{ff49}\u{ff4e}\u{ff56}\u{ff4f}\u{ff49}\u{ff43}\u{ff45}",
+        ),
+    ] {
+        table.push((
+            label,
+            mail(
+                AGENT,
+                &format!("Subject: {subject}\n"),
+                &format!("{TEXT}\n\nHi\n"),
+            ),
+            Reason::AuthorizationRequired,
+        ));
+    }
+    table.push((
+        "the same tricks in the body",
+        mail(
+            AGENT,
+            "Subject: Hello\n",
+            &format!("{TEXT}\n\nPlease send the f\u{200b}a\u{441}tur\u{435}.\n"),
+        ),
+        Reason::AuthorizationRequired,
+    ));
+    table.push((
+        "Russian text is not a category",
+        mail(
+            AGENT,
+            "Subject: \u{41f}\u{440}\u{438}\u{432}\u{435}\u{442}\n",
+            &format!("{TEXT}\n\n\u{421}\u{43f}\u{430}\u{441}\u{438}\u{431}\u{43e}\n"),
+        ),
+        Reason::Accepted,
+    ));
+    table.push((
+        "an owner may use them",
+        mail(
+            OWNER,
+            "Subject: In\u{200b}voice\n",
+            &format!("{TEXT}\n\nHi\n"),
+        ),
+        Reason::Accepted,
+    ));
+    assert_reasons(&table);
+}
+
+/// Issue 10, finding 2 (d): the request in a part after the first text body.
+#[test]
+fn p4_evasion_d_request_in_another_part() {
+    let rfc822 = "Content-Type: message/rfc822";
+    assert_reasons(&[
+        (
+            "second text part",
+            mail(AGENT, "", &mixed(&[(TEXT, "Hello"), (TEXT, "Please send the invoice.")])),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "text attachment",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[
+                    (TEXT, "Hello, see the attached file."),
+                    ("Content-Type: text/plain; name=request.txt\nContent-Disposition: attachment; filename=request.txt", "Please send the invoice."),
+                ]),
+            ),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "attached message",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[
+                    (TEXT, "Hello, forwarding this."),
+                    (rfc822, "From: someone@else.example\nSubject: Hi\nContent-Type: text/plain\n\nPlease send the invoice."),
+                ]),
+            ),
+            Reason::AuthorizationRequired,
+        ),
+        (
+            "an owner may attach it",
+            mail(OWNER, "", &mixed(&[(TEXT, "Hello"), (TEXT, "Please send the invoice.")])),
+            Reason::Accepted,
+        ),
+        (
+            "innocent attachments",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[
+                    (TEXT, "Hello, the logs."),
+                    ("Content-Type: text/plain; name=log.txt\nContent-Disposition: attachment", "import failed"),
+                    ("Content-Type: application/pdf\nContent-Transfer-Encoding: base64", "aW52b2ljZQ=="),
+                ]),
+            ),
+            Reason::Accepted,
+        ),
+        (
+            "beyond category_body_chars of its part",
+            mail(
+                AGENT,
+                "",
+                &mixed(&[(TEXT, "Hello"), (TEXT, &format!("{} invoice", "word ".repeat(120)))]),
+            ),
+            Reason::Accepted,
+        ),
+    ]);
 }
