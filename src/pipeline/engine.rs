@@ -196,13 +196,17 @@ impl Engine {
 
     /// Extracts the facts of a parsed message.
     pub fn facts(&self, message: &Message<'_>) -> MessageFacts {
+        MessageFacts::extract(message, self.body_chars())
+    }
+
+    /// How much text of each part P4 reads (0: the Subject only).
+    pub fn body_chars(&self) -> usize {
         let policy = &self.config.policy;
-        let body_chars = if policy.categories_match_body {
+        if policy.categories_match_body {
             policy.category_body_chars
         } else {
             0
-        };
-        MessageFacts::extract(message, body_chars)
+        }
     }
 
     /// Decide: the policy core on the facts of one message.

@@ -64,10 +64,7 @@ pub fn is_support_recipient(engine: &Engine, address: &str) -> bool {
 pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -> Receipt {
     let started = Instant::now();
     let received_at = crate::act::unix_now();
-    // A message without any header field still gets a decision: no From, so P7.
-    let facts = parse_message(&transaction.bytes)
-        .map(|parsed| engine.facts(&parsed))
-        .unwrap_or_default();
+    let (transaction, facts) = parse_off_the_runtime(engine.body_chars(), transaction).await;
     let connection = Connection {
         ip: transaction.client.peer.ip(),
         helo: transaction.client.helo.as_deref(),
@@ -93,6 +90,27 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         handled.push((decided, acted));
     }
     Receipt { received, handled }
+}
+
+/// Parse once, on tokio's blocking pool: a costly message (megabytes of headers, deep MIME)
+/// must not stall the sessions that share the runtime's threads. A message without any header
+/// field still gets a decision (no From, so P7).
+async fn parse_off_the_runtime(
+    body_chars: usize,
+    transaction: Transaction,
+) -> (Transaction, crate::policy::MessageFacts) {
+    let parse = move || {
+        let facts = parse_message(&transaction.bytes)
+            .map(|parsed| crate::policy::MessageFacts::extract(&parsed, body_chars))
+            .unwrap_or_default();
+        (transaction, facts)
+    };
+    match tokio::task::spawn_blocking(parse).await {
+        Ok(parsed) => parsed,
+        // The parser panicked (never seen; fuzzed): the task is gone with the message, so the
+        // session cannot answer 250 for it.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// One decision of [`decide_each_account`]: the recipients it is about.
