@@ -412,3 +412,39 @@ fn several_accounts_get_one_decision_each_like_serve() {
     );
     assert_eq!(by_account("globex")["reason"], "accepted");
 }
+
+/// Issue 10 §6: a quoted local part that is a plain dot-atom is the same mailbox
+/// (`"alice"@acme.example` is Alice, the owner); before, she was a stranger.
+#[test]
+fn a_quoted_local_part_is_the_same_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "quoted.eml",
+        b"From: Alice <\"alice\"@acme.example>\nSubject: Import\n\nHi\n",
+    );
+    let json = decision(&supportgate(&["check", &file]), "quoted");
+    assert_eq!(json["reason"], "accepted", "{json}");
+    assert_eq!(json["agent"], "alice@acme.example");
+}
+
+/// Issue 10 §6: no auto-reply to our own addresses — a per-account mailbox, a support address
+/// with a tag — or to a mail system with a tag (`MAILER-DAEMON+x@`).
+#[test]
+fn no_auto_reply_to_our_own_mailboxes_or_tagged_mail_systems() {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, why) in [
+        ("acme@support.vendor.example", "own-address"),
+        ("support+acme@vendor.example", "own-address"),
+        ("MAILER-DAEMON+bounce@else.example", "system-sender"),
+    ] {
+        let file = write(
+            dir.path(),
+            "own.eml",
+            format!("From: <{from}>\nSubject: Hello\n\nHi\n").as_bytes(),
+        );
+        let json = decision(&supportgate(&["check", "--mail-from", from, &file]), from);
+        assert_eq!(json["reply_suppressed"], why, "{from}: {json}");
+        assert!(json.get("reply").is_none(), "{from}: {json}");
+    }
+}
