@@ -26,6 +26,24 @@ fn assert_forwarded_by_supportgate(message: &str, account: &str) {
     );
 }
 
+/// The auto-reply to `to` reached the sink through Postfix (the reinjection smtpd), and nothing
+/// bounced: issue 11 §3, replies sent to the public smtpd came back into supportgate (`550
+/// 5.1.1`) and Postfix bounced them to `<>`.
+fn assert_reply_delivered(sink: &Sink, postfix: &Postfix, sg: &Supportgate, to: &str) {
+    let reply = sink.wait_reply_to(to).unwrap_or_else(|| {
+        panic!(
+            "no auto-reply to {to} reached the sink:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_eq!(header_of(&reply, "To").as_deref(), Some(to), "{reply}");
+    let log = postfix.maillog();
+    assert!(log.contains("postfix/reinject"), "{log}");
+    assert!(!log.contains("status=bounced"), "{log}");
+    assert!(!log.contains("550 5.1.1"), "{log}");
+}
+
 /// (a) supportgate is the MX: swaks → supportgate → Postfix reinjection smtpd → queue → sink.
 #[test]
 fn mx_supportgate_forwards_through_the_postfix_reinjection() {
@@ -83,6 +101,20 @@ fn mx_supportgate_forwards_through_the_postfix_reinjection() {
         "{}",
         postfix.maillog()
     );
+
+    // Refused (unknown sender, action `reply`): the auto-reply leaves through Postfix.
+    let refused = token("mx-refused");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "stranger@elsewhere.example",
+        "support@vendor.example",
+        "Question",
+        &[],
+        &refused,
+    );
+    assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
+    assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+    assert!(!sink.has(&refused), "the refused message reached the sink");
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
@@ -158,9 +190,23 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         received.iter().any(|r| r.contains("from client.example")),
         "{received:?}"
     );
+    // Refused with an auto-reply (a stranger writing to acme's address: not-registered).
+    let replied = token("bq-replied");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "stranger@elsewhere.example",
+        "support+acme@vendor.example",
+        "Question",
+        &[&milter_pass("elsewhere.example")],
+        &replied,
+    );
+    assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
+    assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+    assert!(!sink.has(&replied), "the refused message reached the sink");
+
     // Authenticated by the "milter" header from the trusted authserv-id.
     let decisions = sg.decisions();
-    assert_eq!(decisions.len(), 2, "{}", sg.log());
+    assert_eq!(decisions.len(), 3, "{}", sg.log());
     assert_eq!(
         gateway_support::field_str(&decisions[0], "reason"),
         "unknown-sender"
@@ -173,11 +219,20 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         gateway_support::field_str(&decisions[1], "reason"),
         "accepted"
     );
+    assert_eq!(
+        gateway_support::field_str(&decisions[2], "reason"),
+        "not-registered"
+    );
 
-    // Nothing of the refused message anywhere: not delivered, not kept, not bounced.
+    // Nothing of the rejected message anywhere: not delivered, not kept, not bounced.
     assert!(!sink.has(&refused), "the refused message reached the sink");
-    assert!(sg.quarantine().is_empty(), "reject keeps nothing");
-    assert_eq!(sink.messages().len(), 1, "{:?}", sink.messages());
+    let kept = sg.quarantine();
+    assert!(
+        kept.iter().all(|(_, m)| !m.contains(&refused)),
+        "reject keeps nothing"
+    );
+    // The accepted message and the auto-reply.
+    assert_eq!(sink.messages().len(), 2, "{:?}", sink.messages());
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
@@ -251,9 +306,10 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
     });
     assert_eq!(record["decision"]["reason"], "unknown-sender", "{record}");
     assert!(!sink.has(&refused), "the refused message reached the sink");
-    // Postfix handed it over (250 from supportgate): no bounce, nothing deferred.
-    let log = postfix.maillog();
-    assert!(!log.contains("status=bounced"), "{log}");
-    assert_eq!(sink.messages().len(), 1, "{:?}", sink.messages());
+    // Postfix handed it over (250 from supportgate): no bounce, nothing deferred; and the
+    // auto-reply left through the reinjection smtpd, not filtered again.
+    assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+    // The accepted message and the auto-reply.
+    assert_eq!(sink.messages().len(), 2, "{:?}", sink.messages());
     assert!(postfix.stop(), "Postfix did not stop");
 }

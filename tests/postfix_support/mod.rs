@@ -271,6 +271,25 @@ impl Sink {
         }
     }
 
+    /// The auto-reply (`Auto-Submitted: auto-replied`) addressed to `to`, waiting up to
+    /// [`DELIVERY_WAIT`].
+    pub fn wait_reply_to(&self, to: &str) -> Option<String> {
+        let envelope = format!("X-Rcpt-Args: <{to}>");
+        let deadline = Instant::now() + DELIVERY_WAIT;
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| {
+                m.contains(&envelope)
+                    && header_of(m, "Auto-Submitted").as_deref() == Some("auto-replied")
+            }) {
+                return Some(m);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn has(&self, token: &str) -> bool {
         self.messages().iter().any(|m| m.contains(token))
     }
