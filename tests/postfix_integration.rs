@@ -54,6 +54,7 @@ fn mx_supportgate_forwards_through_the_postfix_reinjection() {
         &ports,
         &[&fragment("common.main.cf")],
         &[&fragment("reinjection.master.cf")],
+        &[],
         &[ports.reinject],
     );
     // The MX listens on port 25 of every address in the doc; here on a loopback port, and
@@ -139,6 +140,7 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
             &fragment("before-queue.master.cf"),
             &fragment("reinjection.master.cf"),
         ],
+        &[],
         &[ports.smtp, ports.reinject],
     );
 
@@ -236,6 +238,105 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
+/// (c) on a shared MX (issue 11 §4): only mail for the support addresses goes through
+/// supportgate; `sales@` on the same Postfix reaches its own destination untouched, and an
+/// address missing from `relay_recipient_maps` is refused by Postfix in the session.
+#[test]
+fn after_queue_filter_is_scoped_to_the_support_addresses() {
+    require_postfix();
+    let ports = Ports::new();
+    let sink = Sink::start(ports.sink);
+    let sales_sink = Sink::start(ports.sales);
+    let sg = Supportgate::start(
+        &ports,
+        &fragment("after-queue.supportgate.toml"),
+        &[],
+        ports.filter,
+    );
+    let mut postfix = Postfix::start(
+        &ports,
+        &[
+            &fragment("common.main.cf"),
+            &fragment("after-queue.main.cf"),
+        ],
+        &[
+            &fragment("after-queue.master.cf"),
+            &fragment("reinjection.master.cf"),
+        ],
+        &[
+            (
+                "supportgate_filter",
+                &fragment("after-queue.supportgate_filter"),
+            ),
+            (
+                "relay_recipients",
+                &fragment("after-queue.relay_recipients"),
+            ),
+        ],
+        &[ports.smtp, ports.reinject],
+    );
+
+    let sales = token("shared-sales");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "buyer@elsewhere.example",
+        "sales@vendor.example",
+        "Quote",
+        &[],
+        &sales,
+    );
+    assert!(ok, "swaks:\n{transcript}");
+    let support = token("shared-support");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "alice@acme.example",
+        "support+acme@vendor.example",
+        "Import des tickets en erreur",
+        &[&milter_pass("acme.example")],
+        &support,
+    );
+    assert!(ok, "swaks:\n{transcript}");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "buyer@elsewhere.example",
+        "nobody@vendor.example",
+        "Hello",
+        &[],
+        &token("shared-unknown"),
+    );
+    assert!(!ok, "an unlisted recipient must be refused:\n{transcript}");
+    assert!(transcript.contains("<** 550 5.1.1"), "{transcript}");
+
+    let delivered = sales_sink.wait_for(&sales).unwrap_or_else(|| {
+        panic!(
+            "sales@ not delivered to its sink:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_eq!(
+        header_of(&delivered, "X-Supportgate-Verdict"),
+        None,
+        "{delivered}"
+    );
+    let forwarded = sink.wait_for(&support).unwrap_or_else(|| {
+        panic!(
+            "support mail not delivered:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_forwarded_by_supportgate(&forwarded, "acme");
+    // supportgate saw the support message only.
+    let decisions = sg.decisions();
+    assert_eq!(decisions.len(), 1, "{}", sg.log());
+    assert!(!sg.log().contains(&sales), "{}", sg.log());
+    assert!(!sink.has(&sales), "sales@ went to the support destination");
+    let log = postfix.maillog();
+    assert!(!log.contains("status=bounced"), "{log}");
+    assert!(postfix.stop(), "Postfix did not stop");
+}
+
 /// (c) after-queue content_filter: Postfix queues, delivers to supportgate, which forwards to
 /// the reinjection smtpd → sink; a refused message stays in supportgate's quarantine.
 #[test]
@@ -258,6 +359,16 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
         &[
             &fragment("after-queue.master.cf"),
             &fragment("reinjection.master.cf"),
+        ],
+        &[
+            (
+                "supportgate_filter",
+                &fragment("after-queue.supportgate_filter"),
+            ),
+            (
+                "relay_recipients",
+                &fragment("after-queue.relay_recipients"),
+            ),
         ],
         &[ports.smtp, ports.reinject],
     );
