@@ -26,6 +26,24 @@ fn assert_forwarded_by_supportgate(message: &str, account: &str) {
     );
 }
 
+/// The auto-reply to `to` reached the sink through Postfix (the reinjection smtpd), and nothing
+/// bounced: issue 11 §3, replies sent to the public smtpd came back into supportgate (`550
+/// 5.1.1`) and Postfix bounced them to `<>`.
+fn assert_reply_delivered(sink: &Sink, postfix: &Postfix, sg: &Supportgate, to: &str) {
+    let reply = sink.wait_reply_to(to).unwrap_or_else(|| {
+        panic!(
+            "no auto-reply to {to} reached the sink:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_eq!(header_of(&reply, "To").as_deref(), Some(to), "{reply}");
+    let log = postfix.maillog();
+    assert!(log.contains("postfix/reinject"), "{log}");
+    assert!(!log.contains("status=bounced"), "{log}");
+    assert!(!log.contains("550 5.1.1"), "{log}");
+}
+
 /// (a) supportgate is the MX: swaks → supportgate → Postfix reinjection smtpd → queue → sink.
 #[test]
 fn mx_supportgate_forwards_through_the_postfix_reinjection() {
@@ -36,6 +54,7 @@ fn mx_supportgate_forwards_through_the_postfix_reinjection() {
         &ports,
         &[&fragment("common.main.cf")],
         &[&fragment("reinjection.master.cf")],
+        &[],
         &[ports.reinject],
     );
     // The MX listens on port 25 of every address in the doc; here on a loopback port, and
@@ -83,6 +102,20 @@ fn mx_supportgate_forwards_through_the_postfix_reinjection() {
         "{}",
         postfix.maillog()
     );
+
+    // Refused (unknown sender, action `reply`): the auto-reply leaves through Postfix.
+    let refused = token("mx-refused");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "stranger@elsewhere.example",
+        "support@vendor.example",
+        "Question",
+        &[],
+        &refused,
+    );
+    assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
+    assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+    assert!(!sink.has(&refused), "the refused message reached the sink");
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
@@ -107,6 +140,7 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
             &fragment("before-queue.master.cf"),
             &fragment("reinjection.master.cf"),
         ],
+        &[],
         &[ports.smtp, ports.reinject],
     );
 
@@ -158,9 +192,23 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         received.iter().any(|r| r.contains("from client.example")),
         "{received:?}"
     );
+    // Refused with an auto-reply (a stranger writing to acme's address: not-registered).
+    let replied = token("bq-replied");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "stranger@elsewhere.example",
+        "support+acme@vendor.example",
+        "Question",
+        &[&milter_pass("elsewhere.example")],
+        &replied,
+    );
+    assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
+    assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+    assert!(!sink.has(&replied), "the refused message reached the sink");
+
     // Authenticated by the "milter" header from the trusted authserv-id.
     let decisions = sg.decisions();
-    assert_eq!(decisions.len(), 2, "{}", sg.log());
+    assert_eq!(decisions.len(), 3, "{}", sg.log());
     assert_eq!(
         gateway_support::field_str(&decisions[0], "reason"),
         "unknown-sender"
@@ -173,11 +221,119 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         gateway_support::field_str(&decisions[1], "reason"),
         "accepted"
     );
+    assert_eq!(
+        gateway_support::field_str(&decisions[2], "reason"),
+        "not-registered"
+    );
 
-    // Nothing of the refused message anywhere: not delivered, not kept, not bounced.
+    // Nothing of the rejected message anywhere: not delivered, not kept, not bounced.
     assert!(!sink.has(&refused), "the refused message reached the sink");
-    assert!(sg.quarantine().is_empty(), "reject keeps nothing");
-    assert_eq!(sink.messages().len(), 1, "{:?}", sink.messages());
+    let kept = sg.quarantine();
+    assert!(
+        kept.iter().all(|(_, m)| !m.contains(&refused)),
+        "reject keeps nothing"
+    );
+    // The accepted message and the auto-reply.
+    assert_eq!(sink.messages().len(), 2, "{:?}", sink.messages());
+    assert!(postfix.stop(), "Postfix did not stop");
+}
+
+/// (c) on a shared MX (issue 11 §4): only mail for the support addresses goes through
+/// supportgate; `sales@` on the same Postfix reaches its own destination untouched, and an
+/// address missing from `relay_recipient_maps` is refused by Postfix in the session.
+#[test]
+fn after_queue_filter_is_scoped_to_the_support_addresses() {
+    require_postfix();
+    let ports = Ports::new();
+    let sink = Sink::start(ports.sink);
+    let sales_sink = Sink::start(ports.sales);
+    let sg = Supportgate::start(
+        &ports,
+        &fragment("after-queue.supportgate.toml"),
+        &[],
+        ports.filter,
+    );
+    let mut postfix = Postfix::start(
+        &ports,
+        &[
+            &fragment("common.main.cf"),
+            &fragment("after-queue.main.cf"),
+        ],
+        &[
+            &fragment("after-queue.master.cf"),
+            &fragment("reinjection.master.cf"),
+        ],
+        &[
+            (
+                "supportgate_filter",
+                &fragment("after-queue.supportgate_filter"),
+            ),
+            (
+                "relay_recipients",
+                &fragment("after-queue.relay_recipients"),
+            ),
+        ],
+        &[ports.smtp, ports.reinject],
+    );
+
+    let sales = token("shared-sales");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "buyer@elsewhere.example",
+        "sales@vendor.example",
+        "Quote",
+        &[],
+        &sales,
+    );
+    assert!(ok, "swaks:\n{transcript}");
+    let support = token("shared-support");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "alice@acme.example",
+        "support+acme@vendor.example",
+        "Import des tickets en erreur",
+        &[&milter_pass("acme.example")],
+        &support,
+    );
+    assert!(ok, "swaks:\n{transcript}");
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "buyer@elsewhere.example",
+        "nobody@vendor.example",
+        "Hello",
+        &[],
+        &token("shared-unknown"),
+    );
+    assert!(!ok, "an unlisted recipient must be refused:\n{transcript}");
+    assert!(transcript.contains("<** 550 5.1.1"), "{transcript}");
+
+    let delivered = sales_sink.wait_for(&sales).unwrap_or_else(|| {
+        panic!(
+            "sales@ not delivered to its sink:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_eq!(
+        header_of(&delivered, "X-Supportgate-Verdict"),
+        None,
+        "{delivered}"
+    );
+    let forwarded = sink.wait_for(&support).unwrap_or_else(|| {
+        panic!(
+            "support mail not delivered:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_forwarded_by_supportgate(&forwarded, "acme");
+    // supportgate saw the support message only.
+    let decisions = sg.decisions();
+    assert_eq!(decisions.len(), 1, "{}", sg.log());
+    assert!(!sg.log().contains(&sales), "{}", sg.log());
+    assert!(!sink.has(&sales), "sales@ went to the support destination");
+    let log = postfix.maillog();
+    assert!(!log.contains("status=bounced"), "{log}");
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
@@ -203,6 +359,16 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
         &[
             &fragment("after-queue.master.cf"),
             &fragment("reinjection.master.cf"),
+        ],
+        &[
+            (
+                "supportgate_filter",
+                &fragment("after-queue.supportgate_filter"),
+            ),
+            (
+                "relay_recipients",
+                &fragment("after-queue.relay_recipients"),
+            ),
         ],
         &[ports.smtp, ports.reinject],
     );
@@ -251,9 +417,10 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
     });
     assert_eq!(record["decision"]["reason"], "unknown-sender", "{record}");
     assert!(!sink.has(&refused), "the refused message reached the sink");
-    // Postfix handed it over (250 from supportgate): no bounce, nothing deferred.
-    let log = postfix.maillog();
-    assert!(!log.contains("status=bounced"), "{log}");
-    assert_eq!(sink.messages().len(), 1, "{:?}", sink.messages());
+    // Postfix handed it over (250 from supportgate): no bounce, nothing deferred; and the
+    // auto-reply left through the reinjection smtpd, not filtered again.
+    assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+    // The accepted message and the auto-reply.
+    assert_eq!(sink.messages().len(), 2, "{:?}", sink.messages());
     assert!(postfix.stop(), "Postfix did not stop");
 }

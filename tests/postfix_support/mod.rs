@@ -72,13 +72,16 @@ pub fn fragment(name: &str) -> String {
 }
 
 /// The loopback ports of one test: the public smtpd (the doc's `smtp`, port 25), supportgate
-/// behind Postfix (the doc's 10025), the reinjection smtpd (10026) and the sink.
+/// behind Postfix (the doc's 10025), the reinjection smtpd (10026), the sink (the helpdesk and
+/// the Internet: Postfix's relayhost) and the sink of `sales@vendor.example`, another mailbox
+/// of the same MX (its own transport).
 #[derive(Clone, Copy, Debug)]
 pub struct Ports {
     pub smtp: u16,
     pub filter: u16,
     pub reinject: u16,
     pub sink: u16,
+    pub sales: u16,
 }
 
 impl Ports {
@@ -96,6 +99,7 @@ impl Ports {
             filter: next(),
             reinject: next(),
             sink: next(),
+            sales: next(),
         }
     }
 
@@ -271,6 +275,25 @@ impl Sink {
         }
     }
 
+    /// The auto-reply (`Auto-Submitted: auto-replied`) addressed to `to`, waiting up to
+    /// [`DELIVERY_WAIT`].
+    pub fn wait_reply_to(&self, to: &str) -> Option<String> {
+        let envelope = format!("X-Rcpt-Args: <{to}>");
+        let deadline = Instant::now() + DELIVERY_WAIT;
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| {
+                m.contains(&envelope)
+                    && header_of(m, "Auto-Submitted").as_deref() == Some("auto-replied")
+            }) {
+                return Some(m);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn has(&self, token: &str) -> bool {
         self.messages().iter().any(|m| m.contains(token))
     }
@@ -321,12 +344,14 @@ pub struct Postfix {
 
 impl Postfix {
     /// Writes `main.cf` (what a private loopback instance needs, then the doc's `main_cf`
-    /// fragments) and `master.cf` (stock services, then the `master_cf` fragments), runs
-    /// `postfix check` and `postfix start`, and waits for every listed port.
+    /// fragments), `master.cf` (stock services, then the `master_cf` fragments) and the doc's
+    /// map `files` (name in `/etc/postfix/`, text), runs `postfix check` and `postfix start`,
+    /// and waits for every listed port. `/etc/postfix/` in a fragment is the instance's folder.
     pub fn start(
         ports: &Ports,
         main_cf: &[&str],
         master_cf: &[&str],
+        files: &[(&str, &str)],
         listening: &[u16],
     ) -> Postfix {
         let base = tempfile::Builder::new()
@@ -373,18 +398,25 @@ impl Postfix {
              mynetworks = 127.0.0.0/8\n\
              smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
              relayhost = [127.0.0.1]:{sink}\n\
+             transport_maps = inline:{{ sales@vendor.example=smtp:[127.0.0.1]:{sales} }}\n\
              biff = no\n\
              maillog_file = {root_s}/maillog\n\
              maillog_file_prefixes = {root_s}\n\
              # --- from docs/postfix.md ---\n",
-            sink = ports.sink
+            sink = ports.sink,
+            sales = ports.sales
         );
+        let etc = format!("{}/", conf.display());
+        let localise = |text: &str| ports.apply(text).replace("/etc/postfix/", &etc);
         for fragment in main_cf {
-            main.push_str(&ports.apply(fragment));
+            main.push_str(&localise(fragment));
         }
         let mut master = format!("# private instance for tests/postfix_integration.rs\n{MASTER_CF_BASE}# --- from docs/postfix.md ---\n");
         for fragment in master_cf {
-            master.push_str(&ports.apply(fragment));
+            master.push_str(&localise(fragment));
+        }
+        for (name, text) in files {
+            fs::write(conf.join(name), localise(text)).unwrap();
         }
         fs::write(conf.join("main.cf"), &main).unwrap();
         fs::write(conf.join("master.cf"), &master).unwrap();
