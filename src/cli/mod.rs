@@ -3,6 +3,7 @@
 
 mod check;
 mod config_check;
+pub mod config_location;
 mod directory_lint;
 mod directory_reload;
 mod output;
@@ -11,6 +12,7 @@ mod queue;
 mod serve;
 
 use clap::{Parser, Subcommand};
+use config_location::ConfigArg;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -67,8 +69,8 @@ enum ConfigCommand {
         after_help = "Example:\n  supportgate config check --config /etc/supportgate/supportgate.toml"
     )]
     Check {
-        #[arg(long, default_value = "config/supportgate.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -80,8 +82,8 @@ enum DirectoryCommand {
         after_help = "Examples:\n  supportgate directory lint\n  supportgate directory lint --directory /etc/supportgate/directory.toml"
     )]
     Lint {
-        #[arg(long, default_value = "config/supportgate.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Lint this directory file instead of the configured one.
         #[arg(long)]
         directory: Option<PathBuf>,
@@ -93,8 +95,8 @@ enum DirectoryCommand {
         after_help = "Examples:\n  supportgate directory reload\n  supportgate directory reload --config /etc/supportgate/supportgate.toml"
     )]
     Reload {
-        #[arg(long, default_value = "config/supportgate.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -136,11 +138,13 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(args),
-        Command::Config(ConfigCommand::Check { config }) => config_check::run(&config),
+        Command::Config(ConfigCommand::Check { config }) => config_check::run(&config.locate()),
         Command::Directory(DirectoryCommand::Lint { config, directory }) => {
-            directory_lint::run(&config, directory.as_deref())
+            directory_lint::run(&config.locate(), directory.as_deref())
         }
-        Command::Directory(DirectoryCommand::Reload { config }) => directory_reload::run(&config),
+        Command::Directory(DirectoryCommand::Reload { config }) => {
+            directory_reload::run(&config.locate())
+        }
         Command::Quarantine(args) => quarantine::run(args),
         Command::Queue(args) => queue::run(args),
     }

@@ -5,13 +5,12 @@ use super::output::Stdout;
 use crate::config::Config;
 use crate::store::quarantine::{Quarantine, QuarantineError, QuarantineRecord};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct QuarantineArgs {
-    #[arg(long, default_value = "config/supportgate.toml", global = true)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::config_location::ConfigArg,
     #[command(subcommand)]
     command: QuarantineCommand,
 }
@@ -73,7 +72,7 @@ fn fail(error: &QuarantineError) -> ExitCode {
 }
 
 pub fn run(args: QuarantineArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
+    let config = match args.config.locate().load() {
         Ok(config) => config,
         Err(problems) => {
             for problem in &problems {

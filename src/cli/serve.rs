@@ -22,9 +22,8 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "config/supportgate.toml")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::config_location::ConfigArg,
     /// Listen on this address instead of `[server] listen` (repeatable), e.g. 127.0.0.1:2525.
     #[arg(long)]
     listen: Vec<SocketAddr>,
@@ -39,7 +38,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let engine = match Engine::load(&args.config) {
+    let location = args.config.locate();
+    let engine = match location
+        .load()
+        .map_err(crate::pipeline::EngineError::Config)
+        .and_then(Engine::from_config)
+    {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("supportgate serve: cannot start: {e}");
@@ -60,7 +64,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(args, engine, activated)) {
+    match runtime.block_on(serve(args, location.path, engine, activated)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -108,6 +112,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
 
 async fn serve(
     args: ServeArgs,
+    config_path: PathBuf,
     engine: Engine,
     activated: Vec<std::net::TcpListener>,
 ) -> Result<(), String> {
@@ -117,8 +122,6 @@ async fn serve(
     let mut server = server_config(&config)?;
     server.events = metrics.clone();
     let server = Arc::new(server);
-    let memory = RedbReplyMemory::open(&config.reply_memory_path)
-        .map_err(|e| format!("reply_memory.path: {e}"))?;
     let addresses = if args.listen.is_empty() {
         config.server.listen.clone()
     } else {
@@ -137,17 +140,14 @@ async fn serve(
     } else {
         Vec::new()
     };
-    for address in &addresses {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    for &address in &addresses {
+        let listener = bind(address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
         listeners.push(listener);
     }
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(address) = config.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
+        let listener = bind(address)
             .map_err(|e| format!("metrics.listen: cannot listen on {address}: {e}"))?;
         tracing::info!(address = %address, "metrics on http://{address}/metrics");
         let mut stopped = metrics_stopped.clone();
@@ -159,6 +159,10 @@ async fn serve(
             },
         ));
     }
+    // Only once every listener is bound: a start that fails leaves no reply memory behind
+    // (as root, a file the service's own user could not open later).
+    let memory = RedbReplyMemory::open(&config.reply_memory_path)
+        .map_err(|e| format!("reply_memory.path: {e}"))?;
     match crate::store::quarantine::Quarantine::new(&config.quarantine_path).remove_staging() {
         Ok(0) => {}
         Ok(removed) => {
@@ -179,7 +183,7 @@ async fn serve(
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
     tokio::spawn(reload_on_sighup(
         Arc::clone(&gateway),
-        args.config.clone(),
+        config_path.clone(),
         Arc::clone(&metrics),
     ));
     // Always: auto-replies, notifications and releases go through the spool even when
@@ -196,7 +200,7 @@ async fn serve(
     }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        config = %args.config.display(),
+        config = %shown(&config_path),
         queue = %config_queue(&config),
         "supportgate ready"
     );
@@ -220,12 +224,28 @@ async fn serve(
     Ok(())
 }
 
+/// A listener bound as `config check` tries it ([`smtp::listener::bind`]: IPv6 sockets
+/// IPv6-only), handed to tokio.
+fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::from_std(smtp::listener::bind(address)?)
+}
+
 fn config_queue(config: &Config) -> String {
     match &config.queue {
-        crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", p.display()),
+        crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", shown(p)),
         crate::config::QueueTarget::Smtp { host, port } => format!("smtp://{host}:{port}"),
-        crate::config::QueueTarget::Pipe(pipe) => format!("pipe:{}", pipe.program.display()),
+        crate::config::QueueTarget::Pipe(pipe) => format!("pipe:{}", shown(&pipe.program)),
     }
+}
+
+/// A path as the start-up line shows it: absolute, without `.` or `..` (the configuration's
+/// relative paths are joined to its folder, `config/../var/tickets`); as given if it does
+/// not exist.
+fn shown(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 async fn shutdown_signal() {
