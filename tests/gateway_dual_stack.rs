@@ -9,12 +9,16 @@ use gateway_support::{bin, config_text, free_port, message, poll, Options, Smtp}
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 
-/// The test configuration with `[server] listen` set to `listen`.
+/// The test configuration with `[server] listen` set to `listen`, in `dir/etc/`, with the
+/// ticket queue given relative to it (`../var/tickets`).
 fn config_with_listen(dir: &std::path::Path, listen: &[String]) -> std::path::PathBuf {
     let mut config: toml::Table = config_text(dir, &Options::default()).parse().unwrap();
     let server = config["server"].as_table_mut().unwrap();
     server.insert("listen".into(), listen.to_vec().into());
-    let path = dir.join("supportgate.toml");
+    let queue = config["queue"].as_table_mut().unwrap();
+    queue.insert("target".into(), "maildir:../var/tickets".into());
+    std::fs::create_dir(dir.join("etc")).unwrap();
+    let path = dir.join("etc/supportgate.toml");
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
     path
 }
@@ -73,6 +77,18 @@ fn serves_ipv4_and_ipv6_wildcards_on_one_port() {
         assert_eq!(lines, 1, "{address} logged {lines} times:\n{text}");
     }
     assert!(!text.contains("Some("), "{text}");
+    // The start-up line's paths are normalised (not `etc/../var/tickets`).
+    let ready = text
+        .lines()
+        .find(|l| l.contains("supportgate ready"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let root = dir.path().canonicalize().unwrap();
+    let queue = format!(
+        "\"queue\":\"maildir:{}\"",
+        root.join("var/tickets").display()
+    );
+    assert!(ready.contains(&queue), "{queue} in {ready}");
+    assert!(!ready.contains(".."), "{ready}");
 
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

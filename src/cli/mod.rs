@@ -40,7 +40,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Decide one message offline and print the decision as JSON.
     #[command(
-        after_help = "Examples:\n  supportgate check samples/001-accepted-owner.eml\n  \
+        after_help = "Examples:\n  supportgate check --directory samples/directory.toml samples/001-accepted-owner-fr.eml\n  \
         supportgate check --mail-from bob@acme.example --rcpt support+acme@vendor.example msg.eml"
     )]
     Check(check::CheckArgs),

@@ -56,7 +56,7 @@ pub fn run(args: QueueArgs) -> ExitCode {
     };
     let spool = Spool::new(&config.spool.path);
     match args.command {
-        QueueCommand::List { json } => list(&spool, json),
+        QueueCommand::List { json } => list(&config, &spool, json),
         QueueCommand::Show { id } => match spool.read(&id) {
             Ok((entry, message)) => {
                 let mut stdout = Stdout::lock();
@@ -84,12 +84,31 @@ pub fn run(args: QueueArgs) -> ExitCode {
     }
 }
 
-fn list(spool: &Spool, json: bool) -> ExitCode {
+fn list(config: &Config, spool: &Spool, json: bool) -> ExitCode {
     let entries = match spool.list() {
         Ok(entries) => entries,
         Err(e) => return fail(&e),
     };
+    // Like Postfix's `mailq`: an empty listing says so (not with --json, which scripts read).
+    if entries.is_empty() && !json {
+        println!("{}", empty_spool(config));
+        return ExitCode::SUCCESS;
+    }
     super::output::list_records("queue", entries, |_| true, json, summary_line)
+}
+
+/// What `queue list` prints for an empty spool.
+fn empty_spool(config: &Config) -> String {
+    let path = config.spool.path.display();
+    if config.spool.enabled {
+        format!("the spool {path} is empty: nothing waits for delivery")
+    } else {
+        format!(
+            "the spool {path} is empty: nothing waits for delivery \
+             ([spool] enabled = false: tickets are forwarded at once, only auto-replies, \
+             notifications and releases wait here)"
+        )
+    }
 }
 
 /// One row; everything that came from the message or the upstream is escaped.

@@ -239,13 +239,25 @@ fn config_queue(config: &Config) -> String {
 }
 
 /// A path as the start-up line shows it: absolute, without `.` or `..` (the configuration's
-/// relative paths are joined to its folder, `config/../var/tickets`); as given if it does
-/// not exist.
+/// relative paths are joined to its folder, `config/../var/tickets`). One that does not
+/// exist yet (a Maildir made at the first message) is folded lexically.
 fn shown(path: &std::path::Path) -> String {
-    std::fs::canonicalize(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
+    use std::path::Component;
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real.display().to_string();
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut folded = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                folded.pop();
+            }
+            other => folded.push(other),
+        }
+    }
+    folded.display().to_string()
 }
 
 async fn shutdown_signal() {
