@@ -316,11 +316,18 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn an_empty_templates_folder_reports_every_file() {
+    fn an_empty_templates_folder_reports_each_language_folder_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = shipped_settings();
         settings.templates = dir.path().to_path_buf();
-        assert_eq!(Templates::load(&settings).unwrap_err().len(), 20);
+        let problems = Templates::load(&settings).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        for (problem, language) in problems.iter().zip(["fr", "en"]) {
+            assert!(
+                problem.contains(&format!("/{language} does not exist")),
+                "{problem}"
+            );
+        }
     }
 
     #[test]
