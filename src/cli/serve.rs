@@ -116,6 +116,9 @@ async fn serve(
     engine: Engine,
     activated: Vec<std::net::TcpListener>,
 ) -> Result<(), String> {
+    // Before any listener is bound: a client (or a test) that sees the port open may send
+    // SIGTERM at once, and the default action would kill the process mid-start.
+    let stop_signals = StopSignals::watch()?;
     let config = engine.config.clone();
     let metrics = Arc::new(Metrics::new());
     metrics.watch_quarantine(config.quarantine_path.clone());
@@ -212,7 +215,7 @@ async fn serve(
         .transpose()?;
     crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
     let shutdown = async {
-        shutdown_signal().await;
+        stop_signals.wait().await;
         crate::systemd::notify_or_log("STOPPING=1\nSTATUS=finishing sessions");
     };
     smtp::run(listeners, server, gateway, shutdown)
@@ -260,19 +263,27 @@ fn shown(path: &std::path::Path) -> String {
     folded.display().to_string()
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGTERM and SIGINT, watched from the start of `serve`.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn watch() -> Result<StopSignals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let watch = |kind, name| signal(kind).map_err(|e| format!("cannot watch {name}: {e}"));
+        Ok(StopSignals {
+            term: watch(SignalKind::terminate(), "SIGTERM")?,
+            int: watch(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM: finishing sessions, then stopping"),
+            _ = self.int.recv() => tracing::info!("SIGINT: finishing sessions, then stopping"),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing sessions, then stopping"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing sessions, then stopping"),
     }
 }
 
