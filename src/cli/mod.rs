@@ -6,6 +6,7 @@ mod config_check;
 pub mod config_location;
 mod directory_lint;
 mod directory_reload;
+mod generate;
 mod output;
 mod quarantine;
 mod queue;
@@ -60,6 +61,9 @@ enum Command {
         after_help = "Examples:\n  supportgate queue list\n  supportgate queue flush\n  supportgate queue delete 0067A1B2C3D4E5F6"
     )]
     Queue(queue::QueueArgs),
+    /// Write the manual page or shell completions (for packaging).
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +151,7 @@ pub fn run() -> ExitCode {
         }
         Command::Quarantine(args) => quarantine::run(args),
         Command::Queue(args) => queue::run(args),
+        Command::Generate(command) => generate::run(command),
     }
 }
 
