@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/check-deb.sh — build the Debian package with `cargo deb` ([package.metadata.deb] in
 # Cargo.toml) and check what is in it: the binary, the systemd units, the configuration,
-# directory and every reply template under /etc/supportgate/ (as conf-files), the docs. Then
+# directory and every reply template under /etc/supportgate/ (as conf-files), the docs, the
+# manual page supportgate(8) and the bash and zsh completions. Then
 # unpack it and run the packaged binary on the packaged configuration (`config check`).
 #
 #   scripts/check-deb.sh             build (release) and check
@@ -27,6 +28,17 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# The manual page and the completions come from the release binary's own clap definitions
+# (`supportgate generate`, hidden); [package.metadata.deb] assets takes them from target/assets/.
+say "cargo build --release, then supportgate generate into target/assets/"
+cargo build --release >"$WORK/release.log" 2>&1 || { tail -n 30 "$WORK/release.log" >&2; fail "cargo build --release failed"; }
+BIN="${CARGO_TARGET_DIR:-target}/release/supportgate"
+rm -rf target/assets
+"$BIN" generate man target/assets >/dev/null
+gzip -9n target/assets/supportgate.8
+"$BIN" generate completions bash target/assets >/dev/null
+"$BIN" generate completions zsh target/assets >/dev/null
 
 say "cargo deb $(cargo deb --version 2>/dev/null | awk '{print $2}')"
 cargo deb --strip >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log" >&2; fail "cargo deb failed"; }
@@ -63,6 +75,9 @@ for template in config/templates/*/*.txt; do
     expect "/etc/supportgate/${template#config/}"
 done
 expect /usr/share/doc/supportgate/README.md /usr/share/doc/supportgate/postfix.md
+expect /usr/share/man/man8/supportgate.8.gz \
+       /usr/share/bash-completion/completions/supportgate \
+       /usr/share/zsh/vendor-completions/_supportgate
 
 dpkg-deb --ctrl-tarfile "$DEB" | tar -x -C "$WORK" ./conffiles 2>/dev/null || true
 for conf in /etc/supportgate/supportgate.toml /etc/supportgate/directory.toml \
@@ -75,6 +90,12 @@ done
 # The packaged binary accepts the packaged configuration, directory and templates.
 dpkg-deb -x "$DEB" "$WORK/root"
 "$WORK/root/usr/bin/supportgate" --version
+# The packaged manual page names every command.
+man_text=$(zcat "$WORK/root/usr/share/man/man8/supportgate.8.gz")
+for command in serve check "config check" "directory lint" "directory reload" "quarantine list" "queue list"; do
+    grep -qF ".SS \"supportgate ${command}\"" <<<"$man_text" || fail "supportgate(8) lacks '$command'"
+done
+say "ok   supportgate(8) names every command"
 # The packaged configuration names absolute /etc/supportgate paths: point them at the unpacked
 # tree for this check (the installed check below uses them as they are).
 sed "s#/etc/supportgate#$WORK/root/etc/supportgate#g" "$WORK/root/etc/supportgate/supportgate.toml" \

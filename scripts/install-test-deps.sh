@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # scripts/install-test-deps.sh — install what the tests and benchmarks need besides Rust: Postfix
-# (smtp-source, smtp-sink, the Postfix baseline and integration tests), swaks and python3;
+# (smtp-source, smtp-sink, the Postfix baseline and integration tests), swaks, python3,
+# systemd-analyze and systemd-socket-activate (systemd: the unit check and the socket-activation
+# test) and dnsmasq (dnsmasq-base: the loopback DNS of the authentication tests);
 # non-interactively and idempotently, on Debian. Run as root.
 #
 # The package is installed with "No configuration": no /etc/postfix/main.cf is written and the
@@ -11,10 +13,14 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-test-deps.sh: run as root" >&2; exit 1; }
 export PATH=$PATH:/usr/sbin:/sbin
 
+# command:package, for every command the tests run.
+needed=(postfix:postfix smtp-source:postfix smtp-sink:postfix swaks:swaks python3:python3
+        systemd-analyze:systemd systemd-socket-activate:systemd dnsmasq:dnsmasq-base)
 missing=()
-for cmd in postfix:postfix smtp-source:postfix smtp-sink:postfix swaks:swaks python3:python3 systemd-analyze:systemd systemd-socket-activate:systemd dnsmasq:dnsmasq-base; do
+for cmd in "${needed[@]}"; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
 done
+checked=$(printf '%s\n' "${needed[@]%%:*}" | paste -sd ' ')
 
 if [ ${#missing[@]} -gt 0 ]; then
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -24,7 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     timeout 600 apt-get update -q
     timeout 900 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 else
-    echo "install-test-deps.sh: postfix, smtp-source, smtp-sink, swaks and python3 already installed"
+    echo "install-test-deps.sh: already installed: $checked"
 fi
 
 # Never leave the system instance running (it would listen on port 25).

@@ -16,6 +16,23 @@ fn supportgate(args: &[&str]) -> Output {
         .expect("run supportgate")
 }
 
+#[test]
+fn the_help_examples_name_samples_that_exist() {
+    let help = supportgate(&["check", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    let named: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| w.starts_with("samples/"))
+        .collect();
+    assert!(!named.is_empty(), "{text}");
+    for path in named {
+        assert!(
+            Path::new(ROOT).join(path).exists(),
+            "{path} in --help: {text}"
+        );
+    }
+}
+
 fn stderr_lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stderr)
         .lines()

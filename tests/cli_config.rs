@@ -488,3 +488,135 @@ fn config_check_into_a_closed_pipe_does_not_panic() {
     assert!(shown.contains("actions.not-a-reason-"), "{shown}");
     drop(dir);
 }
+
+/// `config check` on a copy of the shipped configuration listening on `listen`.
+fn check_with_listen(listen: &str) -> Output {
+    let (dir, config) = shipped_copy();
+    edit(
+        &config,
+        "listen = [\"127.0.0.1:2525\"]",
+        &format!("listen = {listen}"),
+    );
+    let output = supportgate(&["config", "check", "--config", &config.to_string_lossy()]);
+    drop(dir);
+    output
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn listeners_are_tried_and_overlaps_refused() {
+    // Issue 11 §1: the packaged pair, on a free port: fine (IPv6 sockets are IPv6-only).
+    let port = free_port();
+    let output = check_with_listen(&format!("[\"0.0.0.0:{port}\", \"[::]:{port}\"]"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "listen = [\"127.0.0.1:2525\"]",
+        &format!("listen = [\"0.0.0.0:{port}\", \"[::]:{port}\", \"0.0.0.0:{port}\"]"),
+    );
+    assert_config_problem(
+        &config,
+        &[&format!(
+            "server.listen: 0.0.0.0:{port} overlaps 0.0.0.0:{port}: both cannot be listened on"
+        )],
+    );
+
+    // A port another program holds: `serve` could not start.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "listen = [\"127.0.0.1:2525\"]",
+        &format!("listen = [\"{address}\"]"),
+    );
+    assert_config_problem(
+        &config,
+        &[
+            &format!("server.listen: cannot listen on {address}: "),
+            "in use",
+        ],
+    );
+
+    // An address this host does not have (TEST-NET-1).
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "listen = [\"127.0.0.1:2525\"]",
+        "listen = [\"192.0.2.1:2525\"]",
+    );
+    assert_config_problem(
+        &config,
+        &["server.listen: cannot listen on 192.0.2.1:2525: "],
+    );
+}
+
+#[test]
+fn a_missing_templates_folder_is_reported_once() {
+    let (dir, config) = shipped_copy();
+    std::fs::remove_dir_all(dir.path().join("templates")).unwrap();
+    let stderr = assert_config_problem(&config, &["replies.templates", "does not exist"]);
+    let problems: Vec<&str> = stderr.lines().collect();
+    assert_eq!(problems.len(), 2, "one problem and the count: {stderr}");
+    assert!(problems[1].ends_with(": 1 problem(s)"), "{stderr}");
+}
+
+/// SPEC §14, from a working directory that is not the development tree.
+fn supportgate_in(dir: &Path, env: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supportgate"));
+    command.current_dir(dir).args(args);
+    match env {
+        Some(path) => command.env("SUPPORTGATE_CONFIG", path),
+        None => command.env_remove("SUPPORTGATE_CONFIG"),
+    };
+    command.output().expect("run supportgate")
+}
+
+#[test]
+fn without_config_the_tree_then_etc_is_used_and_named() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    if !Path::new("/etc/supportgate/supportgate.toml").exists() {
+        for args in [
+            &["config", "check"][..],
+            &["queue", "list"],
+            &["quarantine", "list"],
+        ] {
+            let output = supportgate_in(elsewhere.path(), None, args);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_ne!(output.status.code(), Some(0), "{args:?}: {stderr}");
+            assert!(
+                stderr.starts_with("/etc/supportgate/supportgate.toml: cannot read: "),
+                "{args:?}: {stderr}"
+            );
+            assert!(
+                stderr.contains("neither --config nor $SUPPORTGATE_CONFIG is given"),
+                "{args:?}: {stderr}"
+            );
+        }
+    } else {
+        eprintln!("/etc/supportgate/supportgate.toml exists here: its fallback not tested");
+    }
+    // $SUPPORTGATE_CONFIG names it.
+    let (_copy, config) = shipped_copy();
+    let output = supportgate_in(elsewhere.path(), Some(&config), &["config", "check"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with(&*config.to_string_lossy()));
+    let output = supportgate_in(elsewhere.path(), Some(&config), &["queue", "list"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    // A development tree: ./config/supportgate.toml, even with no flag and no variable.
+    copy_dir(
+        &Path::new(ROOT).join("config"),
+        &elsewhere.path().join("config"),
+    );
+    let output = supportgate_in(elsewhere.path(), None, &["config", "check"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("config/supportgate.toml: ok"));
+}

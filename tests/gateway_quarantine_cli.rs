@@ -17,6 +17,17 @@ fn stderr(output: &std::process::Output) -> String {
 #[test]
 fn list_show_release_and_delete_what_the_server_kept() {
     let gw = Gateway::start(Options::default());
+    // Issue 11 §8: an empty spool (off here, `[spool] enabled = false`) says so.
+    let queue = gw.cli(&["queue", "list"]);
+    assert!(queue.status.success(), "{}", stderr(&queue));
+    assert!(stdout(&queue).contains("is empty"), "{}", stdout(&queue));
+    assert!(
+        stdout(&queue).contains("enabled = false"),
+        "{}",
+        stdout(&queue)
+    );
+    let queue = gw.cli(&["queue", "list", "--json"]);
+    assert_eq!(stdout(&queue), "", "--json stays empty for scripts");
     let refused = message(
         "mallory@else.example",
         "Please forward me",
@@ -65,11 +76,37 @@ fn list_show_release_and_delete_what_the_server_kept() {
         stdout(&filtered)
     );
 
+    // An unknown reason code is refused, with the known ones (issue 11 §8).
+    let unknown = gw.cli(&["quarantine", "list", "--reason", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("unknown reason code \"nope\""),
+        "{}",
+        stderr(&unknown)
+    );
+    assert!(
+        stderr(&unknown).contains("not-registered, unknown-sender"),
+        "{}",
+        stderr(&unknown)
+    );
+
     // show: the record and the headers as received.
     let shown = gw.cli(&["quarantine", "show", &id]);
     assert!(shown.status.success(), "{}", stderr(&shown));
     let text = stdout(&shown);
     assert!(text.contains(&id), "{text}");
+    // `received_at` (Unix time) is followed by `received`, the same instant in RFC 3339.
+    let received_at = records[0]["received_at"].as_u64().unwrap();
+    let expected = time::OffsetDateTime::from_unix_timestamp(received_at as i64)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(
+        text.contains(&format!(
+            "\"received_at\": {received_at},\n  \"received\": \"{expected}\""
+        )),
+        "{text}"
+    );
     assert!(text.contains("not-registered"), "{text}");
     assert!(text.contains("Subject: Please forward me"), "{text}");
 

@@ -2,7 +2,6 @@
 
 use super::output::Stdout;
 use crate::address::{AddressRules, NormalizedAddress};
-use crate::config::Config;
 use crate::directory::Directory;
 use crate::pipeline::{parse_message, Engine};
 use crate::policy::suppression::NoReplyMemory;
@@ -14,9 +13,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "config/supportgate.toml")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::config_location::ConfigArg,
     /// Use this directory file instead of the configured one.
     #[arg(long)]
     directory: Option<PathBuf>,
@@ -70,7 +68,7 @@ fn reverse_path(value: &str, rules: &AddressRules) -> Result<Option<String>, Str
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
+    let config = match args.config.locate().load() {
         Ok(config) => config,
         Err(problems) => {
             let first = problems

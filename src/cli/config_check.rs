@@ -1,20 +1,31 @@
 //! `supportgate config check`: every problem with file, key and reason; or a one-line summary.
+//!
+//! Besides what `Config::load` validates, each listener (`server.listen`, `metrics.listen`) is
+//! bound for a moment, as `serve` would bind it: an address this host does not have, or a
+//! port another program holds, is a problem (`cannot listen on X: …`). Two cases are notes
+//! on stderr that leave the exit code 0: a port below 1024 without the privilege to bind it
+//! (the packaged `supportgate.socket` binds port 25 for the service, which runs without
+//! privileges), and a port held by the running supportgate named in `[server] pid_file`.
 
+use super::config_location::ConfigLocation;
 use super::output::Stdout;
 use crate::config::{Config, ConfigProblem};
 use crate::directory::Directory;
 use crate::reply::Templates;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(path: &Path) -> ExitCode {
-    let config = match Config::load(path) {
+pub fn run(location: &ConfigLocation) -> ExitCode {
+    let path = location.path();
+    let config = match location.load() {
         Ok(config) => config,
-        Err(problems) => return refuse(path, &problems),
+        Err(problems) => return refuse(path, &problems, &[]),
     };
     // Read here once, as the engine does when it starts; `Config::load` leaves them to us.
     if let Err(problems) = Templates::load(&config.replies) {
-        return refuse(path, &config.template_problems(problems));
+        return refuse(path, &config.template_problems(problems), &[]);
     }
     let directory = match Directory::load(&config.directory_path, &config.address_rules) {
         Ok(directory) => directory,
@@ -23,6 +34,13 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let (problems, notes) = try_listeners(&config);
+    if !problems.is_empty() {
+        return refuse(path, &problems, &notes);
+    }
+    for note in &notes {
+        eprintln!("{note}");
+    }
     let mut stdout = Stdout::lock();
     stdout.line(format_args!(
         "{}: ok — {} listener(s), {} support address(es), directory {} ({} accounts, {} agents, {} lint finding(s)), authentication {}, {} P4 categories",
@@ -39,13 +57,72 @@ pub fn run(path: &Path) -> ExitCode {
     stdout.finish(ExitCode::SUCCESS)
 }
 
-/// Every problem on its own line, then how many. A reader that goes away (`2>&1 | head -1`)
-/// only ends the list: `eprintln!` would panic on the closed pipe.
-fn refuse(path: &Path, problems: &[ConfigProblem]) -> ExitCode {
+/// Binds each listener for a moment. Returns the problems (`serve` could not start) and the
+/// notes (see the module's documentation).
+fn try_listeners(config: &Config) -> (Vec<ConfigProblem>, Vec<String>) {
+    let file = config.path.display().to_string();
+    let running = config
+        .server
+        .pid_file
+        .as_deref()
+        .and_then(super::queue::running_server);
+    let listeners = config
+        .server
+        .listen
+        .iter()
+        .map(|&a| ("server.listen", a))
+        .chain(config.metrics_listen.map(|a| ("metrics.listen", a)));
+    let (mut problems, mut notes) = (Vec::new(), Vec::new());
+    for (key, address) in listeners {
+        match try_bind(address, running) {
+            Tried::Bound => {}
+            Tried::Note(note) => notes.push(format!("{file}: {key}: {note}")),
+            Tried::Problem(message) => problems.push(ConfigProblem {
+                file: file.clone(),
+                key: key.to_string(),
+                message,
+            }),
+        }
+    }
+    (problems, notes)
+}
+
+enum Tried {
+    Bound,
+    Note(String),
+    Problem(String),
+}
+
+fn try_bind(address: SocketAddr, running: Option<u32>) -> Tried {
+    let error = match crate::smtp::listener::bind(address) {
+        Ok(_) => return Tried::Bound,
+        Err(e) => e,
+    };
+    match (error.kind(), running) {
+        (ErrorKind::PermissionDenied, _) if address.port() < 1024 => Tried::Note(format!(
+            "{address}: not tried: a port below 1024 needs root or CAP_NET_BIND_SERVICE \
+             (under systemd, supportgate.socket binds it for the service)"
+        )),
+        (ErrorKind::AddrInUse, Some(pid)) => Tried::Note(format!(
+            "{address} is in use, presumably by the running supportgate (process {pid}); \
+             a changed listener takes effect when it restarts"
+        )),
+        _ => Tried::Problem(format!("cannot listen on {address}: {error}")),
+    }
+}
+
+/// Every problem on its own line (and the notes), then how many. A reader that goes away
+/// (`2>&1 | head -1`) only ends the list: `eprintln!` would panic on the closed pipe.
+fn refuse(path: &Path, problems: &[ConfigProblem], notes: &[String]) -> ExitCode {
     use std::io::Write;
     let mut stderr = std::io::stderr().lock();
     for problem in problems {
         if writeln!(stderr, "{problem}").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    for note in notes {
+        if writeln!(stderr, "{note}").is_err() {
             return ExitCode::from(1);
         }
     }

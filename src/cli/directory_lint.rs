@@ -1,13 +1,13 @@
 //! `supportgate directory lint`: one line per finding, exit 1 if there is any error.
 
+use super::config_location::ConfigLocation;
 use super::output::Stdout;
-use crate::config::Config;
 use crate::directory::{Directory, Severity};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(config_path: &Path, directory_path: Option<&Path>) -> ExitCode {
-    let config = match Config::load(config_path) {
+pub fn run(location: &ConfigLocation, directory_path: Option<&Path>) -> ExitCode {
+    let config = match location.load() {
         Ok(config) => config,
         Err(problems) => {
             for problem in &problems {

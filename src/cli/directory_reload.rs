@@ -2,13 +2,18 @@
 //! ask the running server (its `[server] pid_file`) to reload them with SIGHUP. A set that does
 //! not load is reported and the server is not disturbed.
 
+use super::config_location::ConfigLocation;
 use crate::config::Config;
-use crate::pipeline::Engine;
-use std::path::Path;
+use crate::pipeline::{Engine, EngineError};
 use std::process::ExitCode;
 
-pub fn run(config_path: &Path) -> ExitCode {
-    let engine = match Engine::load(config_path) {
+pub fn run(location: &ConfigLocation) -> ExitCode {
+    let config_path = location.path();
+    let engine = match location
+        .load()
+        .map_err(EngineError::Config)
+        .and_then(Engine::from_config)
+    {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("supportgate directory reload: not reloaded, the new files do not load: {e}");

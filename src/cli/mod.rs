@@ -3,14 +3,17 @@
 
 mod check;
 mod config_check;
+pub mod config_location;
 mod directory_lint;
 mod directory_reload;
+mod generate;
 mod output;
 mod quarantine;
 mod queue;
 mod serve;
 
 use clap::{Parser, Subcommand};
+use config_location::ConfigArg;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,7 +41,7 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Decide one message offline and print the decision as JSON.
     #[command(
-        after_help = "Examples:\n  supportgate check samples/001-accepted-owner.eml\n  \
+        after_help = "Examples:\n  supportgate check --directory samples/directory.toml samples/001-accepted-owner-fr.eml\n  \
         supportgate check --mail-from bob@acme.example --rcpt support+acme@vendor.example msg.eml"
     )]
     Check(check::CheckArgs),
@@ -58,6 +61,9 @@ enum Command {
         after_help = "Examples:\n  supportgate queue list\n  supportgate queue flush\n  supportgate queue delete 0067A1B2C3D4E5F6"
     )]
     Queue(queue::QueueArgs),
+    /// Write the manual page or shell completions (for packaging).
+    #[command(subcommand, hide = true)]
+    Generate(generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,8 +73,8 @@ enum ConfigCommand {
         after_help = "Example:\n  supportgate config check --config /etc/supportgate/supportgate.toml"
     )]
     Check {
-        #[arg(long, default_value = "config/supportgate.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -80,8 +86,8 @@ enum DirectoryCommand {
         after_help = "Examples:\n  supportgate directory lint\n  supportgate directory lint --directory /etc/supportgate/directory.toml"
     )]
     Lint {
-        #[arg(long, default_value = "config/supportgate.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// Lint this directory file instead of the configured one.
         #[arg(long)]
         directory: Option<PathBuf>,
@@ -93,8 +99,8 @@ enum DirectoryCommand {
         after_help = "Examples:\n  supportgate directory reload\n  supportgate directory reload --config /etc/supportgate/supportgate.toml"
     )]
     Reload {
-        #[arg(long, default_value = "config/supportgate.toml")]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
 }
 
@@ -136,13 +142,16 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run(args),
-        Command::Config(ConfigCommand::Check { config }) => config_check::run(&config),
+        Command::Config(ConfigCommand::Check { config }) => config_check::run(&config.locate()),
         Command::Directory(DirectoryCommand::Lint { config, directory }) => {
-            directory_lint::run(&config, directory.as_deref())
+            directory_lint::run(&config.locate(), directory.as_deref())
         }
-        Command::Directory(DirectoryCommand::Reload { config }) => directory_reload::run(&config),
+        Command::Directory(DirectoryCommand::Reload { config }) => {
+            directory_reload::run(&config.locate())
+        }
         Command::Quarantine(args) => quarantine::run(args),
         Command::Queue(args) => queue::run(args),
+        Command::Generate(command) => generate::run(command),
     }
 }
 

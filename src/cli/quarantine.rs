@@ -5,13 +5,12 @@ use super::output::Stdout;
 use crate::config::Config;
 use crate::store::quarantine::{Quarantine, QuarantineError, QuarantineRecord};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct QuarantineArgs {
-    #[arg(long, default_value = "config/supportgate.toml", global = true)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::config_location::ConfigArg,
     #[command(subcommand)]
     command: QuarantineCommand,
 }
@@ -73,7 +72,7 @@ fn fail(error: &QuarantineError) -> ExitCode {
 }
 
 pub fn run(args: QuarantineArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
+    let config = match args.config.locate().load() {
         Ok(config) => config,
         Err(problems) => {
             for problem in &problems {
@@ -107,6 +106,20 @@ fn list(
     since: Option<String>,
     json: bool,
 ) -> ExitCode {
+    if let Some(code) = reason.as_deref() {
+        if code.parse::<crate::policy::Reason>().is_err() {
+            let known: Vec<&str> = crate::policy::Reason::ALL
+                .iter()
+                .map(|r| r.code())
+                .collect();
+            eprintln!(
+                "supportgate quarantine: --reason: unknown reason code {:?}; known: {}",
+                crate::printable::one_line(code),
+                known.join(", ")
+            );
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    }
     let since = match since.as_deref().map(parse_since) {
         Some(Ok(at)) => Some(at),
         Some(Err(e)) => {
@@ -173,7 +186,7 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
         Err(code) => return code,
     };
     let mut stdout = Stdout::lock();
-    match serde_json::to_string_pretty(&record) {
+    match serde_json::to_string_pretty(&with_received(&record)) {
         Ok(text) => {
             stdout.line(crate::printable::json(&text));
         }
@@ -191,6 +204,26 @@ fn show(quarantine: &Quarantine, id: &str) -> ExitCode {
         &message[..header_end],
     )));
     stdout.finish(ExitCode::SUCCESS)
+}
+
+/// The record as `show` prints it: `received` (RFC 3339) right after `received_at` (kept as
+/// the Unix time that scripts read).
+fn with_received(record: &QuarantineRecord) -> serde_json::Value {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(record) else {
+        return serde_json::Value::Null;
+    };
+    let mut shown = serde_json::Map::new();
+    for (key, value) in fields {
+        let at_received = key == "received_at";
+        shown.insert(key, value);
+        if at_received {
+            shown.insert(
+                "received".into(),
+                super::output::rfc3339(record.received_at).into(),
+            );
+        }
+    }
+    serde_json::Value::Object(shown)
 }
 
 /// Through the spool: the running server delivers it (woken by SIGUSR1 when `[server]

@@ -6,13 +6,12 @@ use super::output::Stdout;
 use crate::config::Config;
 use crate::store::spool::{Spool, SpoolEntry, SpoolError};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct QueueArgs {
-    #[arg(long, default_value = "config/supportgate.toml", global = true)]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::config_location::ConfigArg,
     #[command(subcommand)]
     command: QueueCommand,
 }
@@ -46,7 +45,7 @@ fn fail(error: &SpoolError) -> ExitCode {
 }
 
 pub fn run(args: QueueArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
+    let config = match args.config.locate().load() {
         Ok(config) => config,
         Err(problems) => {
             for problem in &problems {
@@ -57,7 +56,7 @@ pub fn run(args: QueueArgs) -> ExitCode {
     };
     let spool = Spool::new(&config.spool.path);
     match args.command {
-        QueueCommand::List { json } => list(&spool, json),
+        QueueCommand::List { json } => list(&config, &spool, json),
         QueueCommand::Show { id } => match spool.read(&id) {
             Ok((entry, message)) => {
                 let mut stdout = Stdout::lock();
@@ -85,12 +84,31 @@ pub fn run(args: QueueArgs) -> ExitCode {
     }
 }
 
-fn list(spool: &Spool, json: bool) -> ExitCode {
+fn list(config: &Config, spool: &Spool, json: bool) -> ExitCode {
     let entries = match spool.list() {
         Ok(entries) => entries,
         Err(e) => return fail(&e),
     };
+    // Like Postfix's `mailq`: an empty listing says so (not with --json, which scripts read).
+    if entries.is_empty() && !json {
+        println!("{}", empty_spool(config));
+        return ExitCode::SUCCESS;
+    }
     super::output::list_records("queue", entries, |_| true, json, summary_line)
+}
+
+/// What `queue list` prints for an empty spool.
+fn empty_spool(config: &Config) -> String {
+    let path = config.spool.path.display();
+    if config.spool.enabled {
+        format!("the spool {path} is empty: nothing waits for delivery")
+    } else {
+        format!(
+            "the spool {path} is empty: nothing waits for delivery \
+             ([spool] enabled = false: tickets are forwarded at once, only auto-replies, \
+             notifications and releases wait here)"
+        )
+    }
 }
 
 /// One row; everything that came from the message or the upstream is escaped.
@@ -157,19 +175,8 @@ pub(super) fn signal_server(config: &Config) -> Result<u32, NotSignalled> {
         .pid_file
         .as_ref()
         .ok_or(NotSignalled::NoPidFile)?;
-    let pid = std::fs::read_to_string(pid_file)
-        .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok());
-    // Only signal a process that is a supportgate (a stale pid file may name another one now).
-    let running = pid.filter(|pid| {
-        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-            cmdline
-                .split(|b| *b == 0)
-                .next()
-                .is_some_and(|exe| exe.ends_with(b"supportgate"))
-        })
-    });
-    let pid = running.ok_or_else(|| NotSignalled::NotRunning(pid_file.display().to_string()))?;
+    let pid = running_server(pid_file)
+        .ok_or_else(|| NotSignalled::NotRunning(pid_file.display().to_string()))?;
     match std::process::Command::new("kill")
         .args(["-USR1", &pid.to_string()])
         .status()
@@ -180,4 +187,18 @@ pub(super) fn signal_server(config: &Config) -> Result<u32, NotSignalled> {
         ))),
         Err(e) => Err(NotSignalled::Kill(format!("cannot run kill: {e}"))),
     }
+}
+
+/// The process id in `pid_file` if that process is a running supportgate (a stale pid file
+/// may name another program now).
+pub(super) fn running_server(pid_file: &std::path::Path) -> Option<u32> {
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    cmdline
+        .split(|b| *b == 0)
+        .next()
+        .is_some_and(|exe| exe.ends_with(b"supportgate"))
+        .then_some(pid)
 }

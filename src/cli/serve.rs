@@ -22,9 +22,8 @@ use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Configuration file.
-    #[arg(long, default_value = "config/supportgate.toml")]
-    config: PathBuf,
+    #[command(flatten)]
+    config: super::config_location::ConfigArg,
     /// Listen on this address instead of `[server] listen` (repeatable), e.g. 127.0.0.1:2525.
     #[arg(long)]
     listen: Vec<SocketAddr>,
@@ -39,7 +38,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let engine = match Engine::load(&args.config) {
+    let location = args.config.locate();
+    let engine = match location
+        .load()
+        .map_err(crate::pipeline::EngineError::Config)
+        .and_then(Engine::from_config)
+    {
         Ok(engine) => engine,
         Err(e) => {
             eprintln!("supportgate serve: cannot start: {e}");
@@ -60,7 +64,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(args, engine, activated)) {
+    match runtime.block_on(serve(args, location.path, engine, activated)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -108,17 +112,19 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
 
 async fn serve(
     args: ServeArgs,
+    config_path: PathBuf,
     engine: Engine,
     activated: Vec<std::net::TcpListener>,
 ) -> Result<(), String> {
+    // Before any listener is bound: a client (or a test) that sees the port open may send
+    // SIGTERM at once, and the default action would kill the process mid-start.
+    let stop_signals = StopSignals::watch()?;
     let config = engine.config.clone();
     let metrics = Arc::new(Metrics::new());
     metrics.watch_quarantine(config.quarantine_path.clone());
     let mut server = server_config(&config)?;
     server.events = metrics.clone();
     let server = Arc::new(server);
-    let memory = RedbReplyMemory::open(&config.reply_memory_path)
-        .map_err(|e| format!("reply_memory.path: {e}"))?;
     let addresses = if args.listen.is_empty() {
         config.server.listen.clone()
     } else {
@@ -137,17 +143,14 @@ async fn serve(
     } else {
         Vec::new()
     };
-    for address in &addresses {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    for &address in &addresses {
+        let listener = bind(address).map_err(|e| format!("cannot listen on {address}: {e}"))?;
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
         listeners.push(listener);
     }
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(address) = config.metrics_listen {
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
+        let listener = bind(address)
             .map_err(|e| format!("metrics.listen: cannot listen on {address}: {e}"))?;
         tracing::info!(address = %address, "metrics on http://{address}/metrics");
         let mut stopped = metrics_stopped.clone();
@@ -159,6 +162,10 @@ async fn serve(
             },
         ));
     }
+    // Only once every listener is bound: a start that fails leaves no reply memory behind
+    // (as root, a file the service's own user could not open later).
+    let memory = RedbReplyMemory::open(&config.reply_memory_path)
+        .map_err(|e| format!("reply_memory.path: {e}"))?;
     match crate::store::quarantine::Quarantine::new(&config.quarantine_path).remove_staging() {
         Ok(0) => {}
         Ok(removed) => {
@@ -179,7 +186,7 @@ async fn serve(
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
     tokio::spawn(reload_on_sighup(
         Arc::clone(&gateway),
-        args.config.clone(),
+        config_path.clone(),
         Arc::clone(&metrics),
     ));
     // Always: auto-replies, notifications and releases go through the spool even when
@@ -196,7 +203,7 @@ async fn serve(
     }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        config = %args.config.display(),
+        config = %shown(&config_path),
         queue = %config_queue(&config),
         "supportgate ready"
     );
@@ -208,7 +215,7 @@ async fn serve(
         .transpose()?;
     crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
     let shutdown = async {
-        shutdown_signal().await;
+        stop_signals.wait().await;
         crate::systemd::notify_or_log("STOPPING=1\nSTATUS=finishing sessions");
     };
     smtp::run(listeners, server, gateway, shutdown)
@@ -220,27 +227,63 @@ async fn serve(
     Ok(())
 }
 
+/// A listener bound as `config check` tries it ([`smtp::listener::bind`]: IPv6 sockets
+/// IPv6-only), handed to tokio.
+fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::from_std(smtp::listener::bind(address)?)
+}
+
 fn config_queue(config: &Config) -> String {
     match &config.queue {
-        crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", p.display()),
+        crate::config::QueueTarget::Maildir(p) => format!("maildir:{}", shown(p)),
         crate::config::QueueTarget::Smtp { host, port } => format!("smtp://{host}:{port}"),
-        crate::config::QueueTarget::Pipe(pipe) => format!("pipe:{}", pipe.program.display()),
+        crate::config::QueueTarget::Pipe(pipe) => format!("pipe:{}", shown(&pipe.program)),
     }
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// A path as the start-up line shows it: absolute, without `.` or `..` (the configuration's
+/// relative paths are joined to its folder, `config/../var/tickets`). One that does not
+/// exist yet (a Maildir made at the first message) is folded lexically.
+fn shown(path: &std::path::Path) -> String {
+    use std::path::Component;
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real.display().to_string();
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut folded = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                folded.pop();
+            }
+            other => folded.push(other),
         }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing sessions, then stopping"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing sessions, then stopping"),
+    }
+    folded.display().to_string()
+}
+
+/// SIGTERM and SIGINT, watched from the start of `serve`.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn watch() -> Result<StopSignals, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let watch = |kind, name| signal(kind).map_err(|e| format!("cannot watch {name}: {e}"));
+        Ok(StopSignals {
+            term: watch(SignalKind::terminate(), "SIGTERM")?,
+            int: watch(SignalKind::interrupt(), "SIGINT")?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM: finishing sessions, then stopping"),
+            _ = self.int.recv() => tracing::info!("SIGINT: finishing sessions, then stopping"),
+        }
     }
 }
 

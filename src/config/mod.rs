@@ -188,6 +188,18 @@ impl Checker {
             .listen
             .as_deref()
             .and_then(|v| self.socket("metrics.listen", v));
+        if let Some(metrics) = metrics_listen {
+            if let Some(smtp) = server
+                .listen
+                .iter()
+                .find(|&&a| crate::smtp::listener::overlap(a, metrics))
+            {
+                self.problem(
+                    "metrics.listen",
+                    format!("{metrics} overlaps server.listen {smtp}: both cannot be listened on"),
+                );
+            }
+        }
         Config {
             path: path.to_path_buf(),
             server,

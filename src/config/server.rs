@@ -3,6 +3,7 @@
 
 use super::checker::Checker;
 use super::file;
+use crate::smtp::listener::overlap;
 use crate::smtp::BareLineEndings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ impl Checker {
         for value in &raw.listen {
             listen.extend(self.socket("server.listen", value));
         }
+        self.overlapping_listeners(&listen);
         if raw.hostname.is_empty() || crate::address::normalize_domain(&raw.hostname).is_err() {
             self.problem(
                 "server.hostname",
@@ -131,6 +133,21 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// `server.listen` addresses that cannot all be bound (`0.0.0.0:25` twice, or with
+    /// `127.0.0.1:25`); `0.0.0.0:25` with `[::]:25` is fine, IPv6 sockets being IPv6-only.
+    fn overlapping_listeners(&mut self, listen: &[SocketAddr]) {
+        for (i, &address) in listen.iter().enumerate() {
+            if let Some(earlier) = listen[..i].iter().find(|&&e| overlap(e, address)) {
+                self.problem(
+                    "server.listen",
+                    format!("{address} overlaps {earlier}: both cannot be listened on"),
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +162,29 @@ mod tests {
         let settings = checker.server(raw);
         let problems = checker.problems.iter().map(|p| p.to_string()).collect();
         (settings, problems)
+    }
+
+    #[test]
+    fn overlapping_listeners_are_reported() {
+        let listen = |addresses: &[&str]| file::ServerFile {
+            listen: addresses.iter().map(|a| a.to_string()).collect(),
+            ..file::ServerFile::default()
+        };
+        let (_, problems) = checked(listen(&["0.0.0.0:25", "[::]:25"]));
+        assert!(problems.is_empty(), "{problems:?}");
+        let (_, problems) = checked(listen(&[
+            "0.0.0.0:25",
+            "[::]:25",
+            "127.0.0.1:25",
+            "0.0.0.0:25",
+        ]));
+        assert_eq!(
+            problems,
+            [
+                "supportgate.toml: server.listen: 127.0.0.1:25 overlaps 0.0.0.0:25: both cannot be listened on",
+                "supportgate.toml: server.listen: 0.0.0.0:25 overlaps 0.0.0.0:25: both cannot be listened on",
+            ]
+        );
     }
 
     #[test]

@@ -68,7 +68,11 @@ pub struct Evaluation {
 
 impl Engine {
     pub fn load(config_path: &std::path::Path) -> Result<Engine, EngineError> {
-        let config = Config::load(config_path).map_err(EngineError::Config)?;
+        Engine::from_config(Config::load(config_path).map_err(EngineError::Config)?)
+    }
+
+    /// [`Engine::load`] for a configuration already read.
+    pub fn from_config(config: Config) -> Result<Engine, EngineError> {
         let directory = Directory::load(&config.directory_path, &config.address_rules)?;
         let mut engine = Engine::assemble(config, directory)?;
         if engine.config.authentication.mode == AuthenticationMode::Verify {

@@ -75,9 +75,31 @@ impl Templates {
     pub fn load(settings: &ReplySettings) -> Result<Templates, Vec<String>> {
         let mut by_name = HashMap::new();
         let mut problems = Vec::new();
+        // A missing folder is one problem, not one per template that would be in it.
+        let missing = |folder: &Path| !folder.is_dir();
+        let root_missing = missing(&settings.templates);
+        if root_missing {
+            problems.push(format!(
+                "folder {} does not exist (the templates are read from it)",
+                settings.templates.display()
+            ));
+        }
         for language in Language::ALL {
+            let folder = settings.templates.join(language.as_str());
+            let folder_missing = !root_missing && missing(&folder);
+            if folder_missing {
+                problems.push(format!(
+                    "folder {} does not exist (the {} templates are read from it)",
+                    folder.display(),
+                    language.as_str()
+                ));
+            }
             for name in TemplateName::all() {
                 let key = template_key(language, name);
+                let elsewhere = settings.template_files.contains_key(&key);
+                if (root_missing || folder_missing) && !elsewhere {
+                    continue;
+                }
                 let path = template_path(settings, &key);
                 let parsed = read_template(&path).and_then(|text| {
                     Template::parse(&text, name.kind())
@@ -203,6 +225,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_missing_templates_folder_is_one_problem_not_one_per_template() {
+        let mut settings = shipped_settings();
+        settings.templates = PathBuf::from("/nonexistent/templates");
+        let problems = Templates::load(&settings).unwrap_err();
+        assert_eq!(
+            problems,
+            ["folder /nonexistent/templates does not exist (the templates are read from it)"]
+        );
+        // One language's folder missing: that folder, once.
+        let dir = tempfile::tempdir().unwrap();
+        let en = dir.path().join("en");
+        std::fs::create_dir(&en).unwrap();
+        for entry in std::fs::read_dir(shipped_settings().templates.join("en")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), en.join(entry.file_name())).unwrap();
+        }
+        settings.templates = dir.path().to_path_buf();
+        let problems = Templates::load(&settings).unwrap_err();
+        assert_eq!(
+            problems,
+            [format!(
+                "folder {}/fr does not exist (the fr templates are read from it)",
+                dir.path().display()
+            )]
+        );
+    }
+
+    #[test]
     fn every_shipped_template_is_present_and_valid_in_both_languages() {
         let settings = shipped_settings();
         let templates = Templates::load(&settings).unwrap();
@@ -266,11 +316,18 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn an_empty_templates_folder_reports_every_file() {
+    fn an_empty_templates_folder_reports_each_language_folder_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = shipped_settings();
         settings.templates = dir.path().to_path_buf();
-        assert_eq!(Templates::load(&settings).unwrap_err().len(), 20);
+        let problems = Templates::load(&settings).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        for (problem, language) in problems.iter().zip(["fr", "en"]) {
+            assert!(
+                problem.contains(&format!("/{language} does not exist")),
+                "{problem}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod events;
 mod handler;
 mod header_section;
 pub mod limits;
+pub mod listener;
 pub mod reply;
 pub mod server;
 mod session;

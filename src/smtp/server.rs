@@ -49,7 +49,8 @@ struct Accepted {
     slot: OwnedSemaphorePermit,
 }
 
-/// Serves SMTP on every listener until `shutdown` resolves, then shuts down gracefully.
+/// Serves SMTP on every listener until `shutdown` resolves, then shuts down gracefully. The
+/// caller, which bound the listeners, logs them.
 pub async fn run<H: MessageHandler>(
     listeners: Vec<TcpListener>,
     config: Arc<ServerConfig>,
@@ -65,7 +66,6 @@ pub async fn run<H: MessageHandler>(
 
     let mut acceptors = JoinSet::new();
     for listener in listeners {
-        info!(addr = ?listener.local_addr().ok(), "listening");
         acceptors.spawn(accept_loop(listener, slots.clone(), accepted_tx.clone()));
     }
     drop(accepted_tx);

@@ -501,7 +501,12 @@ pub struct Smtp {
 
 impl Smtp {
     pub fn connect(port: u16) -> Smtp {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Smtp::connect_to(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    pub fn connect_to(address: std::net::SocketAddr) -> Smtp {
+        let stream =
+            TcpStream::connect(address).unwrap_or_else(|e| panic!("connect to {address}: {e}"));
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_write_timeout(Some(WAIT)).unwrap();
         let writer = stream.try_clone().unwrap();
