@@ -8,7 +8,7 @@
 //! is pruned at start and hourly.
 
 use crate::act::Actor;
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
@@ -50,7 +50,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = init_logging(&engine.config) {
+    if let Err(e) = super::logging::init_logging(&engine.config) {
         eprintln!("supportgate serve: cannot start: log: {e}");
         return ExitCode::from(1);
     }
@@ -211,7 +211,7 @@ async fn serve(
         .server
         .pid_file
         .clone()
-        .map(PidFile::write)
+        .map(super::pid_file::PidFile::write)
         .transpose()?;
     crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
     let shutdown = async {
@@ -354,71 +354,6 @@ async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf, metrics: 
                 metrics.reload(false);
                 tracing::error!(error = %e, "SIGHUP: reload task failed")
             }
-        }
-    }
-}
-
-fn init_logging(config: &Config) -> Result<(), String> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SUPPORTGATE_LOG")
-        .or_else(|_| EnvFilter::try_new(&config.log_level))
-        .map_err(|e| e.to_string())?;
-    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match &config.log_file {
-        Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let file = Arc::new(file);
-            Box::new(move || Box::new(Arc::clone(&file)) as Box<dyn std::io::Write>)
-        }
-        None => Box::new(|| Box::new(std::io::stderr()) as Box<dyn std::io::Write>),
-    };
-    // Text lines are read by people in a terminal: what came from a message is escaped.
-    // (JSON escapes control characters itself.)
-    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match config.log_format {
-        LogFormat::Text => Box::new(move || {
-            Box::new(crate::printable::EscapingWriter(writer())) as Box<dyn std::io::Write>
-        }),
-        LogFormat::Json => writer,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let result = match config.log_format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-        LogFormat::Text => builder.with_ansi(false).try_init(),
-    };
-    result.map_err(|e| e.to_string())
-}
-
-/// The process id in `[server] pid_file`, for `supportgate directory reload`; removed at stop
-/// if it still names this process.
-struct PidFile(std::path::PathBuf);
-
-impl PidFile {
-    fn write(path: std::path::PathBuf) -> Result<PidFile, String> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("server.pid_file: {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, format!("{}\n", std::process::id()))
-            .map_err(|e| format!("server.pid_file: {}: {e}", path.display()))?;
-        Ok(PidFile(path))
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let ours = std::fs::read_to_string(&self.0)
-            .is_ok_and(|text| text.trim() == std::process::id().to_string());
-        if ours {
-            let _ = std::fs::remove_file(&self.0);
         }
     }
 }
