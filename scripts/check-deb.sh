@@ -96,12 +96,45 @@ for command in serve check "config check" "directory lint" "directory reload" "q
     grep -qF ".SS \"supportgate ${command}\"" <<<"$man_text" || fail "supportgate(8) lacks '$command'"
 done
 say "ok   supportgate(8) names every command"
-# The packaged configuration names absolute /etc/supportgate paths: point them at the unpacked
-# tree for this check (the installed check below uses them as they are).
-sed "s#/etc/supportgate#$WORK/root/etc/supportgate#g" "$WORK/root/etc/supportgate/supportgate.toml" \
-    > "$WORK/root/etc/supportgate/unpacked-check.toml"
+# The packaged configuration names absolute /etc/supportgate and /var/lib/supportgate paths and
+# port 25: point them at the unpacked tree, a state folder of ours and free high ports for this
+# check (the installed check below uses them as they are).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+SMTP_PORT=$(free_port); METRICS_PORT=$(free_port)
+mkdir -p "$WORK/state"
+sed -e "s#/etc/supportgate#$WORK/root/etc/supportgate#g" -e "s#/var/lib/supportgate#$WORK/state#g" \
+    -e "s#0.0.0.0:25\"#0.0.0.0:$SMTP_PORT\"#" -e "s#\[::\]:25\"#[::]:$SMTP_PORT\"#" \
+    -e "s#127.0.0.1:9325#127.0.0.1:$METRICS_PORT#" \
+    "$WORK/root/etc/supportgate/supportgate.toml" > "$WORK/root/etc/supportgate/unpacked-check.toml"
+grep -q "0.0.0.0:$SMTP_PORT" "$WORK/root/etc/supportgate/unpacked-check.toml" \
+    || fail "the packaged configuration no longer listens on 0.0.0.0:25 (update this check)"
 "$WORK/root/usr/bin/supportgate" config check --config "$WORK/root/etc/supportgate/unpacked-check.toml" \
     || fail "supportgate config check rejects the packaged /etc/supportgate/supportgate.toml"
+
+# The packaged binary serves the packaged configuration, dual-stack (0.0.0.0 and [::] on one
+# port), answers a greeting on each family, and stops cleanly on SIGTERM.
+"$WORK/root/usr/bin/supportgate" serve --config "$WORK/root/etc/supportgate/unpacked-check.toml" \
+    >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+greets() { # HOST: the 220 greeting within 5 s
+    timeout 5 bash -c "exec 3<>/dev/tcp/$1/$SMTP_PORT; head -c 3 <&3; printf 'QUIT\r\n' >&3" 2>/dev/null | grep -q 220
+}
+for _ in $(seq 1 100); do greets 127.0.0.1 && break; kill -0 "$SERVE_PID" 2>/dev/null || break; sleep 0.1; done
+if ! greets 127.0.0.1; then
+    kill "$SERVE_PID" 2>/dev/null; cat "$WORK/serve.log" >&2
+    fail "the packaged binary does not serve the packaged configuration on 0.0.0.0:$SMTP_PORT"
+fi
+say "ok   serve on 0.0.0.0:$SMTP_PORT answers over IPv4"
+if ip -6 addr show lo 2>/dev/null | grep -q '::1'; then
+    greets ::1 || { kill "$SERVE_PID"; cat "$WORK/serve.log" >&2; fail "no greeting on [::1]:$SMTP_PORT"; }
+    say "ok   serve on [::]:$SMTP_PORT answers over IPv6"
+else
+    say "note: no IPv6 loopback here; [::]:$SMTP_PORT was bound but not tried"
+fi
+kill -TERM "$SERVE_PID"
+status=0; wait "$SERVE_PID" || status=$?
+[ "$status" = 0 ] || { cat "$WORK/serve.log" >&2; fail "serve exited $status on SIGTERM"; }
+say "ok   serve stopped cleanly on SIGTERM"
 
 if [ "${INSTALL:-0}" = 1 ]; then
     [ "$(id -u)" = 0 ] || fail "INSTALL=1 needs root"
