@@ -258,6 +258,27 @@ fn other_bad_values_name_key_and_reason() {
 }
 
 #[test]
+fn bad_category_label_names_the_category_and_the_language() {
+    let shipped = "label = { en = \"billing\", fr = \"facturation\" }";
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "label = { en = \"billing\", de = \"Abrechnung\" }",
+            &["category[0] (billing).label.de", "unknown language", "en"],
+        ),
+        (
+            "label = { en = \"billing\", fr = \" \" }",
+            &["category[0] (billing).label.fr", "empty label"],
+        ),
+    ];
+    for (broken, wanted) in cases {
+        let (_dir, config) = shipped_copy();
+        edit(&config, shipped, broken);
+        eprintln!("case: {broken}");
+        assert_config_problem(&config, wanted);
+    }
+}
+
+#[test]
 fn wrong_type_gives_line_and_reason() {
     let (_dir, config) = shipped_copy();
     let line = line_of(&config, "max_recipients = 100");

@@ -11,6 +11,14 @@ use std::time::{Duration, Instant};
 
 const SUPPORT: &str = "support@vendor.example";
 
+/// The decoded text body of a message from the outbox.
+fn body_text(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.replace("\r\n", "\n")))
+        .unwrap_or_else(|| panic!("no text body:\n{raw}"))
+}
+
 #[test]
 fn accepted_mail_is_forwarded_once_with_our_trace_headers_and_forged_verdicts_removed() {
     let gw = Gateway::start(Options::default());
@@ -269,7 +277,12 @@ fn p4_invoice_from_an_agent_notifies_owner_and_admin_without_disclosing_them() {
             .collect();
         assert_eq!(notes.len(), 1, "notifications to {privileged}: {outbox:#?}");
         assert!(!to(notes[0]).contains("chloe"), "{}", notes[0]);
+        // acme is French: the category's French label, while the log keeps its name.
+        let text = body_text(notes[0]);
+        assert!(text.contains("« facturation »"), "{text}");
     }
+    let text = body_text(replies[0]);
+    assert!(text.contains("« facturation »"), "{text}");
     assert_eq!(outbox.len(), 3, "{outbox:#?}");
     assert!(
         !outbox

@@ -303,6 +303,10 @@ pub struct CategoryFile {
     pub name: String,
     #[serde(default = "default_requires")]
     pub requires: String,
+    /// Language code → the name shown in replies; checked by the policy checker, so that an
+    /// unknown language is named like any other problem.
+    #[serde(default)]
+    pub label: BTreeMap<String, String>,
     pub patterns: Vec<String>,
 }
 

@@ -4,7 +4,7 @@
 use super::checker::Checker;
 use super::file;
 use crate::address::AddressRules;
-use crate::directory::Role;
+use crate::directory::{Language, Role};
 use crate::policy::{Action, CategoryRule, IdentificationStrategy, PolicySettings, Reason};
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -100,10 +100,42 @@ impl Checker {
                 self.problem(&format!("{key}.patterns"), "at least one pattern is needed");
             }
             match CategoryRule::new(&category.name, requires, &category.patterns) {
-                Ok(rule) => settings.categories.push(rule),
+                Ok(rule) => {
+                    let rule = self.category_labels(&key, rule, &category.label);
+                    settings.categories.push(rule);
+                }
                 Err(e) => self.problem(&format!("{key}.patterns"), e),
             }
         }
         settings
+    }
+
+    /// `label = { en = "…", fr = "…" }`: one label per shipped language, none empty.
+    fn category_labels(
+        &mut self,
+        key: &str,
+        mut rule: CategoryRule,
+        labels: &BTreeMap<String, String>,
+    ) -> CategoryRule {
+        for (code, label) in labels {
+            let label_key = format!("{key}.label.{code}");
+            let Some(language) = Language::ALL.into_iter().find(|l| l.as_str() == code) else {
+                let known: Vec<_> = Language::ALL.iter().map(|l| l.as_str()).collect();
+                self.problem(
+                    &label_key,
+                    format!("unknown language; known: {}", known.join(", ")),
+                );
+                continue;
+            };
+            if label.trim().is_empty() {
+                self.problem(
+                    &label_key,
+                    "empty label: leave the language out to show the name",
+                );
+                continue;
+            }
+            rule = rule.with_label(language, label.trim());
+        }
+        rule
     }
 }

@@ -8,7 +8,8 @@ use crate::config::{AuthenticationMode, Config, ConfigProblem};
 use crate::directory::Account;
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{
-    decide, AuthResult, AuthSource, Decision, Envelope, MessageFacts, PolicyInput, ReplyMemoryView,
+    decide, AuthResult, AuthSource, CategoryRule, Decision, Envelope, MessageFacts, PolicyInput,
+    ReplyMemoryView,
 };
 use crate::reply::{
     compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
@@ -106,6 +107,12 @@ impl Engine {
         &self.config.support_addresses[0]
     }
 
+    /// The configured rule of the decision's category, for its labels.
+    fn category_of(&self, decision: &Decision) -> Option<&CategoryRule> {
+        let name = decision.category.as_deref()?;
+        self.config.policy.categories.get(name)
+    }
+
     fn account_of(&self, decision: &Decision) -> Option<&Account> {
         let id = decision.account.as_deref()?;
         self.directory
@@ -128,6 +135,7 @@ impl Engine {
             recipient: to,
             facts,
             account: self.account_of(decision),
+            category: self.category_of(decision),
             support_address: self.support_address(),
             owner_notified,
             now,
@@ -153,6 +161,7 @@ impl Engine {
             sender,
             facts,
             account,
+            category: self.category_of(decision),
             support_address: self.support_address(),
             now,
             message_token: token,

@@ -6,8 +6,11 @@
 //! `sécurité` and `securite` are the same word, and so are `In\u{200b}voice`, `іnvoice` with a
 //! Cyrillic `і` and the full-width `ｉｎｖｏｉｃｅ`), so administrators need not write every
 //! spelling twice.
+//!
+//! A category's `name` is its stable code (logs, metrics, headers, the [`super::Decision`]);
+//! its `label` is what people read in replies and notifications, per language.
 
-use crate::directory::Role;
+use crate::directory::{Language, Role};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 pub use super::text::fold;
@@ -19,6 +22,9 @@ pub struct CategoryRule {
     pub name: String,
     /// The lowest role that may ask: `Admin` (admin or owner) or `Owner`.
     pub requires: Role,
+    /// The name shown to people, per language (`label = { fr = "facturation" }`); a language
+    /// without one shows `name`.
+    labels: Vec<(Language, String)>,
     matcher: Regex,
 }
 
@@ -40,8 +46,24 @@ impl CategoryRule {
         Ok(CategoryRule {
             name: name.to_string(),
             requires,
+            labels: Vec::new(),
             matcher,
         })
+    }
+
+    /// Sets the label shown in `language` (replacing an earlier one).
+    pub fn with_label(mut self, language: Language, label: &str) -> CategoryRule {
+        self.labels.retain(|(l, _)| *l != language);
+        self.labels.push((language, label.to_string()));
+        self
+    }
+
+    /// What people read in `language`: its label, else the name.
+    pub fn label(&self, language: Language) -> &str {
+        self.labels
+            .iter()
+            .find(|(l, _)| *l == language)
+            .map_or(self.name.as_str(), |(_, label)| label.as_str())
     }
 
     /// Whether `role` may ask for this category.
@@ -89,6 +111,11 @@ impl Categories {
 
     pub fn iter(&self) -> impl Iterator<Item = &CategoryRule> {
         self.rules.iter()
+    }
+
+    /// The rule called `name` ([`super::Decision::category`]), for its labels.
+    pub fn get(&self, name: &str) -> Option<&CategoryRule> {
+        self.rules.iter().find(|r| r.name == name)
     }
 
     /// The first category (in configuration order) that `subject` or one of `parts` falls
@@ -157,5 +184,30 @@ mod tests {
         );
         assert!(owner.allows(Role::Owner) && !owner.allows(Role::Admin));
         assert!(CategoryRule::new("bad", Role::Admin, &["(".into()]).is_err());
+    }
+
+    #[test]
+    fn label_in_the_language_else_the_name() {
+        let mut rules = Categories::default();
+        rules.push(
+            CategoryRule::new("billing", Role::Admin, &["invoice".into()])
+                .unwrap()
+                .with_label(Language::Fr, "facturation"),
+        );
+        rules.push(CategoryRule::new("data-export", Role::Admin, &["export".into()]).unwrap());
+        let billing = rules.get("billing").unwrap();
+        assert_eq!(billing.label(Language::Fr), "facturation");
+        assert_eq!(billing.label(Language::En), "billing");
+        let export = rules.get("data-export").unwrap();
+        for language in Language::ALL {
+            assert_eq!(export.label(language), "data-export");
+        }
+        assert!(rules.get("nope").is_none());
+        let relabelled = rules
+            .get("billing")
+            .unwrap()
+            .clone()
+            .with_label(Language::Fr, "paiements");
+        assert_eq!(relabelled.label(Language::Fr), "paiements");
     }
 }

@@ -10,7 +10,7 @@ use super::ReplySettings;
 use super::Templates;
 use crate::address::NormalizedAddress;
 use crate::directory::{Account, Language};
-use crate::policy::{Decision, MessageFacts, Reason};
+use crate::policy::{CategoryRule, Decision, MessageFacts, Reason};
 
 /// How many characters of names and categories copied from the directory or configuration.
 const NAME_CHARS: usize = 200;
@@ -49,6 +49,9 @@ pub struct ReplyInput<'a> {
     pub facts: &'a MessageFacts,
     /// The account the mail concerns, when known. Ignored for `ambiguous-account`.
     pub account: Option<&'a Account>,
+    /// The configured rule of `decision.category`, for its label in the reply's language;
+    /// without one the text shows the category's name.
+    pub category: Option<&'a CategoryRule>,
     /// The support address to name in the text (without `+tag`).
     pub support_address: &'a NormalizedAddress,
     /// P4: the owner and admins were actually notified; the reply says so only then.
@@ -68,6 +71,8 @@ pub struct NotificationInput<'a> {
     pub sender: &'a str,
     pub facts: &'a MessageFacts,
     pub account: &'a Account,
+    /// The configured rule of `decision.category` (see [`ReplyInput::category`]).
+    pub category: Option<&'a CategoryRule>,
     pub support_address: &'a NormalizedAddress,
     pub now: u64,
     /// Unique per message; each recipient's Message-ID adds `.N` to it.
@@ -106,7 +111,7 @@ pub fn compose_reply(
         input.support_address,
         settings,
     );
-    values.category = category(input.decision);
+    values.category = category(input.decision, input.category, language);
     values.notified = input.owner_notified && reason == Reason::AuthorizationRequired;
     let body = finish_body(template.render(&values));
 
@@ -178,7 +183,7 @@ pub fn compose_notification(
         input.support_address,
         settings,
     );
-    values.category = category(input.decision);
+    values.category = category(input.decision, input.category, language);
     values.sender = headers::clean_text(input.sender, NAME_CHARS);
     values.notified = true;
     let body = finish_body(template.render(&values));
@@ -248,12 +253,16 @@ fn common_values(
     }
 }
 
-fn category(decision: &Decision) -> String {
-    decision
-        .category
-        .as_deref()
-        .map(|c| headers::clean_text(c, NAME_CHARS))
-        .unwrap_or_default()
+/// `{{category}}`: the decision's category as people read it in `language` — the rule's label,
+/// else its name.
+fn category(decision: &Decision, rule: Option<&CategoryRule>, language: Language) -> String {
+    let Some(name) = decision.category.as_deref() else {
+        return String::new();
+    };
+    let shown = rule
+        .filter(|r| r.name == name)
+        .map_or(name, |r| r.label(language));
+    headers::clean_text(shown, NAME_CHARS)
 }
 
 /// Rendered text with one final newline.

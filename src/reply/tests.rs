@@ -4,7 +4,7 @@ use super::templates::tests::shipped_settings;
 use super::*;
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::directory::{Account, Language, Role};
-use crate::policy::{Action, Decision, MessageFacts, Reason, ReplyPlan, Verdict};
+use crate::policy::{Action, CategoryRule, Decision, MessageFacts, Reason, ReplyPlan, Verdict};
 use mail_parser::{HeaderValue, MessageParser};
 
 const NOW: u64 = 1_700_000_000;
@@ -54,6 +54,8 @@ struct Case {
     decision: Decision,
     facts: MessageFacts,
     account: Option<Account>,
+    /// The configured rule of `decision.category`, when the case gives one.
+    category: Option<CategoryRule>,
     notified: bool,
 }
 
@@ -63,6 +65,7 @@ impl Case {
             decision: decision(reason),
             facts: facts(subject),
             account: Some(acme(Some(Language::En))),
+            category: None,
             notified: false,
         }
     }
@@ -75,6 +78,7 @@ impl Case {
             recipient: &address("bob@acme.example"),
             facts: &self.facts,
             account: self.account.as_ref(),
+            category: self.category.as_ref(),
             support_address: &address("support@vendor.example"),
             owner_notified: self.notified,
             now: NOW,
@@ -233,6 +237,34 @@ fn ambiguous_account_reply_names_no_account() {
     }
 }
 
+fn billing_labelled_in_french() -> CategoryRule {
+    CategoryRule::new("billing", Role::Admin, &["invoice".into()])
+        .unwrap()
+        .with_label(Language::Fr, "facturation")
+}
+
+#[test]
+fn category_label_follows_the_reply_language_else_the_name() {
+    // (account language, rule given, text the body must contain)
+    let cases = [
+        (Language::Fr, true, "« facturation »"),
+        (Language::En, true, "\"billing\""),
+        (Language::Fr, false, "« billing »"),
+    ];
+    for (language, with_rule, wanted) in cases {
+        let mut case = Case::new(Reason::AuthorizationRequired, "Facture");
+        case.account = Some(acme(Some(language)));
+        case.decision.category = Some("billing".into());
+        case.category = with_rule.then(billing_labelled_in_french);
+        let sent = case.reply();
+        assert!(
+            sent.body.contains(wanted),
+            "{language} {with_rule}: {}",
+            sent.body
+        );
+    }
+}
+
 #[test]
 fn authorization_reply_mentions_the_notification_only_when_it_was_sent() {
     let mut case = Case::new(Reason::AuthorizationRequired, "Close our account");
@@ -259,6 +291,7 @@ fn authorization_reply_mentions_the_notification_only_when_it_was_sent() {
 fn notification_goes_to_each_admin_alone_and_names_the_sender() {
     let settings = shipped_settings();
     let templates = Templates::load(&settings).unwrap();
+    let billing = billing_labelled_in_french();
     let mut d = decision(Reason::AuthorizationRequired);
     d.category = Some("billing".into());
     d.role = Some(Role::Agent);
@@ -270,6 +303,7 @@ fn notification_goes_to_each_admin_alone_and_names_the_sender() {
         sender: "bob@acme.example",
         facts: &facts,
         account: &account,
+        category: Some(&billing),
         support_address: &address("support@vendor.example"),
         now: NOW,
         message_token: "n-1",
@@ -289,7 +323,7 @@ fn notification_goes_to_each_admin_alone_and_names_the_sender() {
         assert!(parsed.header("Bcc").is_none() && parsed.in_reply_to().is_empty());
         assert_eq!(parsed.subject(), Some(message.subject.as_str()));
         let body = parsed.body_text(0).unwrap().replace("\r\n", "\n");
-        assert!(body.contains("bob@acme.example") && body.contains("« billing »"));
+        assert!(body.contains("bob@acme.example") && body.contains("« facturation »"));
         assert!(body.contains("Acme SAS"));
     }
     assert_ne!(
@@ -326,6 +360,7 @@ fn accepted_has_no_reply() {
         recipient: &address("bob@acme.example"),
         facts: &case.facts,
         account: None,
+        category: None,
         support_address: &address("support@vendor.example"),
         owner_notified: false,
         now: NOW,
