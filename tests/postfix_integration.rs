@@ -238,23 +238,17 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
-/// (c) on a shared MX (issue 11 §4): only mail for the support addresses goes through
-/// supportgate; `sales@` on the same Postfix reaches its own destination untouched, and an
-/// address missing from `relay_recipient_maps` is refused by Postfix in the session.
-#[test]
-fn after_queue_filter_is_scoped_to_the_support_addresses() {
-    require_postfix();
-    let ports = Ports::new();
-    let sink = Sink::start(ports.sink);
-    let sales_sink = Sink::start(ports.sales);
+/// Setup (c) as docs/postfix.md writes it: supportgate behind Postfix's after-queue filter,
+/// scoped to the support addresses, replies and tickets re-injected on the reinjection smtpd.
+fn start_after_queue(ports: &Ports) -> (Supportgate, Postfix) {
     let sg = Supportgate::start(
-        &ports,
+        ports,
         &fragment("after-queue.supportgate.toml"),
         &[],
         ports.filter,
     );
-    let mut postfix = Postfix::start(
-        &ports,
+    let postfix = Postfix::start(
+        ports,
         &[
             &fragment("common.main.cf"),
             &fragment("after-queue.main.cf"),
@@ -275,6 +269,19 @@ fn after_queue_filter_is_scoped_to_the_support_addresses() {
         ],
         &[ports.smtp, ports.reinject],
     );
+    (sg, postfix)
+}
+
+/// (c) on a shared MX (issue 11 §4): only mail for the support addresses goes through
+/// supportgate; `sales@` on the same Postfix reaches its own destination untouched, and an
+/// address missing from `relay_recipient_maps` is refused by Postfix in the session.
+#[test]
+fn after_queue_filter_is_scoped_to_the_support_addresses() {
+    require_postfix();
+    let ports = Ports::new();
+    let sink = Sink::start(ports.sink);
+    let sales_sink = Sink::start(ports.sales);
+    let (sg, mut postfix) = start_after_queue(&ports);
 
     let sales = token("shared-sales");
     let (ok, transcript) = swaks(
@@ -344,34 +351,7 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
     require_postfix();
     let ports = Ports::new();
     let sink = Sink::start(ports.sink);
-    let sg = Supportgate::start(
-        &ports,
-        &fragment("after-queue.supportgate.toml"),
-        &[],
-        ports.filter,
-    );
-    let mut postfix = Postfix::start(
-        &ports,
-        &[
-            &fragment("common.main.cf"),
-            &fragment("after-queue.main.cf"),
-        ],
-        &[
-            &fragment("after-queue.master.cf"),
-            &fragment("reinjection.master.cf"),
-        ],
-        &[
-            (
-                "supportgate_filter",
-                &fragment("after-queue.supportgate_filter"),
-            ),
-            (
-                "relay_recipients",
-                &fragment("after-queue.relay_recipients"),
-            ),
-        ],
-        &[ports.smtp, ports.reinject],
-    );
+    let (sg, mut postfix) = start_after_queue(&ports);
 
     let refused = token("aq-refused");
     let (ok, transcript) = swaks(
