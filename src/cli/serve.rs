@@ -78,9 +78,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
 pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
     let s = &config.server;
     let tls = match &s.tls {
-        Some((cert, key)) => {
-            Some(smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?)
-        }
+        Some((cert, key)) => Some(Arc::new(smtp::ReloadableTls::new(
+            smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?,
+        ))),
         None => None,
     };
     Ok(ServerConfig {
