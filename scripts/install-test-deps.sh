@@ -2,7 +2,9 @@
 # scripts/install-test-deps.sh — install what the tests and benchmarks need besides Rust: Postfix
 # (smtp-source, smtp-sink, the Postfix baseline and integration tests), swaks, python3,
 # systemd-analyze and systemd-socket-activate (systemd: the unit check and the socket-activation
-# test) and dnsmasq (dnsmasq-base: the loopback DNS of the authentication tests);
+# test), dnsmasq (dnsmasq-base: the loopback DNS of the authentication tests) and swaks's TLS
+# modules (Net::SSLeay, IO::Socket::SSL: `swaks --tls` in tests/ops_tls_reload.rs; only
+# recommended by the swaks package, so --no-install-recommends leaves them out);
 # non-interactively and idempotently, on Debian. Run as root.
 #
 # The package is installed with "No configuration": no /etc/postfix/main.cf is written and the
@@ -20,7 +22,11 @@ missing=()
 for cmd in "${needed[@]}"; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
 done
-checked=$(printf '%s\n' "${needed[@]%%:*}" | paste -sd ' ')
+# Perl modules (not commands): module=package.
+for module in Net::SSLeay=libnet-ssleay-perl IO::Socket::SSL=libio-socket-ssl-perl; do
+    perl -M"${module%%=*}" -e 1 >/dev/null 2>&1 || missing+=("${module#*=}")
+done
+checked="$(printf '%s\n' "${needed[@]%%:*}" | paste -sd ' ') Net::SSLeay IO::Socket::SSL"
 
 if [ ${#missing[@]} -gt 0 ]; then
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -5,7 +5,7 @@ mod smtp_support;
 use std::sync::Arc;
 
 use smtp_support::*;
-use supportgate::smtp::load_tls_config;
+use supportgate::smtp::{load_tls_config, ReloadableTls};
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
 struct Tls {
@@ -44,7 +44,7 @@ fn tls() -> Tls {
 async fn starttls_resets_the_session_and_discards_pipelined_commands() {
     let tls = tls();
     let mut config = test_config();
-    config.tls = Some(tls.server.clone());
+    config.tls = Some(Arc::new(ReloadableTls::new(tls.server.clone())));
     let server = start(config).await;
 
     let mut c = Client::greeted(server.addr()).await;
@@ -95,7 +95,7 @@ async fn starttls_resets_the_session_and_discards_pipelined_commands() {
 async fn issue10_6_starttls_inside_a_transaction_is_a_bad_sequence() {
     let tls = tls();
     let mut config = test_config();
-    config.tls = Some(tls.server.clone());
+    config.tls = Some(Arc::new(ReloadableTls::new(tls.server.clone())));
     let server = start(config).await;
     let mut c = Client::greeted(server.addr()).await;
     c.cmd("EHLO client.example").await;

@@ -12,6 +12,7 @@ mod output;
 mod pid_file;
 mod quarantine;
 mod queue;
+mod reload;
 mod serve;
 
 use clap::{Parser, Subcommand};

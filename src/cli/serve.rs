@@ -1,7 +1,7 @@
 //! `supportgate serve`: the SMTP gateway. Stops on SIGTERM or SIGINT (finishing sessions
-//! within `[server] shutdown_grace`); re-reads configuration, directory and templates on SIGHUP
-//! (listeners, limits, transports, the quarantine folder and the metrics address stay as they
-//! were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
+//! within `[server] shutdown_grace`); re-reads configuration, directory, templates and the TLS
+//! certificate on SIGHUP (`reload`; listeners, limits, transports, the quarantine folder and
+//! the metrics address stay as they were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
 //! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
@@ -78,9 +78,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
 pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
     let s = &config.server;
     let tls = match &s.tls {
-        Some((cert, key)) => {
-            Some(smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?)
-        }
+        Some((cert, key)) => Some(Arc::new(smtp::ReloadableTls::new(
+            smtp::load_tls_config(cert, key).map_err(|e| format!("server.tls: {e}"))?,
+        ))),
         None => None,
     };
     Ok(ServerConfig {
@@ -184,9 +184,10 @@ async fn serve(
         Arc::clone(&metrics),
     )?);
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
-    tokio::spawn(reload_on_sighup(
+    tokio::spawn(super::reload::reload_on_sighup(
         Arc::clone(&gateway),
         config_path.clone(),
+        server.tls.clone(),
         Arc::clone(&metrics),
     ));
     // Always: auto-replies, notifications and releases go through the spool even when
@@ -328,32 +329,5 @@ async fn flush_on_sigusr1(gateway: Arc<Actor>) {
     while usr1.recv().await.is_some() {
         tracing::info!("SIGUSR1: attempting everything in the spool now");
         gateway.flush_spool();
-    }
-}
-
-/// SIGHUP: load a new engine; keep the old one if anything is wrong with the new files.
-async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf, metrics: Arc<Metrics>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot watch SIGHUP: reload disabled");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        let path = config_path.clone();
-        match tokio::task::spawn_blocking(move || Engine::load(&path)).await {
-            Ok(Ok(engine)) => {
-                gateway.replace_engine(engine);
-                metrics.reload(true);
-                tracing::info!("SIGHUP: configuration, directory and templates reloaded");
-            }
-            Ok(Err(e)) => {
-                metrics.reload(false);
-                tracing::error!(error = %e, "SIGHUP: reload failed; keeping the previous configuration")
-            }
-            Err(e) => {
-                metrics.reload(false);
-                tracing::error!(error = %e, "SIGHUP: reload task failed")
-            }
-        }
     }
 }

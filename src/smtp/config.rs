@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_rustls::rustls;
-
 use super::data::BareLineEndings;
 use super::events::{NoEvents, SessionEvents};
 use super::limits::{SessionLimits, DEFAULT_SHUTDOWN_GRACE};
 use super::reply::{Outcome, SmtpReply};
+use super::tls::ReloadableTls;
 
 /// Everything the protocol layer needs to know.
 #[derive(Debug, Clone)]
@@ -17,8 +16,9 @@ pub struct ServerConfig {
     /// Our name, in the greeting and EHLO reply.
     pub hostname: String,
     pub limits: SessionLimits,
-    /// STARTTLS is offered only when set.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// STARTTLS is offered only when set; the certificate inside may be replaced while the
+    /// server runs (each STARTTLS reads the current one).
+    pub tls: Option<Arc<ReloadableTls>>,
     pub bare_line_endings: BareLineEndings,
     /// How long sessions may continue after shutdown was requested (default 30 s,
     /// [`DEFAULT_SHUTDOWN_GRACE`]).

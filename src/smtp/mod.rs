@@ -12,7 +12,7 @@
 //! * [`reply`] — the one place that maps outcomes to reply codes.
 //! * `events` — [`SessionEvents`], the observer hook that metrics listen on.
 //! * [`limits`] — [`SessionLimits`] and their Postfix-like defaults.
-//! * [`tls`] — STARTTLS configuration.
+//! * [`tls`] — STARTTLS configuration, replaceable while sessions run ([`ReloadableTls`]).
 
 pub mod address;
 mod config;
@@ -38,4 +38,4 @@ pub use handler::{Envelope, MessageHandler, RcptCheck, SessionInfo};
 pub use limits::{SessionLimits, Timeouts};
 pub use reply::SmtpReply;
 pub use server::run;
-pub use tls::{load_tls_config, TlsError};
+pub use tls::{load_tls_config, ReloadableTls, TlsError};

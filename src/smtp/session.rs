@@ -140,7 +140,7 @@ impl<H: MessageHandler> Session<H> {
                     }
                 }
                 Next::StartTls => {
-                    let Some(tls) = self.config.tls.clone() else {
+                    let Some(tls) = self.config.tls.as_ref().map(|tls| tls.current()) else {
                         return "tls not configured";
                     };
                     let handshake = self.config.limits.timeouts.tls_handshake;

@@ -1,9 +1,10 @@
-//! TLS configuration for STARTTLS (RFC 3207).
+//! TLS configuration for STARTTLS (RFC 3207): the certificate and key loaded from PEM files,
+//! and [`ReloadableTls`], the one in force, which a reload (SIGHUP) replaces.
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio_rustls::rustls;
 
@@ -50,4 +51,61 @@ pub fn load_tls_config(
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     Ok(Arc::new(config))
+}
+
+/// The TLS configuration in force, shared by every session and replaced on reload (certbot
+/// renewals) without stopping anything: each STARTTLS takes the one current at that moment; a
+/// session already in TLS keeps the one its handshake used.
+#[derive(Debug)]
+pub struct ReloadableTls {
+    current: RwLock<Arc<rustls::ServerConfig>>,
+}
+
+impl ReloadableTls {
+    pub fn new(config: Arc<rustls::ServerConfig>) -> Self {
+        Self {
+            current: RwLock::new(config),
+        }
+    }
+
+    /// The configuration for the next handshake.
+    pub fn current(&self) -> Arc<rustls::ServerConfig> {
+        // Nothing can panic while the lock is held (an `Arc` is cloned or replaced), so a
+        // poisoned lock still holds a whole value.
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// From now on, handshakes use `config`.
+    pub fn replace(&self, config: Arc<rustls::ServerConfig>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = config;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(dir: &Path, name: &str) -> Arc<rustls::ServerConfig> {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let (cert, key) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+        load_tls_config(&cert, &key).unwrap()
+    }
+
+    #[test]
+    fn a_replaced_configuration_serves_the_next_handshakes_and_the_old_one_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (pair(dir.path(), "a"), pair(dir.path(), "b"));
+        let tls = ReloadableTls::new(Arc::clone(&a));
+        let in_use = tls.current();
+        assert!(Arc::ptr_eq(&in_use, &a));
+        tls.replace(Arc::clone(&b));
+        assert!(Arc::ptr_eq(&tls.current(), &b));
+        // A handshake that took `a` still holds it.
+        assert!(Arc::ptr_eq(&in_use, &a));
+    }
 }
