@@ -6,9 +6,10 @@
 use super::budget::Spend;
 use super::{Acted, Actor, AutoReply, Decided, Received};
 use crate::pipeline::engine::Engine;
-use crate::policy::reply_to::{notification_key, reply_claim_key};
+use crate::policy::reply_to::reply_memory_key;
 use crate::policy::ReplyPlan;
 use crate::reply::OutgoingMessage;
+use crate::store::reply_memory::{notification_key, reply_key};
 use crate::store::spool::{Purpose, SpoolEntry};
 use std::sync::Arc;
 
@@ -37,8 +38,8 @@ impl Actor {
         let separator = config.address_rules.subaddress_separator;
         // One reply per address (untagged) and reason per interval, claimed atomically: two
         // sessions racing on the same sender, or two accounts of one transaction, send one.
-        let reply_key = reply_claim_key(to, separator, decision.reason);
-        match self.claim(&reply_key, now, since).await {
+        let reply_claim = reply_key(&reply_memory_key(to, separator), decision.reason);
+        match self.claim(&reply_claim, now, since).await {
             Ok(true) => {}
             Ok(false) => {
                 let note = "auto-reply suppressed: already-replied";
@@ -58,7 +59,7 @@ impl Actor {
             }
         }
         if !self.within_budget(engine, now, &decided.queue_id) {
-            self.unclaim(&reply_key).await;
+            self.unclaim(&reply_claim).await;
             let note = "auto-reply suppressed: [replies] max_per_hour reached";
             let suppressed = AutoReply::Suppressed("rate-limit".into());
             return self
@@ -76,7 +77,7 @@ impl Actor {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::error!(queue_id = %decided.queue_id, error = %e, "auto-reply not composed");
-                self.unclaim(&reply_key).await;
+                self.unclaim(&reply_claim).await;
                 let failed = AutoReply::Failed(format!("not composed: {e}"));
                 return self
                     .keep_received(received, decided, "auto-reply not composed", failed)
@@ -88,7 +89,7 @@ impl Actor {
             .await;
         if !kept.outcome.is_safe() {
             // The client retries: the reply is not owed yet.
-            self.unclaim(&reply_key).await;
+            self.unclaim(&reply_claim).await;
             return kept;
         }
         let quarantine_id = decided.queue_id.clone();

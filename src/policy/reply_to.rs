@@ -5,7 +5,7 @@
 //! address, which P6 authenticated.
 
 use super::authentication::{relaxed_aligned, AuthOutcome, AuthResult, AuthSource, SpfIdentity};
-use super::decision::{Reason, Suppression};
+use super::decision::Suppression;
 use crate::address::NormalizedAddress;
 
 /// The reply's recipient for a message with envelope sender `mail_from` and From `from`:
@@ -56,19 +56,6 @@ pub fn reverse_path_authenticated(
 /// `+tag` removed (`victim+1@` … `victim+6@` are one person), and the reason.
 pub fn reply_memory_key(to: &NormalizedAddress, separator: char) -> NormalizedAddress {
     to.without_subaddress(separator)
-}
-
-/// The key under which P4 notifications are remembered: one per requester and category.
-pub fn notification_key(requester: &str, category: &str) -> String {
-    format!(
-        "notify\u{0}{category}\u{0}{}",
-        requester.to_ascii_lowercase()
-    )
-}
-
-/// The key of a reply for `reason` to `to` (untagged), for an atomic claim in the state store.
-pub fn reply_claim_key(to: &NormalizedAddress, separator: char, reason: Reason) -> String {
-    format!("{}\u{0}{}", reason.code(), reply_memory_key(to, separator))
 }
 
 #[cfg(test)]
@@ -168,8 +155,9 @@ mod tests {
 
     #[test]
     fn memory_keys_forget_the_tag() {
-        let a = reply_claim_key(&addr("victim+1@victim.example"), '+', Reason::UnknownSender);
-        let b = reply_claim_key(&addr("Victim+6@victim.example"), '+', Reason::UnknownSender);
+        let a = reply_memory_key(&addr("victim+1@victim.example"), '+');
+        let b = reply_memory_key(&addr("Victim+6@victim.example"), '+');
         assert_eq!(a, b);
+        assert_eq!(a.to_string(), "victim@victim.example");
     }
 }

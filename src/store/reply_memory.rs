@@ -12,9 +12,8 @@ use std::path::Path;
 
 const REPLIES: TableDefinition<&str, u64> = TableDefinition::new("replies");
 
-/// A reply memory that can also record, forget what is too old to matter, and say its size.
+/// A reply memory that can also claim, forget what is too old to matter, and say its size.
 pub trait ReplyMemory: ReplyMemoryView + Send + Sync {
-    fn record(&self, recipient: &NormalizedAddress, reason: Reason, at: u64) -> Result<(), String>;
     /// Forgets replies older than `before` (Unix seconds); returns how many were removed.
     fn prune(&self, before: u64) -> Result<usize, String>;
     /// How many (address, reason) pairs are remembered.
@@ -30,8 +29,19 @@ pub struct RedbReplyMemory {
     db: Database,
 }
 
-fn key(recipient: &NormalizedAddress, reason: Reason) -> String {
+/// The key of a reply for `reason` to `recipient`: what [`ReplyMemoryView::replied_since`]
+/// reads and the act stage claims (`recipient` as the policy gives it: untagged, see
+/// [`crate::policy::reply_to::reply_memory_key`]).
+pub fn reply_key(recipient: &NormalizedAddress, reason: Reason) -> String {
     format!("{}\u{0}{}", reason.code(), recipient)
+}
+
+/// The key under which P4 notifications are claimed: one per requester and category.
+pub fn notification_key(requester: &str, category: &str) -> String {
+    format!(
+        "notify\u{0}{category}\u{0}{}",
+        requester.to_ascii_lowercase()
+    )
 }
 
 impl RedbReplyMemory {
@@ -54,7 +64,7 @@ impl ReplyMemoryView for RedbReplyMemory {
             let txn = self.db.begin_read().map_err(|e| e.to_string())?;
             let table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
             Ok(table
-                .get(key(recipient, reason).as_str())
+                .get(reply_key(recipient, reason).as_str())
                 .map_err(|e| e.to_string())?
                 .is_some_and(|at| at.value() >= since))
         };
@@ -68,17 +78,6 @@ impl ReplyMemoryView for RedbReplyMemory {
 }
 
 impl ReplyMemory for RedbReplyMemory {
-    fn record(&self, recipient: &NormalizedAddress, reason: Reason, at: u64) -> Result<(), String> {
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
-        {
-            let mut table = txn.open_table(REPLIES).map_err(|e| e.to_string())?;
-            table
-                .insert(key(recipient, reason).as_str(), at)
-                .map_err(|e| e.to_string())?;
-        }
-        txn.commit().map_err(|e| e.to_string())
-    }
-
     fn prune(&self, before: u64) -> Result<usize, String> {
         let txn = self.db.begin_write().map_err(|e| e.to_string())?;
         let removed = {
@@ -146,7 +145,9 @@ mod tests {
         {
             let memory = RedbReplyMemory::open(&path).unwrap();
             assert!(!memory.replied_since(&bob, Reason::UnknownSender, 0));
-            memory.record(&bob, Reason::UnknownSender, 1000).unwrap();
+            assert!(memory
+                .claim(&reply_key(&bob, Reason::UnknownSender), 1000, 0)
+                .unwrap());
         }
         let memory = RedbReplyMemory::open(&path).unwrap();
         assert!(memory.replied_since(&bob, Reason::UnknownSender, 500));
@@ -177,7 +178,7 @@ mod tests {
         // The key of a reply is the one `replied_since` reads.
         let bob = NormalizedAddress::parse("bob@else.example", &AddressRules::default()).unwrap();
         assert!(memory
-            .claim(&key(&bob, Reason::UnknownSender), 50, 0)
+            .claim(&reply_key(&bob, Reason::UnknownSender), 50, 0)
             .unwrap());
         assert!(memory.replied_since(&bob, Reason::UnknownSender, 10));
     }
