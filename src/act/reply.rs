@@ -69,15 +69,19 @@ impl Actor {
         let notifications = self
             .notifications_due(engine, received, decided, since)
             .await;
-        // The owner and admins were told (now, or about the same request earlier).
-        let notified = notifications.is_some();
-        let notifications = notifications.unwrap_or_default();
-        let reply = match engine.compose_reply(decision, to, &received.facts, notified, now, token)
-        {
+        // Nothing is owed until the message is kept: a failure below gives every claim back.
+        let reply = match engine.compose_reply(
+            decision,
+            to,
+            &received.facts,
+            notifications.told,
+            now,
+            token,
+        ) {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::error!(queue_id = %decided.queue_id, error = %e, "auto-reply not composed");
-                self.unclaim(&reply_claim).await;
+                self.give_back(&reply_claim, &notifications).await;
                 let failed = AutoReply::Failed(format!("not composed: {e}"));
                 return self
                     .keep_received(received, decided, "auto-reply not composed", failed)
@@ -88,12 +92,12 @@ impl Actor {
             .keep_received(received, decided, "auto-reply queued", AutoReply::Queued)
             .await;
         if !kept.outcome.is_safe() {
-            // The client retries: the reply is not owed yet.
-            self.unclaim(&reply_claim).await;
+            // The client retries: neither the reply nor the notifications are owed yet.
+            self.give_back(&reply_claim, &notifications).await;
             return kept;
         }
         let quarantine_id = decided.queue_id.clone();
-        for (i, note) in notifications.iter().enumerate() {
+        for (i, note) in notifications.due.iter().enumerate() {
             let id = format!("{}-notify{i}", decided.queue_id);
             let purpose = Purpose::Notification {
                 quarantine_id: quarantine_id.clone(),
@@ -145,6 +149,14 @@ impl Actor {
             .map_err(|e| e.to_string())?
     }
 
+    /// The reply's claim and the notifications', when what they were taken for did not happen.
+    async fn give_back(&self, reply_claim: &str, notifications: &Notifications) {
+        self.unclaim(reply_claim).await;
+        if let Some(claim) = &notifications.claim {
+            self.unclaim(claim).await;
+        }
+    }
+
     async fn unclaim(&self, key: &str) {
         let (memory, owned) = (Arc::clone(&self.reply_memory), key.to_string());
         let done = tokio::task::spawn_blocking(move || memory.unclaim(&owned)).await;
@@ -170,20 +182,19 @@ impl Actor {
         }
     }
 
-    /// P4: the notifications to send now — `None` when there is none to send (not P4, or
-    /// composition failed), `Some(empty)` when the owner and admins were already told about
-    /// this requester and category within the interval. At most one per requester, category
-    /// and interval; each one is taken from the hourly cap.
+    /// P4: the notifications to send now. At most one per requester, category and interval,
+    /// claimed here; each one is taken from the hourly cap.
     async fn notifications_due(
         &self,
         engine: &Engine,
         received: &Received,
         decided: &Decided,
         since: u64,
-    ) -> Option<Vec<OutgoingMessage>> {
+    ) -> Notifications {
+        let none = Notifications::default();
         let decision = &decided.decision;
         let (Some(requester), Some(category)) = (&decision.sender, &decision.category) else {
-            return None;
+            return none;
         };
         let now = received.received_at;
         let composed = engine
@@ -193,15 +204,16 @@ impl Actor {
                 Vec::new()
             });
         if composed.is_empty() {
-            return None;
+            return none;
         }
         let key = notification_key(requester, category);
         match self.claim(&key, now, since).await {
             Ok(true) => {}
-            Ok(false) => return Some(Vec::new()),
+            // Told about the same request within the interval.
+            Ok(false) => return Notifications { told: true, ..none },
             Err(e) => {
                 tracing::error!(queue_id = %decided.queue_id, error = %e, "reply memory unavailable; owner/admin notification suppressed");
-                return None;
+                return none;
             }
         }
         let mut due = Vec::with_capacity(composed.len());
@@ -214,10 +226,26 @@ impl Actor {
         }
         if due.is_empty() {
             self.unclaim(&key).await;
-            return None;
+            return none;
         }
-        Some(due)
+        Notifications {
+            due,
+            told: true,
+            claim: Some(key),
+        }
     }
+}
+
+/// What [`Actor::notifications_due`] found for one P4 decision.
+#[derive(Default)]
+struct Notifications {
+    /// To queue now.
+    due: Vec<OutgoingMessage>,
+    /// The owner and admins are told (now, or about the same request within the interval):
+    /// the reply says so.
+    told: bool,
+    /// The claim taken for `due`, given back if the message cannot be kept after all.
+    claim: Option<String>,
 }
 
 /// A spool entry for a message we send ourselves (null reverse-path, our own recipients).

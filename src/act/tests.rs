@@ -280,6 +280,44 @@ fn p4_notifications_go_through_the_spool() {
     );
 }
 
+/// A P4 request the quarantine could not take (`452`, the client retries) owes nothing yet:
+/// the retry sends the reply *and* the owner/admin notifications. Before, the notification
+/// claim was kept though nothing had been queued, and the retry told the owner nothing.
+#[test]
+fn a_deferred_p4_request_notifies_the_owner_when_it_is_retried() {
+    let bench = bench(false, &[]);
+    let rt = runtime();
+    let p4 = || {
+        transaction(
+            "chloe@acme.example",
+            "support+acme@vendor.example",
+            "Facture de mars",
+        )
+    };
+    // A file where the quarantine folder should be: the keep fails.
+    let root = bench.quarantine.root().to_path_buf();
+    std::fs::write(&root, b"not a folder").unwrap();
+    let receipt = rt.block_on(receive(&bench.engine, &bench.actor, p4()));
+    assert_eq!(
+        receipt.handled[0].1.outcome,
+        Outcome::Deferred(Defer::Storage)
+    );
+    assert_eq!(
+        rt.block_on(bench.actor.deliver_waiting(true)),
+        0,
+        "nothing queued"
+    );
+    std::fs::remove_file(&root).unwrap();
+    let receipt = rt.block_on(receive(&bench.engine, &bench.actor, p4()));
+    assert_eq!(receipt.handled[0].1.outcome, Outcome::Quarantined);
+    assert_eq!(receipt.handled[0].1.auto_reply, AutoReply::Queued);
+    assert_eq!(
+        rt.block_on(bench.actor.deliver_waiting(true)),
+        3,
+        "reply + 2 notifications"
+    );
+}
+
 /// The same sender and reason twice: one reply; the second is suppressed and says so.
 #[test]
 fn second_reply_within_the_interval_is_suppressed() {
