@@ -184,7 +184,7 @@ impl Actor {
         match result {
             Ok(()) => {
                 // The record first: once the entry leaves the spool, its fate is written.
-                self.record_fate(&entry.purpose, "sent", "delivered").await;
+                self.record_fate(&entry.purpose, None).await;
                 let spool = self.spool.spool.clone();
                 let id = entry.id.clone();
                 match tokio::task::spawn_blocking(move || spool.mark_delivered(&id)).await {
@@ -240,17 +240,22 @@ impl Actor {
         }
     }
 
-    /// A reply's or release's fate in its message's quarantine record.
-    async fn record_fate(&self, purpose: &Purpose, reply: &str, release: &str) {
-        let (quarantine, purpose_copy) = (self.quarantine.clone(), purpose.clone());
-        let (reply, release) = (reply.to_string(), release.to_string());
+    /// A reply's or release's fate in its message's quarantine record: delivered (`None`: the
+    /// record says `sent` for a reply, `delivered` for a release) or `failed: <why>`.
+    async fn record_fate(&self, purpose: &Purpose, failed: Option<&str>) {
+        let fate = match (failed, purpose) {
+            (Some(why), _) => format!("failed: {why}"),
+            (None, Purpose::Release { .. }) => "delivered".to_string(),
+            (None, _) => "sent".to_string(),
+        };
         if let Purpose::AutoReply { .. } = purpose {
-            self.metrics.auto_reply(&reply);
+            self.metrics.auto_reply(&fate);
         }
-        let updated = tokio::task::spawn_blocking(move || match &purpose_copy {
-            Purpose::AutoReply { quarantine_id } => quarantine.set_reply(quarantine_id, &reply),
+        let (quarantine, purpose) = (self.quarantine.clone(), purpose.clone());
+        let updated = tokio::task::spawn_blocking(move || match &purpose {
+            Purpose::AutoReply { quarantine_id } => quarantine.set_reply(quarantine_id, &fate),
             Purpose::Release { quarantine_id } => quarantine.update(quarantine_id, |record| {
-                set_release_outcome(record, &release);
+                set_release_outcome(record, &fate);
                 Ok(())
             }),
             Purpose::Ticket | Purpose::Notification { .. } => Ok(()),
@@ -270,8 +275,7 @@ impl Actor {
     async fn give_up(&self, entry: SpoolEntry, why: String, target: String) {
         let kind = entry.purpose.as_str();
         tracing::error!(queue_id = %entry.id, kind, target, attempts = entry.attempts, reason = %why, "spool: not deliverable; given up");
-        let failed = format!("failed: {why}");
-        self.record_fate(&entry.purpose, &failed, &failed).await;
+        self.record_fate(&entry.purpose, Some(&why)).await;
         let spool = self.spool.spool.clone();
         let id = entry.id.clone();
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || spool.remove(&id)).await {

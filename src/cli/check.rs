@@ -142,9 +142,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     } else {
         engine.authenticate_offline(&facts, args.assume_authenticated)
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::act::unix_now();
     let decided = crate::pipeline::decide_each_account(
         &engine,
         &facts,

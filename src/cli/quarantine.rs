@@ -57,12 +57,6 @@ fn default_operator() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn fail(error: &QuarantineError) -> ExitCode {
     eprintln!("supportgate quarantine: {error}");
     match error {
@@ -170,7 +164,7 @@ fn parse_since(value: &str) -> Result<u64, String> {
     if let Ok(at) = value.parse::<u64>() {
         return Ok(at);
     }
-    crate::config::parse_duration(value).map(|d| now().saturating_sub(d.as_secs()))
+    crate::config::parse_duration(value).map(|d| crate::act::unix_now().saturating_sub(d.as_secs()))
 }
 
 /// A quarantined message's record and bytes, or the exit code that says why not.
@@ -229,7 +223,7 @@ fn with_received(record: &QuarantineRecord) -> serde_json::Value {
 /// Through the spool: the running server delivers it (woken by SIGUSR1 when `[server]
 /// pid_file` names it; else at its next scan or start).
 fn release(config: &Config, id: &str, by: &str) -> ExitCode {
-    match crate::act::release::release(config, id, by, now()) {
+    match crate::act::release::release(config, id, by, crate::act::unix_now()) {
         Ok(released) => {
             let woken = super::queue::signal_server(config).is_ok();
             println!(
