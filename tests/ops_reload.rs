@@ -107,16 +107,7 @@ fn a_broken_directory_on_sighup_keeps_the_previous_one_says_why_and_counts_it() 
         format!("{good}\n[[account]]\nid = \"Not Valid\"\n[[["),
     )
     .unwrap();
-    server.signal("HUP");
-    server.wait_log(
-        "SIGHUP: reload failed; keeping the previous configuration",
-        1,
-    );
-    let failure = server
-        .events()
-        .into_iter()
-        .find(|e| field_str(e, "message").starts_with("SIGHUP: reload failed"))
-        .unwrap();
+    let failure = server.failed_reload();
     assert_eq!(field_str(&failure, "level"), "ERROR");
     assert!(
         field_str(&failure, "error").contains("directory.toml"),

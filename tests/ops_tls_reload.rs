@@ -191,16 +191,7 @@ fn sighup_serves_the_renewed_certificate_to_new_sessions_and_keeps_open_ones() {
     // A broken certificate file: B stays in force, the log says why, the metric counts it.
     let (cert, _) = live(server.dir.path());
     fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
-    server.signal("HUP");
-    server.wait_log(
-        "SIGHUP: reload failed; keeping the previous configuration",
-        1,
-    );
-    let failure = server
-        .events()
-        .into_iter()
-        .find(|e| field_str(e, "message").starts_with("SIGHUP: reload failed"))
-        .unwrap();
+    let failure = server.failed_reload();
     assert_eq!(field_str(&failure, "level"), "ERROR");
     let error = field_str(&failure, "error");
     assert!(

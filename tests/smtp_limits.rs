@@ -122,10 +122,7 @@ async fn stalled_data_times_out_and_delivers_nothing() {
     config.limits.timeouts.data_block = Duration::from_millis(200);
     let server = start(config).await;
     let mut c = Client::greeted(server.addr()).await;
-    c.cmd("EHLO client.example").await;
-    c.expect("MAIL FROM:<a@example.org>", "250").await;
-    c.expect("RCPT TO:<support@vendor.example>", "250").await;
-    c.expect("DATA", "354").await;
+    c.open_data().await;
     c.send("Subject: stalled\r\n").await;
     assert!(c.reply().await.starts_with("421 4.4.2"));
     assert!(c.closed().await);

@@ -129,10 +129,7 @@ async fn issue10_3b_data_trickled_below_the_minimum_rate_hits_the_data_deadline(
     config.limits.timeouts.data_block = Duration::from_millis(600);
     let server = start(config).await;
     let mut c = Client::greeted(server.addr()).await;
-    c.cmd("EHLO client.example").await;
-    c.expect("MAIL FROM:<a@example.org>", "250").await;
-    c.expect("RCPT TO:<support@vendor.example>", "250").await;
-    c.expect("DATA", "354").await;
+    c.open_data().await;
     let (read, write) = c.into_inner().into_split();
     let mut read = BufReader::new(read);
     let started = Instant::now();
@@ -159,10 +156,7 @@ async fn issue10_3b_data_above_the_minimum_rate_outlives_the_data_block() {
     config.limits.timeouts.data_block = Duration::from_millis(400);
     let server = start(config).await;
     let mut c = Client::greeted(server.addr()).await;
-    c.cmd("EHLO client.example").await;
-    c.expect("MAIL FROM:<a@example.org>", "250").await;
-    c.expect("RCPT TO:<support@vendor.example>", "250").await;
-    c.expect("DATA", "354").await;
+    c.open_data().await;
     let started = Instant::now();
     // 300 bytes every 150 ms = 2000 bytes/s, four times the default minimum, for 1.5 s.
     let mut body = b"Subject: steady\r\n\r\n".to_vec();

@@ -204,6 +204,17 @@ impl Server {
         );
     }
 
+    /// Sends SIGHUP and returns the log line of the reload that failed (waited for, bounded).
+    pub fn failed_reload(&self) -> serde_json::Value {
+        const FAILED: &str = "SIGHUP: reload failed; keeping the previous configuration";
+        self.signal("HUP");
+        self.wait_log(FAILED, 1);
+        self.events()
+            .into_iter()
+            .find(|e| crate::gateway_support::field_str(e, "message") == FAILED)
+            .expect("the line wait_log found")
+    }
+
     pub fn var(&self, name: &str) -> PathBuf {
         self.dir.path().join("var").join(name)
     }

@@ -225,6 +225,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         reply
     }
 
+    /// EHLO, one sender, `support@vendor.example`, DATA: ready for the message (`354`).
+    pub async fn open_data(&mut self) {
+        self.cmd("EHLO client.example").await;
+        self.expect("MAIL FROM:<a@example.org>", "250").await;
+        self.expect("RCPT TO:<support@vendor.example>", "250").await;
+        self.expect("DATA", "354").await;
+    }
+
     /// True if the server closed the connection (EOF) within [`WAIT`].
     pub async fn closed(&mut self) -> bool {
         let mut rest = String::new();
