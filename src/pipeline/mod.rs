@@ -216,3 +216,57 @@ fn decide_per_account(
     }
     decided
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Issue 10 finding 5: a message that is costly to parse must not stall the other sessions
+    /// of a runtime thread. On a single-threaded runtime, a task beside the parse runs while
+    /// the message is parsed; had the parse run on the runtime thread, it could not have.
+    #[tokio::test(flavor = "current_thread")]
+    async fn issue10_5_parsing_leaves_the_runtime_thread_free() {
+        let mut bytes = b"From: a@b.example\r\nSubject: many parts\r\n\
+            Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+            .to_vec();
+        for i in 0..20_000 {
+            bytes.extend_from_slice(
+                format!("--m\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n").as_bytes(),
+            );
+        }
+        bytes.extend_from_slice(b"--m--\r\n");
+        let transaction = Transaction {
+            client: Client {
+                session_id: "test".into(),
+                peer: "127.0.0.1:25".parse().unwrap(),
+                helo: None,
+                tls: false,
+            },
+            mail_from: Some("a@b.example".into()),
+            recipients: vec!["support@vendor.example".into()],
+            bytes,
+        };
+        let turns = Arc::new(AtomicUsize::new(0));
+        let parsed = Arc::new(AtomicBool::new(false));
+        let beside = tokio::spawn({
+            let (turns, parsed) = (turns.clone(), parsed.clone());
+            async move {
+                while !parsed.load(Ordering::SeqCst) {
+                    turns.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let (_, facts) = parse_off_the_runtime(500, transaction).await;
+        let turns_during_the_parse = turns.load(Ordering::SeqCst);
+        parsed.store(true, Ordering::SeqCst);
+        beside.await.unwrap();
+        assert_eq!(facts.subject, "many parts");
+        assert!(
+            turns_during_the_parse > 0,
+            "the task beside the parse never ran while the message was parsed"
+        );
+    }
+}
