@@ -4,7 +4,8 @@
 # systemd-analyze and systemd-socket-activate (systemd: the unit check and the socket-activation
 # test), dnsmasq (dnsmasq-base: the loopback DNS of the authentication tests) and swaks's TLS
 # modules (Net::SSLeay, IO::Socket::SSL: `swaks --tls` in tests/ops_tls_reload.rs; only
-# recommended by the swaks package, so --no-install-recommends leaves them out);
+# recommended by the swaks package, so --no-install-recommends leaves them out) and PostgreSQL
+# (postgresql: tests/postgres_support runs private clusters);
 # non-interactively and idempotently, on Debian. Run as root.
 #
 # The package is installed with "No configuration": no /etc/postfix/main.cf is written and the
@@ -22,6 +23,9 @@ missing=()
 for cmd in "${needed[@]}"; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")
 done
+# PostgreSQL (tests/postgres_support: a private cluster per test run, initdb + pg_ctl from
+# /usr/lib/postgresql/*/bin, not on PATH). The package's own cluster is stopped below.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 # Perl modules (not commands): module=package.
 for module in Net::SSLeay=libnet-ssleay-perl IO::Socket::SSL=libio-socket-ssl-perl; do
     perl -M"${module%%=*}" -e 1 >/dev/null 2>&1 || missing+=("${module#*=}")
@@ -46,6 +50,16 @@ if postfix status >/dev/null 2>&1; then
 fi
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     systemctl disable --now postfix.service >/dev/null 2>&1 || true
+fi
+
+# Nor the packaged PostgreSQL cluster (the tests run their own on free loopback ports).
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now postgresql.service >/dev/null 2>&1 || true
+elif command -v pg_ctlcluster >/dev/null 2>&1; then
+    for cluster in /etc/postgresql/*/*; do
+        [ -d "$cluster" ] || continue
+        pg_ctlcluster "$(basename "$(dirname "$cluster")")" "$(basename "$cluster")" stop >/dev/null 2>&1 || true
+    done
 fi
 
 echo "install-test-deps.sh: $(postconf -d mail_version 2>/dev/null)"

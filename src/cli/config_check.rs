@@ -9,8 +9,7 @@
 
 use super::config_location::ConfigLocation;
 use super::output::Stdout;
-use crate::config::{Config, ConfigProblem};
-use crate::directory::Directory;
+use crate::config::{Config, ConfigProblem, DirectorySource};
 use crate::reply::Templates;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
@@ -27,10 +26,14 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
     if let Err(problems) = Templates::load(&config.replies) {
         return refuse(path, &config.template_problems(problems), &[]);
     }
-    let directory = match Directory::load(&config.directory_path, &config.address_rules) {
+    let directory = match crate::pipeline::load_directory(&config) {
         Ok(directory) => directory,
         Err(e) => {
-            eprintln!("{}: directory.path: {e}", path.display());
+            let key = match config.directory_source {
+                DirectorySource::File => "directory.path",
+                DirectorySource::Postgres(_) => "directory.url",
+            };
+            eprintln!("{}: {key}: {e}", path.display());
             return ExitCode::from(1);
         }
     };
@@ -47,7 +50,7 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
         path.display(),
         config.server.listen.len(),
         config.support_addresses.len(),
-        config.directory_path.display(),
+        directory_name(&config),
         directory.accounts().len(),
         directory.agent_count(),
         directory.findings().len(),
@@ -55,6 +58,14 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
         config.policy.categories.len(),
     ));
     stdout.finish(ExitCode::SUCCESS)
+}
+
+/// The directory as the report names it: its file, or its database (never the password).
+pub(super) fn directory_name(config: &Config) -> String {
+    match &config.directory_source {
+        DirectorySource::File => config.directory_path.display().to_string(),
+        DirectorySource::Postgres(settings) => settings.redacted_url(),
+    }
 }
 
 /// Binds each listener for a moment. Returns the problems (`serve` could not start) and the

@@ -16,8 +16,18 @@ pub fn run(location: &ConfigLocation, directory_path: Option<&Path>) -> ExitCode
             return ExitCode::from(super::EXIT_UNUSABLE);
         }
     };
-    let path = directory_path.unwrap_or(&config.directory_path);
-    let directory = match Directory::load(path, &config.address_rules) {
+    // An explicit file wins; otherwise the configured source, file or database.
+    let (name, loaded) = match directory_path {
+        Some(path) => (
+            path.display().to_string(),
+            Directory::load(path, &config.address_rules).map_err(|e| e.to_string()),
+        ),
+        None => (
+            super::config_check::directory_name(&config),
+            crate::pipeline::load_directory(&config).map_err(|e| e.to_string()),
+        ),
+    };
+    let directory = match loaded {
         Ok(directory) => directory,
         Err(e) => {
             eprintln!("{e}");
@@ -26,7 +36,7 @@ pub fn run(location: &ConfigLocation, directory_path: Option<&Path>) -> ExitCode
     };
     let mut stdout = Stdout::lock();
     for finding in directory.findings() {
-        if !stdout.line(format_args!("{}: {finding}", path.display())) {
+        if !stdout.line(format_args!("{name}: {finding}")) {
             break;
         }
     }
@@ -36,8 +46,7 @@ pub fn run(location: &ConfigLocation, directory_path: Option<&Path>) -> ExitCode
         .filter(|f| f.severity == Severity::Error)
         .count();
     stdout.line(format_args!(
-        "{}: {} accounts, {} agents, {} error(s), {} warning(s)",
-        path.display(),
+        "{name}: {} accounts, {} agents, {} error(s), {} warning(s)",
         directory.accounts().len(),
         directory.agent_count(),
         errors,

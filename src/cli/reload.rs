@@ -4,12 +4,15 @@
 //! finishes with the engine it started with, and a session already in TLS keeps its
 //! certificate; the next message, and the next STARTTLS, see the new ones.
 
+use crate::config::Config;
+use crate::directory::Directory;
 use crate::gateway::Gateway;
 use crate::metrics::Metrics;
-use crate::pipeline::Engine;
+use crate::pipeline::{Engine, EngineError};
 use crate::smtp::{self, ReloadableTls};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::sync::Notify;
 use tokio_rustls::rustls;
 
 /// SIGHUP: load a new engine and certificate; keep the old ones if anything is wrong with the
@@ -20,6 +23,7 @@ pub(super) async fn reload_on_sighup(
     config_path: PathBuf,
     tls: Option<Arc<ReloadableTls>>,
     metrics: Arc<Metrics>,
+    directory_resync: Option<Arc<Notify>>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
@@ -29,7 +33,10 @@ pub(super) async fn reload_on_sighup(
     while hup.recv().await.is_some() {
         let path = config_path.clone();
         let tls_on = tls.is_some();
-        match tokio::task::spawn_blocking(move || load(&path, tls_on)).await {
+        let live = directory_resync
+            .as_ref()
+            .map(|_| gateway.engine().directory.clone());
+        match tokio::task::spawn_blocking(move || load(&path, tls_on, live)).await {
             Ok(Ok(Reloaded {
                 engine,
                 certificate,
@@ -38,9 +45,15 @@ pub(super) async fn reload_on_sighup(
                     tls.replace(config);
                     tracing::info!(certificate = %path.display(), "SIGHUP: TLS certificate reloaded");
                 }
-                gateway.replace_engine(engine);
                 metrics.reload(true);
-                tracing::info!("SIGHUP: configuration, directory and templates reloaded");
+                if let Some(resync) = &directory_resync {
+                    gateway.replace_settings(engine);
+                    resync.notify_one();
+                    tracing::info!("SIGHUP: configuration and templates reloaded; the directory database is read again");
+                } else {
+                    gateway.replace_engine(engine);
+                    tracing::info!("SIGHUP: configuration, directory and templates reloaded");
+                }
             }
             Ok(Err(e)) => {
                 metrics.reload(false);
@@ -61,8 +74,19 @@ struct Reloaded {
 }
 
 /// Reads the files (blocking). A certificate that does not load fails the whole reload.
-fn load(config_path: &Path, tls_on: bool) -> Result<Reloaded, String> {
-    let engine = Engine::load(config_path).map_err(|e| e.to_string())?;
+/// `live`: the directory in force, kept (a live source follows its database itself).
+fn load(
+    config_path: &Path,
+    tls_on: bool,
+    live: Option<Arc<Directory>>,
+) -> Result<Reloaded, String> {
+    let engine = match live {
+        None => Engine::load(config_path),
+        Some(directory) => Config::load(config_path)
+            .map_err(EngineError::Config)
+            .and_then(|config| Engine::with_config(config, directory)),
+    }
+    .map_err(|e| e.to_string())?;
     let certificate = match (&engine.config.server.tls, tls_on) {
         (Some((cert, key)), true) => {
             let config =

@@ -184,11 +184,13 @@ async fn serve(
         Arc::clone(&metrics),
     )?);
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
+    let directory_resync = follow_directory(&config, &gateway, &metrics);
     tokio::spawn(super::reload::reload_on_sighup(
         Arc::clone(&gateway),
         config_path.clone(),
         server.tls.clone(),
         Arc::clone(&metrics),
+        directory_resync,
     ));
     // Always: auto-replies, notifications and releases go through the spool even when
     // forwarded mail does not (`[spool] enabled = false`).
@@ -226,6 +228,33 @@ async fn serve(
     drop(pid_file);
     tracing::info!("supportgate stopped");
     Ok(())
+}
+
+/// With `[directory] source = "postgres"`: follows the database (what SIGHUP pokes for a full
+/// resynchronisation). A file is read at start and on SIGHUP only, and is always "up".
+fn follow_directory(
+    config: &Config,
+    gateway: &Arc<Gateway>,
+    metrics: &Metrics,
+) -> Option<Arc<tokio::sync::Notify>> {
+    match &config.directory_source {
+        crate::config::DirectorySource::File => {
+            metrics.directory_source_up(true);
+            None
+        }
+        crate::config::DirectorySource::Postgres(settings) => {
+            // The start-up load has just read it.
+            metrics.directory_source_up(true);
+            let resync = Arc::new(tokio::sync::Notify::new());
+            let host: Arc<dyn crate::directory::DirectoryHost> = gateway.clone();
+            tokio::spawn(crate::directory::follow(
+                settings.clone(),
+                host,
+                Arc::clone(&resync),
+            ));
+            Some(resync)
+        }
+    }
 }
 
 /// A listener bound as `config check` tries it ([`smtp::listener::bind`]: IPv6 sockets

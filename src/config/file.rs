@@ -142,13 +142,21 @@ impl Default for AddressesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DirectoryFile {
+    pub source: String,
     pub path: String,
+    pub url: Option<String>,
+    pub refresh: String,
+    pub channel: String,
 }
 
 impl Default for DirectoryFile {
     fn default() -> Self {
         DirectoryFile {
+            source: "file".into(),
             path: "directory.toml".into(),
+            url: None,
+            refresh: "5m".into(),
+            channel: "supportgate_directory".into(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod authentication;
 mod checker;
+mod directory;
 mod duration;
 mod file;
 mod pipe;
@@ -26,6 +27,7 @@ pub(crate) mod toml_error;
 pub use crate::reply::{ReplySettings, ReplyTransport};
 pub use authentication::{AuthenticationMode, AuthenticationSettings};
 pub use checker::ConfigProblem;
+pub use directory::{DirectorySource, PostgresDirectorySettings};
 pub use duration::parse_duration;
 pub use pipe::{split_command, PipeCommand};
 pub use server::ServerSettings;
@@ -51,7 +53,9 @@ pub struct Config {
     pub server: ServerSettings,
     pub support_addresses: Vec<NormalizedAddress>,
     pub address_rules: AddressRules,
+    /// `[directory] path`: the file of `source = "file"`.
     pub directory_path: PathBuf,
+    pub directory_source: DirectorySource,
     pub policy: PolicySettings,
     pub authentication: AuthenticationSettings,
     pub queue: QueueTarget,
@@ -145,12 +149,7 @@ impl Checker {
             }
         }
         let directory_path = self.path(&raw.directory.path);
-        if !directory_path.is_file() {
-            self.problem(
-                "directory.path",
-                format!("directory file {} does not exist", directory_path.display()),
-            );
-        }
+        let directory_source = self.directory_source(&raw.directory, &directory_path);
         let mut policy = self.policy(&raw.policy, &raw.actions, &raw.category);
         let authentication = self.authentication(raw.authentication);
         let queue = self.queue(&raw.queue);
@@ -206,6 +205,7 @@ impl Checker {
             support_addresses,
             address_rules,
             directory_path,
+            directory_source,
             policy,
             authentication,
             queue,

@@ -36,23 +36,43 @@ impl AddressListing {
             | AddressListing::Mailbox { account } => account,
         }
     }
+
+    /// The same listing for the account now at index `account`.
+    pub(super) fn moved_to(self, account: AccountId) -> AddressListing {
+        match self {
+            AddressListing::Agent { agent, primary, .. } => AddressListing::Agent {
+                account,
+                agent,
+                primary,
+            },
+            AddressListing::Helpdesk { .. } => AddressListing::Helpdesk { account },
+            AddressListing::Group { .. } => AddressListing::Group { account },
+            AddressListing::Mailbox { .. } => AddressListing::Mailbox { account },
+        }
+    }
 }
 
 /// The queryable directory. Build it with [`Directory::load`] or [`Directory::from_toml`]
 /// (in `load`).
-#[derive(Debug, Default)]
+///
+/// `Clone` serves a live source (`patch`): a changed account is swapped into a copy while the
+/// copy in force goes on deciding.
+#[derive(Debug, Default, Clone)]
 pub struct Directory {
-    accounts: Vec<Account>,
-    by_address: HashMap<NormalizedAddress, Listings>,
-    by_id: HashMap<Box<str>, AccountId>,
-    by_host: HashMap<Box<str>, AccountId>,
+    pub(super) accounts: Vec<Account>,
+    pub(super) by_address: HashMap<NormalizedAddress, Listings>,
+    pub(super) by_id: HashMap<Box<str>, AccountId>,
+    pub(super) by_host: HashMap<Box<str>, AccountId>,
+    /// What indexing found, account by account (`add_account`).
+    pub(super) account_findings: Vec<Finding>,
+    /// `account_findings`, then those of the checks over every account (`finish`).
     findings: Vec<Finding>,
     rules: AddressRules,
 }
 
 /// Most addresses have exactly one listing; keep that case free of a second allocation.
 #[derive(Debug, Clone)]
-enum Listings {
+pub(super) enum Listings {
     One(AddressListing),
     Many(Vec<AddressListing>),
 }
@@ -71,6 +91,41 @@ impl Listings {
             Listings::Many(many) => many.push(listing),
         }
     }
+
+    /// Renumbers each listing's account with `new_index` (old index → new), dropping those of
+    /// accounts that have none; false when no listing is left.
+    pub(super) fn renumber(&mut self, new_index: &[Option<AccountId>]) -> bool {
+        let moved = |l: &AddressListing| {
+            new_index
+                .get(l.account() as usize)
+                .copied()
+                .flatten()
+                .map(|account| l.moved_to(account))
+        };
+        match self {
+            Listings::One(one) => match moved(one) {
+                Some(listing) => {
+                    *one = listing;
+                    true
+                }
+                None => false,
+            },
+            Listings::Many(many) => {
+                let kept: Vec<_> = many.iter().filter_map(moved).collect();
+                match kept.len() {
+                    0 => false,
+                    1 => {
+                        *self = Listings::One(kept[0]);
+                        true
+                    }
+                    _ => {
+                        *many = kept;
+                        true
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Directory {
@@ -83,16 +138,25 @@ impl Directory {
             by_address: HashMap::with_capacity(agents),
             by_id: HashMap::with_capacity(accounts),
             by_host: HashMap::new(),
+            account_findings: Vec::new(),
             findings: Vec::new(),
             rules: rules.clone(),
         }
     }
 
     /// Once every account is added: adds the findings of the checks that need them all.
-    pub(super) fn finish(mut self, cross_findings: Vec<Finding>) -> Directory {
+    pub(super) fn finish(mut self) -> Directory {
         self.accounts.shrink_to_fit();
-        self.findings.extend(cross_findings);
+        self.check_all();
         self
+    }
+
+    /// Recomputes [`Directory::findings`]: the accounts' own, then the checks that need them
+    /// all (`lint`).
+    pub(super) fn check_all(&mut self) {
+        let cross_findings = super::lint::cross_checks(self);
+        self.findings = self.account_findings.clone();
+        self.findings.extend(cross_findings);
     }
 
     pub(super) fn add_account(&mut self, entry: AccountEntry) {
@@ -211,7 +275,7 @@ impl Directory {
     }
 
     fn error(&mut self, account: &str, message: String) {
-        self.findings.push(Finding::error(account, message));
+        self.account_findings.push(Finding::error(account, message));
     }
 
     /// Every listing of an address (already normalised with this directory's rules).

@@ -3,7 +3,6 @@
 
 use super::batches;
 use super::index::Directory;
-use super::lint;
 use super::model::{AccountEntry, DirectoryFile};
 use crate::address::AddressRules;
 use crate::config::toml_error;
@@ -90,8 +89,7 @@ impl Directory {
 
 /// Runs the checks that need every account, once all are added.
 fn with_cross_checks(dir: Directory) -> Directory {
-    let findings = lint::cross_checks(&dir);
-    dir.finish(findings)
+    dir.finish()
 }
 
 #[cfg(test)]

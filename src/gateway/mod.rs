@@ -4,6 +4,8 @@
 //! once the outcome is safe (SPEC §6).
 
 use crate::act::{Actor, Client};
+use crate::address::AddressRules;
+use crate::directory::{Directory, DirectoryHost};
 use crate::pipeline::{Engine, Transaction};
 use crate::smtp::{Envelope, MessageHandler, RcptCheck, SessionInfo, SmtpReply};
 use std::sync::{Arc, RwLock};
@@ -36,11 +38,47 @@ impl Gateway {
 
     /// Swaps in a newly loaded engine (configuration, directory, templates) atomically.
     pub fn replace_engine(&self, engine: Engine) {
-        let mut slot = match self.engine.write() {
+        *self.engine_slot() = Arc::new(engine);
+    }
+
+    /// Swaps in a newly loaded configuration and templates, keeping the directory in force
+    /// (a live directory source owns it: SIGHUP never puts an older one back).
+    pub fn replace_settings(&self, mut engine: Engine) {
+        let mut slot = self.engine_slot();
+        engine.directory = Arc::clone(&slot.directory);
+        *slot = Arc::new(engine);
+    }
+
+    /// Swaps in a new directory under the configuration in force.
+    pub fn replace_directory(&self, directory: Arc<Directory>) {
+        let mut slot = self.engine_slot();
+        *slot = Arc::new(slot.with_directory(directory));
+    }
+
+    fn engine_slot(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Engine>> {
+        match self.engine.write() {
             Ok(slot) => slot,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        *slot = Arc::new(engine);
+        }
+    }
+}
+
+/// A live directory source (`[directory] source = "postgres"`) swaps its changes in here.
+impl DirectoryHost for Gateway {
+    fn directory(&self) -> Arc<Directory> {
+        Arc::clone(&self.engine().directory)
+    }
+
+    fn address_rules(&self) -> AddressRules {
+        self.engine().config.address_rules.clone()
+    }
+
+    fn publish(&self, directory: Arc<Directory>) {
+        self.replace_directory(directory);
+    }
+
+    fn source_up(&self, up: bool) {
+        self.actor.metrics().directory_source_up(up);
     }
 }
 

@@ -85,6 +85,7 @@ pub struct Metrics {
     quarantine_messages: Gauge,
     reply_memory_entries: Gauge,
     reloads: Family<ResultLabel, Counter>,
+    directory_source_up: Gauge,
     quarantine_root: std::sync::RwLock<Option<PathBuf>>,
     reply_memory:
         std::sync::RwLock<Option<std::sync::Arc<dyn crate::store::reply_memory::ReplyMemory>>>,
@@ -129,6 +130,7 @@ impl Metrics {
             quarantine_messages: Gauge::default(),
             reply_memory_entries: Gauge::default(),
             reloads: Family::default(),
+            directory_source_up: Gauge::default(),
             quarantine_root: std::sync::RwLock::new(None),
             reply_memory: std::sync::RwLock::new(None),
             registry: Registry::default(),
@@ -210,6 +212,11 @@ impl Metrics {
             "Configuration reloads on SIGHUP, by result (success, failure)",
             m.reloads.clone(),
         );
+        registry.register(
+            "directory_source_up",
+            "1 while the directory source is readable (always for a file; for PostgreSQL, while connected)",
+            m.directory_source_up.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -283,6 +290,10 @@ impl Metrics {
                 None => 0,
             },
         };
+    }
+
+    pub fn directory_source_up(&self, up: bool) {
+        self.directory_source_up.set(i64::from(up));
     }
 
     /// The reply memory's size, after pruning.

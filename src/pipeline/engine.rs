@@ -4,9 +4,10 @@
 
 use crate::address::NormalizedAddress;
 use crate::authentication::{Connection, Verifier, VerifierError};
+use crate::config::DirectorySource;
 use crate::config::{AuthenticationMode, Config, ConfigProblem};
 use crate::directory::Account;
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::{DatabaseError, Directory, DirectoryError};
 use crate::policy::{
     decide, AuthResult, AuthSource, CategoryRule, Decision, Envelope, MessageFacts, PolicyInput,
     ReplyMemoryView,
@@ -16,16 +17,19 @@ use crate::reply::{
     ReplyInput, Templates,
 };
 use mail_parser::{Message, MessageParser};
+use std::sync::Arc;
 
 /// Everything needed to decide: the configuration, the directory, the reply templates and (in
 /// `verify` mode) the DNS verifier with its caches, loaded and validated together so that a
 /// reload swaps them as one.
 pub struct Engine {
     pub config: Config,
-    pub directory: Directory,
+    /// Shared with the next engine when only the configuration changes, or only the directory
+    /// (a live source: [`Engine::with_directory`]).
+    pub directory: Arc<Directory>,
     pub templates: Templates,
     /// Set by [`Engine::load`] in `verify` mode, or [`Engine::start_verifier`].
-    pub verifier: Option<Verifier>,
+    pub verifier: Option<Arc<Verifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,8 @@ pub enum EngineError {
     Config(Vec<ConfigProblem>),
     #[error("{0}")]
     Directory(#[from] DirectoryError),
+    #[error("{0}")]
+    Database(#[from] DatabaseError),
     #[error("authentication: {0}")]
     Verifier(#[from] VerifierError),
 }
@@ -61,6 +67,20 @@ pub fn parse_message(bytes: &[u8]) -> Result<Message<'_>, ParseError> {
     Ok(message)
 }
 
+/// The directory from its configured source (`[directory] source`), read whole.
+pub fn load_directory(config: &Config) -> Result<Directory, EngineError> {
+    match &config.directory_source {
+        DirectorySource::File => Ok(Directory::load(
+            &config.directory_path,
+            &config.address_rules,
+        )?),
+        DirectorySource::Postgres(settings) => {
+            let entries = crate::directory::load_once(settings)?;
+            Ok(Directory::build(entries, &config.address_rules))
+        }
+    }
+}
+
 /// The result of the decide stage for one message and one account concerned.
 pub struct Evaluation {
     pub decision: Decision,
@@ -74,7 +94,15 @@ impl Engine {
 
     /// [`Engine::load`] for a configuration already read.
     pub fn from_config(config: Config) -> Result<Engine, EngineError> {
-        let directory = Directory::load(&config.directory_path, &config.address_rules)?;
+        let directory = load_directory(&config)?;
+        Engine::with_config(config, directory)
+    }
+
+    /// [`Engine::from_config`] with the directory already at hand.
+    pub fn with_config(
+        config: Config,
+        directory: impl Into<Arc<Directory>>,
+    ) -> Result<Engine, EngineError> {
         let mut engine = Engine::assemble(config, directory)?;
         if engine.config.authentication.mode == AuthenticationMode::Verify {
             engine.start_verifier()?;
@@ -86,20 +114,36 @@ impl Engine {
     /// commands never call it.
     pub fn start_verifier(&mut self) -> Result<(), EngineError> {
         let settings = &self.config.authentication;
-        self.verifier = Some(Verifier::new(settings, &self.config.server.hostname)?);
+        self.verifier = Some(Arc::new(Verifier::new(
+            settings,
+            &self.config.server.hostname,
+        )?));
         Ok(())
     }
 
     /// Loads the templates for `config` and puts the engine together.
-    pub fn assemble(config: Config, directory: Directory) -> Result<Engine, EngineError> {
+    pub fn assemble(
+        config: Config,
+        directory: impl Into<Arc<Directory>>,
+    ) -> Result<Engine, EngineError> {
         let templates = Templates::load(&config.replies)
             .map_err(|problems| EngineError::Config(config.template_problems(problems)))?;
         Ok(Engine {
             config,
-            directory,
+            directory: directory.into(),
             templates,
             verifier: None,
         })
+    }
+
+    /// This engine with another directory: what a live directory source puts in force.
+    pub fn with_directory(&self, directory: Arc<Directory>) -> Engine {
+        Engine {
+            config: self.config.clone(),
+            directory,
+            templates: self.templates.clone(),
+            verifier: self.verifier.clone(),
+        }
     }
 
     /// The support address named in replies (the first configured one).

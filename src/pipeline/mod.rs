@@ -10,7 +10,7 @@
 
 pub mod engine;
 
-pub use engine::{parse_message, Engine, EngineError, Evaluation, ParseError};
+pub use engine::{load_directory, parse_message, Engine, EngineError, Evaluation, ParseError};
 
 use crate::act::{Acted, Actor, Client, Decided, Received};
 use crate::address::{AddressRules, NormalizedAddress};

@@ -1,0 +1,138 @@
+//! Following the directory database while the gateway runs (SPEC §12): LISTEN, re-read the
+//! account a notification names and swap it into the directory in force, resynchronise fully
+//! every `refresh`, and on a lost connection keep the last directory, reconnect with backoff
+//! and resynchronise.
+
+use super::index::Directory;
+use super::patch::AccountChange;
+use super::postgres::{DatabaseError, DirectoryDatabase};
+use crate::address::AddressRules;
+use crate::config::PostgresDirectorySettings;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Where a live directory goes: the gateway's engine, and the source's health.
+pub trait DirectoryHost: Send + Sync + 'static {
+    /// The directory in force, to patch.
+    fn directory(&self) -> Arc<Directory>;
+    /// The address rules of the configuration in force, for a full load.
+    fn address_rules(&self) -> AddressRules;
+    /// Puts a new directory in force.
+    fn publish(&self, directory: Arc<Directory>);
+    /// The database is reachable (true) or not: `supportgate_directory_source_up`.
+    fn source_up(&self, up: bool);
+}
+
+/// The first delay after a failed connection; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs until the process ends. `resync` asks for a full resynchronisation now (SIGHUP).
+pub async fn follow(
+    settings: PostgresDirectorySettings,
+    host: Arc<dyn DirectoryHost>,
+    resync: Arc<Notify>,
+) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        match DirectoryDatabase::connect(&settings).await {
+            Ok(mut database) => {
+                backoff = FIRST_BACKOFF;
+                let lost = session(&mut database, &settings, &*host, &resync).await;
+                host.source_up(false);
+                tracing::error!(error = %lost, "directory database: lost; deciding with the last directory, reconnecting");
+            }
+            Err(e) => {
+                host.source_up(false);
+                tracing::warn!(error = %e, retry_in = ?backoff, "directory database: cannot connect");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// One connection: a full load, then changes and periodic resynchronisations until an error.
+async fn session(
+    database: &mut DirectoryDatabase,
+    settings: &PostgresDirectorySettings,
+    host: &dyn DirectoryHost,
+    resync: &Notify,
+) -> DatabaseError {
+    loop {
+        if let Err(e) = resynchronise(database, host).await {
+            return e;
+        }
+        host.source_up(true);
+        let next_resync = tokio::time::sleep(settings.refresh);
+        tokio::pin!(next_resync);
+        loop {
+            tokio::select! {
+                change = database.next_change() => {
+                    let Some(first) = change else {
+                        return DatabaseError::Failed("connection closed".into());
+                    };
+                    if let Err(e) = apply_changes(database, host, first).await {
+                        return e;
+                    }
+                }
+                () = &mut next_resync => break,
+                () = resync.notified() => break,
+            }
+        }
+    }
+}
+
+async fn resynchronise(
+    database: &mut DirectoryDatabase,
+    host: &dyn DirectoryHost,
+) -> Result<(), DatabaseError> {
+    let started = Instant::now();
+    let entries = database.load_all().await?;
+    let rules = host.address_rules();
+    let directory = tokio::task::spawn_blocking(move || Directory::build(entries, &rules))
+        .await
+        .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?;
+    tracing::info!(
+        accounts = directory.accounts().len(),
+        agents = directory.agent_count(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "directory database: full resynchronisation"
+    );
+    host.publish(Arc::new(directory));
+    Ok(())
+}
+
+/// Re-reads the account `first` names and every other one already notified, and swaps them
+/// into the directory in force in one patch.
+async fn apply_changes(
+    database: &mut DirectoryDatabase,
+    host: &dyn DirectoryHost,
+    first: String,
+) -> Result<(), DatabaseError> {
+    let started = Instant::now();
+    let mut ids = vec![first];
+    while let Some(id) = database.pending_change() {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let mut changes = Vec::with_capacity(ids.len());
+    for id in ids {
+        let entry = database.load_account(&id).await?;
+        changes.push(AccountChange { id, entry });
+    }
+    let count = changes.len();
+    let current = host.directory();
+    let directory = tokio::task::spawn_blocking(move || current.with_changes(changes))
+        .await
+        .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?;
+    host.publish(Arc::new(directory));
+    tracing::info!(
+        accounts = count,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "directory database: accounts re-read"
+    );
+    Ok(())
+}
