@@ -63,9 +63,16 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start(options: Options) -> Gateway {
+        Gateway::start_edited(options, |_| {})
+    }
+
+    /// [`Gateway::start`] with the test's own changes to the configuration table.
+    pub fn start_edited(options: Options, edit: impl FnOnce(&mut toml::Table)) -> Gateway {
         let dir = tempfile::tempdir().expect("tempdir");
         let config_path = dir.path().join("supportgate.toml");
-        fs::write(&config_path, config_text(dir.path(), &options)).unwrap();
+        let mut config: toml::Table = config_text(dir.path(), &options).parse().unwrap();
+        edit(&mut config);
+        fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
         let mut gateway = Gateway {
             dir,
             config_path,

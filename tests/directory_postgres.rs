@@ -1,0 +1,204 @@
+//! Black-box: `[directory] source = "postgres"` (SPEC §12) against a real PostgreSQL cluster
+//! (tests/postgres_support) and the real `supportgate serve`: an agent inserted by SQL is in
+//! force within a second without SIGHUP, a deleted one is refused, the gateway refuses to start
+//! without its database and keeps deciding with the last directory while the database is away.
+
+mod gateway_support;
+mod postgres_support;
+
+use gateway_support::{field_str, free_port, message, poll, Gateway, Options};
+use postgres_support::Postgres;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUPPORT: &str = "acme@support.vendor.example";
+/// SPEC §12: "a change is in force for decisions within one second".
+const IN_FORCE: Duration = Duration::from_secs(1);
+
+fn with_acme(postgres: &Postgres) {
+    postgres.sql(
+        "INSERT INTO supportgate.accounts (id, name, language, hosts, mailboxes) VALUES \
+         ('acme', 'Acme SAS', 'fr', '{acme.vendor.example}', '{acme@support.vendor.example}'); \
+         INSERT INTO supportgate.agents (account_id, name, role, emails) VALUES \
+         ('acme', 'Alice Martin', 'owner', '{alice@acme.example}')",
+    );
+}
+
+fn gateway(postgres: &Postgres, metrics_port: Option<u16>) -> Gateway {
+    let url = postgres.url();
+    Gateway::start_edited(Options::default(), move |config| {
+        let directory = config
+            .entry("directory")
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap();
+        directory.insert("source".into(), "postgres".into());
+        directory.insert("url".into(), url.into());
+        if let Some(port) = metrics_port {
+            let mut metrics = toml::Table::new();
+            metrics.insert("listen".into(), format!("127.0.0.1:{port}").into());
+            config.insert("metrics".into(), metrics.into());
+        }
+    })
+}
+
+/// Sends one message from `from` and returns the verdict of its decision line.
+fn verdict(gateway: &Gateway, from: &str) -> String {
+    let before = gateway.decisions().len();
+    let reply = gateway.send(from, &[SUPPORT], &message(from, "Help", &[], "Hello"));
+    assert!(reply.starts_with('2') || reply.starts_with('5'), "{reply}");
+    let decisions = gateway.wait_decisions(before + 1);
+    field_str(&decisions[before], "verdict")
+}
+
+/// Sends from `from` until the verdict is `wanted` (bounded); returns how long that took.
+fn until_verdict(gateway: &Gateway, from: &str, wanted: &str, since: Instant) -> Duration {
+    let deadline = since + Duration::from_secs(10);
+    loop {
+        if verdict(gateway, from) == wanted {
+            return since.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{from} never got {wanted:?}:\n{}",
+            gateway.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn source_up(metrics_port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", metrics_port)).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    body.lines()
+        .find(|l| l.starts_with("supportgate_directory_source_up "))
+        .map(|l| {
+            l["supportgate_directory_source_up ".len()..]
+                .trim()
+                .to_string()
+        })
+}
+
+#[test]
+fn agents_inserted_or_deleted_by_sql_are_in_force_within_a_second_without_sighup() {
+    let postgres = Postgres::start();
+    with_acme(&postgres);
+    let gateway = gateway(&postgres, None);
+    assert_eq!(verdict(&gateway, "alice@acme.example"), "accept");
+    assert_eq!(verdict(&gateway, "dan@acme.example"), "refuse");
+
+    let inserted = Instant::now();
+    postgres.sql(
+        "INSERT INTO supportgate.agents (account_id, name, role, emails) VALUES \
+         ('acme', 'Dan Roux', 'agent', '{dan@acme.example}')",
+    );
+    let took = until_verdict(&gateway, "dan@acme.example", "accept", inserted);
+    eprintln!("insert in force after {took:?}");
+    assert!(took < IN_FORCE, "insert in force after {took:?}");
+
+    let deleted = Instant::now();
+    postgres.sql("DELETE FROM supportgate.agents WHERE name = 'Dan Roux'");
+    let took = until_verdict(&gateway, "dan@acme.example", "refuse", deleted);
+    eprintln!("delete in force after {took:?}");
+    assert!(took < IN_FORCE, "delete in force after {took:?}");
+    // Only that account was re-read; Alice is still an agent.
+    assert_eq!(verdict(&gateway, "alice@acme.example"), "accept");
+    assert!(gateway
+        .log()
+        .contains("directory database: accounts re-read"));
+}
+
+#[test]
+fn the_gateway_refuses_to_start_when_the_directory_database_cannot_be_read() {
+    let url = format!(
+        "host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=5",
+        free_port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config: toml::Table = gateway_support::config_text(dir.path(), &Options::default())
+        .parse()
+        .unwrap();
+    let directory = config.get_mut("directory").unwrap().as_table_mut().unwrap();
+    directory.insert("source".into(), "postgres".into());
+    directory.insert("url".into(), url.into());
+    let path = dir.path().join("supportgate.toml");
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    let mut child = Command::new(gateway_support::bin())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = poll(|| child.try_wait().unwrap());
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("serve did not exit without its database");
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot start") && stderr.contains("directory database"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn with_the_database_away_the_gateway_decides_with_the_last_directory_then_resynchronises() {
+    let postgres = Postgres::start();
+    with_acme(&postgres);
+    let metrics_port = free_port();
+    let gateway = gateway(&postgres, Some(metrics_port));
+    assert_eq!(verdict(&gateway, "alice@acme.example"), "accept");
+    assert_eq!(source_up(metrics_port).as_deref(), Some("1"));
+
+    postgres.stop_server();
+    let down = poll(|| (source_up(metrics_port).as_deref() == Some("0")).then_some(()));
+    assert!(down.is_some(), "source_up never 0:\n{}", gateway.log());
+    assert_eq!(verdict(&gateway, "alice@acme.example"), "accept");
+    assert_eq!(verdict(&gateway, "dan@acme.example"), "refuse");
+    assert!(gateway.log().contains("directory database: lost"));
+
+    postgres.start_server();
+    let up = poll(|| (source_up(metrics_port).as_deref() == Some("1")).then_some(()));
+    assert!(
+        up.is_some(),
+        "source_up never back to 1:\n{}",
+        gateway.log()
+    );
+    let resyncs = gateway
+        .log()
+        .matches("directory database: full resynchronisation")
+        .count();
+    assert!(
+        resyncs >= 2,
+        "{resyncs} resynchronisations:\n{}",
+        gateway.log()
+    );
+    // Updates resume on the new connection.
+    let inserted = Instant::now();
+    postgres.sql(
+        "INSERT INTO supportgate.agents (account_id, name, role, emails) VALUES \
+         ('acme', 'Dan Roux', 'agent', '{dan@acme.example}')",
+    );
+    let took = until_verdict(&gateway, "dan@acme.example", "accept", inserted);
+    assert!(took < IN_FORCE, "insert in force after {took:?}");
+}
