@@ -1,6 +1,7 @@
 //! Directory load and lookup times. The directories are generated in-process by
 //! `examples/gen_directory.rs` (the same deterministic generator as the scale measurement):
-//! load of 100,000 agents from TOML, and `listings()` on the 1,000,000-agent directory.
+//! load of 100,000 agents from TOML, `listings()` on the 1,000,000-agent directory, and
+//! `with_changes` there (one account re-read by a live source: the cost of an update).
 //!
 //! ```text
 //! cargo bench --bench directory_load
@@ -8,7 +9,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use supportgate::address::{AddressRules, NormalizedAddress};
-use supportgate::directory::Directory;
+use supportgate::directory::{AccountChange, Directory};
 
 #[allow(dead_code)] // its `main` is the generator's command line, unused here
 #[path = "../examples/gen_directory.rs"]
@@ -53,6 +54,20 @@ fn listings(c: &mut Criterion) {
         ("helpdesk", address("support@acct-054320.example")),
         ("unknown", address("nobody@nowhere.example")),
     ];
+    let changed = directory.account(54_321).id.to_string();
+    let mut group = c.benchmark_group("directory_patch_1m");
+    group.sample_size(10);
+    group.bench_function("with_changes one account", |b| {
+        b.iter(|| {
+            let next = directory.with_changes(vec![AccountChange {
+                id: changed.clone(),
+                entry: None,
+            }]);
+            assert_eq!(next.agent_count(), 999_990);
+            next
+        })
+    });
+    group.finish();
     let mut group = c.benchmark_group("directory_listings_1m");
     for (name, address) in &cases {
         let expected = directory.listings(address).len();
