@@ -91,11 +91,12 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(given) => given,
         Err(e) => return unusable(e),
     };
-    let directory_path = args
-        .directory
-        .clone()
-        .unwrap_or_else(|| config.directory_path.clone());
-    let directory = match Directory::load(&directory_path, &config.address_rules) {
+    // `--directory FILE` wins; otherwise the configured source, file or database.
+    let loaded = match &args.directory {
+        Some(path) => Directory::load(path, &config.address_rules).map_err(|e| e.to_string()),
+        None => crate::pipeline::load_directory(&config).map_err(|e| e.to_string()),
+    };
+    let directory = match loaded {
         Ok(directory) => directory,
         Err(e) => return unusable(e),
     };
