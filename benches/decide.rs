@@ -10,7 +10,9 @@ use supportgate::address::{AddressRules, NormalizedAddress};
 use supportgate::config::Config;
 use supportgate::directory::{AccountEntry, AgentEntry, Directory};
 use supportgate::policy::suppression::NoReplyMemory;
-use supportgate::policy::{decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput};
+use supportgate::policy::{
+    decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput, SenderHistory,
+};
 
 const ACCOUNTS: usize = 100_000;
 const AGENTS_PER_ACCOUNT: usize = 10;
@@ -25,6 +27,7 @@ fn directory() -> Directory {
             name: format!("Account {a}"),
             language: None,
             sign_in_url: None,
+            status: None,
             hosts: vec![format!("account-{a}.vendor.example")],
             mailboxes: Vec::new(),
             helpdesk_addresses: vec![format!("help@customer-{a}.example")],
@@ -127,6 +130,7 @@ fn bench(c: &mut Criterion) {
                 directory: &directory,
                 settings: policy,
                 reply_memory: &NoReplyMemory,
+                sender_history: &SenderHistory::default(),
                 now: 1_800_000_000,
             })
         })
@@ -151,6 +155,7 @@ fn bench(c: &mut Criterion) {
                 directory: &directory,
                 settings: policy,
                 reply_memory: &NoReplyMemory,
+                sender_history: &SenderHistory::default(),
                 now: 1_800_000_000,
             })
         })
@@ -169,6 +174,7 @@ fn bench(c: &mut Criterion) {
                 directory: &directory,
                 settings: &config.policy,
                 reply_memory: &NoReplyMemory,
+                sender_history: &SenderHistory::default(),
                 now: 1_800_000_000,
             })
         })

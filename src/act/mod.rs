@@ -25,6 +25,7 @@ use crate::pipeline::engine::Engine;
 use crate::policy::{Action, Reason, ReplyPlan};
 use crate::store::quarantine::Quarantine;
 use crate::store::reply_memory::ReplyMemory;
+use crate::store::sender_history::SenderHistoryStore;
 use crate::store::spool::Spool;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct Actor {
     quarantine: Quarantine,
     spool: SpoolHandle,
     reply_memory: Arc<dyn ReplyMemory>,
+    /// The `mail-loop` counters; none: not counted (tests of the act stage alone).
+    sender_history: Option<Arc<dyn SenderHistoryStore>>,
     metrics: Arc<Metrics>,
     budget: budget::ReplyBudget,
 }
@@ -88,9 +91,20 @@ impl Actor {
                 flush: AtomicBool::new(false),
             },
             reply_memory,
+            sender_history: None,
             metrics,
             budget: budget::ReplyBudget::default(),
         }
+    }
+
+    /// Counts senders for `mail-loop` in `store`.
+    pub fn with_sender_history(mut self, store: Arc<dyn SenderHistoryStore>) -> Actor {
+        self.sender_history = Some(store);
+        self
+    }
+
+    pub fn sender_history(&self) -> Option<&dyn SenderHistoryStore> {
+        self.sender_history.as_deref()
     }
 
     pub fn metrics(&self) -> &Metrics {

@@ -5,7 +5,8 @@
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
 //! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
-//! is pruned at start and hourly.
+//! is pruned at start and hourly; the sender history (`mail-loop`) every minute, and blocks
+//! that are over are ended within a second.
 
 use crate::act::Actor;
 use crate::config::Config;
@@ -14,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
 use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
+use crate::store::sender_history::{RedbSenderHistory, SenderHistoryStore};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -178,11 +180,19 @@ async fn serve(
     }
     let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
     metrics.watch_reply_memory(Arc::clone(&memory));
-    let actor = Arc::new(Actor::new(
-        &config,
-        Arc::clone(&memory),
+    let history: Arc<dyn SenderHistoryStore> = Arc::new(
+        RedbSenderHistory::open(&config.sender_limits.path)
+            .map_err(|e| format!("sender_history.path: {e}"))?,
+    );
+    let actor = Arc::new(
+        Actor::new(&config, Arc::clone(&memory), Arc::clone(&metrics))?
+            .with_sender_history(Arc::clone(&history)),
+    );
+    tokio::spawn(crate::pipeline::loop_guard::sweep(
+        history,
         Arc::clone(&metrics),
-    )?);
+        config.sender_limits.window.as_secs(),
+    ));
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
     tokio::spawn(super::reload::reload_on_sighup(
         Arc::clone(&gateway),

@@ -23,6 +23,9 @@ pub struct ConfigFile {
     pub reply_memory: ReplyMemoryFile,
     pub actions: BTreeMap<String, String>,
     pub category: Vec<CategoryFile>,
+    pub lists: super::suspension::ListsFile,
+    pub limits: super::suspension::LimitsFile,
+    pub sender_history: super::suspension::SenderHistoryFile,
     pub log: LogFile,
     pub metrics: MetricsFile,
 }
@@ -228,6 +231,7 @@ pub struct RepliesFile {
     pub templates: String,
     pub template_files: BTreeMap<String, String>,
     pub sign_in_url: String,
+    pub billing_contact: String,
     pub max_per_hour: u32,
 }
 
@@ -241,6 +245,7 @@ impl Default for RepliesFile {
             templates: "templates".into(),
             template_files: BTreeMap::new(),
             sign_in_url: "https://vendor.example/sign-in".into(),
+            billing_contact: "billing@vendor.example".into(),
             max_per_hour: 500,
         }
     }

@@ -6,7 +6,8 @@
 //! own folder, so a configuration tree can be moved as a whole.
 //!
 //! One file per section: `server`, `authentication`, `policy` (with `[addresses]`), `targets`
-//! (`[queue]`), `replies`, `spool`; each adds its part to the `Checker` that collects the
+//! (`[queue]`), `replies`, `spool`, `suspension` (`[lists]`, `[limits]`, `[sender_history]`);
+//! each adds its part to the `Checker` that collects the
 //! problems. A layer's own settings type lives with the layer and is named here too:
 //! [`ReplySettings`] in `reply`, [`BareLineEndings`](crate::smtp::BareLineEndings) in `smtp`.
 
@@ -19,6 +20,7 @@ mod policy;
 mod replies;
 mod server;
 mod spool;
+mod suspension;
 mod targets;
 pub(crate) mod toml_error;
 
@@ -30,6 +32,7 @@ pub use duration::parse_duration;
 pub use pipe::{split_command, PipeCommand};
 pub use server::ServerSettings;
 pub use spool::SpoolSettings;
+pub use suspension::SenderLimits;
 pub use targets::QueueTarget;
 
 use crate::address::{AddressRules, NormalizedAddress};
@@ -59,6 +62,8 @@ pub struct Config {
     pub quarantine_path: PathBuf,
     pub spool: SpoolSettings,
     pub reply_memory_path: PathBuf,
+    /// `[limits]` windows and `[sender_history] path` (`mail-loop`).
+    pub sender_limits: SenderLimits,
     pub log_format: LogFormat,
     pub log_level: String,
     pub log_file: Option<PathBuf>,
@@ -152,6 +157,8 @@ impl Checker {
             );
         }
         let mut policy = self.policy(&raw.policy, &raw.actions, &raw.category);
+        self.lists(&raw.lists, &address_rules, &mut policy);
+        let sender_limits = self.limits(&raw.limits, &raw.sender_history, &mut policy);
         let authentication = self.authentication(raw.authentication);
         let queue = self.queue(&raw.queue);
         let spool = self.spool(&raw.spool, &queue);
@@ -213,6 +220,7 @@ impl Checker {
             quarantine_path: self.path(&raw.quarantine.path),
             spool,
             reply_memory_path: self.path(&raw.reply_memory.path),
+            sender_limits,
             log_format,
             log_level: raw.log.level,
             log_file: raw.log.file.as_deref().map(|f| self.path(f)),

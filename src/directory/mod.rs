@@ -15,4 +15,4 @@ mod model;
 pub use finding::{Finding, Severity};
 pub use index::{AccountId, AddressListing, Directory};
 pub use load::DirectoryError;
-pub use model::{Account, AccountEntry, Agent, AgentEntry, Language, Role};
+pub use model::{Account, AccountEntry, AccountStatus, Agent, AgentEntry, Language, Role};

@@ -84,6 +84,7 @@ pub struct Metrics {
     message_seconds: Histogram,
     quarantine_messages: Gauge,
     reply_memory_entries: Gauge,
+    blocked_senders: Gauge,
     reloads: Family<ResultLabel, Counter>,
     quarantine_root: std::sync::RwLock<Option<PathBuf>>,
     reply_memory:
@@ -128,6 +129,7 @@ impl Metrics {
             message_seconds: Histogram::new(latency_buckets()),
             quarantine_messages: Gauge::default(),
             reply_memory_entries: Gauge::default(),
+            blocked_senders: Gauge::default(),
             reloads: Family::default(),
             quarantine_root: std::sync::RwLock::new(None),
             reply_memory: std::sync::RwLock::new(None),
@@ -204,6 +206,11 @@ impl Metrics {
             "reply_memory_entries",
             "Addresses and reasons remembered by the reply memory (counted at scrape time; pruned hourly)",
             m.reply_memory_entries.clone(),
+        );
+        registry.register(
+            "blocked_senders",
+            "Senders held back by a mail-loop block (SPEC §10 mail-loop)",
+            m.blocked_senders.clone(),
         );
         registry.register(
             "config_reloads",
@@ -289,6 +296,12 @@ impl Metrics {
     pub fn reply_memory_size(&self, entries: u64) {
         self.reply_memory_entries
             .set(i64::try_from(entries).unwrap_or(i64::MAX));
+    }
+
+    /// Senders held back by a `mail-loop` block now.
+    pub fn blocked_senders(&self, blocked: u64) {
+        self.blocked_senders
+            .set(i64::try_from(blocked).unwrap_or(i64::MAX));
     }
 
     pub fn transport_error(&self, transport: TransportRole, permanent: bool) {

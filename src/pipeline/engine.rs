@@ -9,7 +9,7 @@ use crate::directory::Account;
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{
     decide, AuthResult, AuthSource, CategoryRule, Decision, Envelope, MessageFacts, PolicyInput,
-    ReplyMemoryView,
+    ReplyMemoryView, SenderHistory,
 };
 use crate::reply::{
     compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
@@ -229,6 +229,7 @@ impl Engine {
         envelope: &Envelope,
         auth: &AuthResult,
         reply_memory: &dyn ReplyMemoryView,
+        sender_history: &SenderHistory,
         now: u64,
     ) -> Decision {
         decide(&PolicyInput {
@@ -238,6 +239,7 @@ impl Engine {
             directory: &self.directory,
             settings: &self.config.policy,
             reply_memory,
+            sender_history,
             now,
         })
     }

@@ -9,6 +9,7 @@
 //! decision (one ticket).
 
 pub mod engine;
+pub mod loop_guard;
 
 pub use engine::{parse_message, Engine, EngineError, Evaluation, ParseError};
 
@@ -82,13 +83,24 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         received_at,
         started,
     };
-    let decided = decide_per_account(engine, actor, &received, transaction.recipients);
+    let history_store = actor.sender_history();
+    let tracked = loop_guard::record(engine, history_store, &received);
+    let history = loop_guard::history(tracked.as_ref());
+    let decided = decide_per_account(engine, actor, &received, transaction.recipients, &history);
+    loop_guard::after_decide(
+        engine,
+        history_store,
+        actor.metrics(),
+        tracked.as_ref(),
+        &decided,
+    );
     let mut handled = Vec::with_capacity(decided.len());
     for decided in decided {
         let acted = actor.act(engine, &received, &decided).await;
         crate::act::log::count(actor.metrics(), &received, &decided, &acted);
         handled.push((decided, acted));
     }
+    loop_guard::after_act(history_store, tracked.as_ref(), &handled);
     Receipt { received, handled }
 }
 
@@ -131,6 +143,7 @@ pub fn decide_each_account(
     mail_from: Option<&str>,
     auth: &crate::policy::AuthResult,
     reply_memory: &dyn crate::policy::ReplyMemoryView,
+    history: &crate::policy::SenderHistory,
     now: u64,
     recipients: Vec<String>,
 ) -> Vec<AccountDecision> {
@@ -158,7 +171,7 @@ pub fn decide_each_account(
             mail_from: mail_from.map(str::to_string),
             recipients: recipients.clone(),
         };
-        let decision = engine.decide(facts, &envelope, auth, reply_memory, now);
+        let decision = engine.decide(facts, &envelope, auth, reply_memory, history, now);
         let took = started.elapsed();
         let same = decided.iter_mut().find(|d| {
             d.decision.account.is_some()
@@ -183,6 +196,7 @@ fn decide_per_account(
     actor: &Actor,
     received: &Received,
     recipients: Vec<String>,
+    history: &crate::policy::SenderHistory,
 ) -> Vec<Decided> {
     let mut decided: Vec<Decided> = decide_each_account(
         engine,
@@ -190,6 +204,7 @@ fn decide_per_account(
         received.mail_from.as_deref(),
         &received.auth,
         actor.reply_memory(),
+        history,
         received.received_at,
         recipients,
     )

@@ -128,6 +128,7 @@ fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decisio
         directory,
         settings,
         reply_memory: &NoReplyMemory,
+        sender_history: &SenderHistory::default(),
         now: 1_000_000,
     })
 }
@@ -471,6 +472,7 @@ fn reply_memory_suppresses_within_the_interval() {
             directory: &directory,
             settings: &settings,
             reply_memory: &RepliedAt(replied_at),
+            sender_history: &SenderHistory::default(),
             now,
         });
         assert_eq!(
@@ -519,6 +521,7 @@ fn a_null_and_an_unusable_reverse_path_are_told_apart() {
             directory: &directory,
             settings: &settings,
             reply_memory: &NoReplyMemory,
+            sender_history: &SenderHistory::default(),
             now: 1_000_000,
         });
         assert_eq!(decision.reason, Reason::NotRegistered, "{mail_from:?}");
@@ -548,6 +551,7 @@ fn decide_raw(raw: &str, settings: &PolicySettings, directory: &Directory) -> De
         directory,
         settings,
         reply_memory: &NoReplyMemory,
+        sender_history: &SenderHistory::default(),
         now: 1_000_000,
     })
 }

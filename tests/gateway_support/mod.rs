@@ -51,6 +51,9 @@ pub struct Options {
     pub spool_max_age: Option<&'static str>,
     /// `[spool] retry_schedule`; default `["1s"]`.
     pub spool_retry_schedule: Option<Vec<&'static str>>,
+    /// `[limits]` overrides (`sender_messages`, `sender_window`, `sender_block`); default: the
+    /// shipped limits.
+    pub limits: Vec<(&'static str, toml::Value)>,
 }
 
 /// A running `supportgate serve`, its temporary folder and its log; killed on drop.
@@ -404,6 +407,16 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
     let mut memory = table(&mut config, "reply_memory");
     memory.insert("path".into(), s(dir.join("reply-memory.redb")));
     config.insert("reply_memory".into(), memory.into());
+
+    let mut history = table(&mut config, "sender_history");
+    history.insert("path".into(), s(dir.join("sender-history.redb")));
+    config.insert("sender_history".into(), history.into());
+
+    let mut limits = table(&mut config, "limits");
+    for (key, value) in &options.limits {
+        limits.insert((*key).into(), value.clone());
+    }
+    config.insert("limits".into(), limits.into());
 
     let mut actions = table(&mut config, "actions");
     for (reason, action) in &options.actions {
