@@ -159,7 +159,17 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
     };
     if let Some(account) = account {
         if directory.account(account).status != AccountStatus::Active {
-            return Outcome::refuse(Reason::AccountInactive, Some(account));
+            // The account's own agents are told which account; anyone else is not.
+            let agent = listings.iter().find_map(|l| match *l {
+                AddressListing::Agent {
+                    account: a, agent, ..
+                } if a == account => Some((account, agent)),
+                _ => None,
+            });
+            return Outcome {
+                agent,
+                ..Outcome::refuse(Reason::AccountInactive, Some(account))
+            };
         }
     }
     // P2 and P3 hold whatever the account: such an address never opens a ticket.
