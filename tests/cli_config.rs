@@ -641,3 +641,46 @@ fn without_config_the_tree_then_etc_is_used_and_named() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("config/supportgate.toml: ok"));
 }
+
+#[test]
+fn block_list_entries_are_checked_one_by_one() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "block = [\"blocked.example\", \"*.spam.example\"]",
+        "block = [\"blocked.example\", \"mail.*.example\", \"nobody@\", \"com\"]",
+    );
+    let stderr = assert_config_problem(
+        &config,
+        &[
+            "lists.block[1]",
+            "wildcard is allowed only as the first label",
+            "lists.block[2]",
+            "not an address",
+            "lists.block[3]",
+            "at least two labels",
+        ],
+    );
+    assert!(!stderr.contains("lists.block[0]"), "{stderr}");
+}
+
+#[test]
+fn automated_mail_is_never_replied_to_and_limits_are_positive() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "automated = \"quarantine\"",
+        "automated = \"reply\"",
+    );
+    edit(&config, "sender_messages = 20", "sender_messages = 0");
+    edit(&config, "sender_block = \"1h\"", "sender_block = \"0s\"");
+    assert_config_problem(
+        &config,
+        &[
+            "actions.automated",
+            "never replied to",
+            "limits.sender_messages",
+            "limits.sender_block",
+        ],
+    );
+}
