@@ -172,6 +172,24 @@ mod tests {
     }
 
     #[test]
+    fn only_a_usable_authenticated_sender_is_tracked() {
+        use crate::policy::{AuthSource, FromHeader};
+        let directory = Directory::default();
+        let facts = |from: &str| MessageFacts {
+            from: Some(FromHeader::Mailbox(from.into())),
+            ..MessageFacts::default()
+        };
+        let off = AuthResult::with_source(AuthSource::Off);
+        let forged = AuthResult::with_source(AuthSource::NotVerified);
+        assert!(tracked_sender(&facts("a@x.example"), &off, &directory, false).is_some());
+        assert!(tracked_sender(&facts("a@x.example"), &forged, &directory, false).is_none());
+        assert!(tracked_sender(&facts("not an address"), &off, &directory, false).is_none());
+        let mut twice = facts("a@x.example");
+        twice.duplicated_headers.push("From");
+        assert!(tracked_sender(&twice, &off, &directory, false).is_none());
+    }
+
+    #[test]
     fn history_keys_are_case_folded_and_untagged() {
         let rules = crate::address::AddressRules {
             case_insensitive_local_part: false,
