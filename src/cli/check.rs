@@ -160,9 +160,11 @@ pub fn run(args: CheckArgs) -> ExitCode {
         &facts,
         envelope.mail_from.as_deref(),
         &auth,
-        &NoReplyMemory,
-        &history,
-        now,
+        &crate::pipeline::DecisionState {
+            reply_memory: &NoReplyMemory,
+            sender_history: &history,
+            now,
+        },
         envelope.recipients.clone(),
     );
     let several = decided.len() > 1;

@@ -133,6 +133,15 @@ pub struct AccountDecision {
     pub took: std::time::Duration,
 }
 
+/// What a decision knows beyond the message: the reply memory, what the sender history said
+/// (`check`: nothing seen) and the time.
+pub struct DecisionState<'a> {
+    pub reply_memory: &'a dyn crate::policy::ReplyMemoryView,
+    pub sender_history: &'a crate::policy::SenderHistory,
+    /// Unix seconds.
+    pub now: u64,
+}
+
 /// One decision per account concerned (`support+acme@` and `support+globex@` in one
 /// transaction); recipients that name no account by themselves form one group; two groups
 /// that end with the same account and reason are one decision (one ticket). Pure: `serve` and
@@ -142,9 +151,7 @@ pub fn decide_each_account(
     facts: &crate::policy::MessageFacts,
     mail_from: Option<&str>,
     auth: &crate::policy::AuthResult,
-    reply_memory: &dyn crate::policy::ReplyMemoryView,
-    history: &crate::policy::SenderHistory,
-    now: u64,
+    state: &DecisionState<'_>,
     recipients: Vec<String>,
 ) -> Vec<AccountDecision> {
     let rules = recipient_rules(engine);
@@ -171,7 +178,14 @@ pub fn decide_each_account(
             mail_from: mail_from.map(str::to_string),
             recipients: recipients.clone(),
         };
-        let decision = engine.decide(facts, &envelope, auth, reply_memory, history, now);
+        let decision = engine.decide(
+            facts,
+            &envelope,
+            auth,
+            state.reply_memory,
+            state.sender_history,
+            state.now,
+        );
         let took = started.elapsed();
         let same = decided.iter_mut().find(|d| {
             d.decision.account.is_some()
@@ -203,9 +217,11 @@ fn decide_per_account(
         &received.facts,
         received.mail_from.as_deref(),
         &received.auth,
-        actor.reply_memory(),
-        history,
-        received.received_at,
+        &DecisionState {
+            reply_memory: actor.reply_memory(),
+            sender_history: history,
+            now: received.received_at,
+        },
         recipients,
     )
     .into_iter()
