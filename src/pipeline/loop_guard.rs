@@ -117,8 +117,8 @@ pub fn after_act(
     }
 }
 
-/// Ends the blocks that are over at `now`, one log line each, and forgets what is older than
-/// the window; keeps the gauge.
+/// Makes the counts durable, ends the blocks that are over at `now` (one log line each) and
+/// forgets what is older than the window; keeps the gauge.
 pub fn end_blocks(
     store: &dyn SenderHistoryStore,
     metrics: &Metrics,
@@ -126,6 +126,9 @@ pub fn end_blocks(
     window_secs: u64,
     prune: bool,
 ) {
+    if let Err(e) = store.flush() {
+        tracing::error!(error = %e, "sender history: counts not made durable");
+    }
     match store.end_blocks(now) {
         Ok(ended) => {
             for sender in &ended {
