@@ -28,6 +28,7 @@ pub mod delivery;
 pub mod directory;
 pub mod gateway;
 pub mod metrics;
+pub mod milter;
 pub mod pipeline;
 pub mod policy;
 pub mod printable;

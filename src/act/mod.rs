@@ -15,7 +15,7 @@ pub mod release;
 mod reply;
 pub mod spool_runner;
 
-pub use message::{Client, Decided, Received};
+pub use message::{Client, Decided, Forwarding, Received};
 pub use outcome::{Acted, AutoReply, Defer, Outcome};
 
 use crate::config::{Config, SpoolSettings};
