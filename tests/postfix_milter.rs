@@ -106,10 +106,14 @@ fn milter_forwards_keeps_rejects_and_leaves_other_mailboxes_alone() {
         &replied,
     );
     assert!(ok, "swaks:\n{transcript}\n{}", logs(&sg, &postfix));
-    let (record, _) = sg
+    let (record, kept) = sg
         .wait_quarantined(&replied)
         .unwrap_or_else(|| panic!("not kept:\n{}", logs(&sg, &postfix)));
     assert_eq!(record["decision"]["reason"], "not-registered", "{record}");
+    // The message rebuilt from the milter steps: CRLF only, header and body as sent.
+    assert!(!kept.replace("\r\n", "").contains('\n'), "{kept:?}");
+    assert!(kept.contains("\r\nSubject: Question\r\n"), "{kept:?}");
+    assert!(kept.contains(&format!("\r\n\r\n{replied}")), "{kept:?}");
     let reply = sink
         .wait_reply_to("stranger@elsewhere.example")
         .unwrap_or_else(|| panic!("no auto-reply:\n{}", logs(&sg, &postfix)));

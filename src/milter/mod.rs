@@ -3,7 +3,7 @@
 //! about mail itself: it calls a [`MilterHandler`] ([`crate::gateway::milter`]).
 //!
 //! * [`codec`] — the wire format, sans IO (frames, commands, responses); fuzzed.
-//! * `session` — one connection's state machine: negotiation, the message rebuilt for the
+//! * [`session`] — one connection's state machine: negotiation, the message rebuilt for the
 //!   recipients the handler is concerned with, limits.
 //! * [`verdict`] — [`Verdict`], and the one mapping from the act stage's outcomes to replies.
 //! * `listener` — TCP and Unix listeners, the connection limit, timeouts and shutdown; [`run`].
@@ -11,10 +11,11 @@
 pub mod codec;
 mod connection;
 mod listener;
-mod session;
+pub mod session;
 pub mod verdict;
 
 pub use codec::ClientAddress;
+pub use session::{Session, Step};
 pub use listener::{bind, run, MilterAddress, MilterListener};
 pub use verdict::{Edits, Verdict};
 
