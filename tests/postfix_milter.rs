@@ -69,7 +69,10 @@ fn milter_forwards_keeps_rejects_and_leaves_other_mailboxes_alone() {
         &accepted,
     );
     assert!(ok, "swaks:\n{transcript}\n{}", logs(&sg, &postfix));
-    assert!(transcript.contains("<-  250 2.0.0 Ok: queued"), "{transcript}");
+    assert!(
+        transcript.contains("<-  250 2.0.0 Ok: queued"),
+        "{transcript}"
+    );
     let delivered = sink
         .wait_for(&accepted)
         .unwrap_or_else(|| panic!("not delivered:\n{}", logs(&sg, &postfix)));
@@ -91,7 +94,10 @@ fn milter_forwards_keeps_rejects_and_leaves_other_mailboxes_alone() {
     assert!(ours[0].contains("dmarc=pass"), "{}", ours[0]);
     // Delivered by Postfix straight from its queue (no reinjection hop, no Received: of ours).
     assert!(!delivered.contains("(supportgate)"), "{delivered}");
-    assert_eq!(envelope_recipients(&delivered), ["<support+acme@vendor.example>"]);
+    assert_eq!(
+        envelope_recipients(&delivered),
+        ["<support+acme@vendor.example>"]
+    );
 
     // A stranger writing to acme's address (not-registered → reply): Postfix answers 250, the
     // message is in supportgate's quarantine, the auto-reply reaches the sender, nothing the
@@ -121,7 +127,11 @@ fn milter_forwards_keeps_rejects_and_leaves_other_mailboxes_alone() {
         header_of(&reply, "To").as_deref(),
         Some("stranger@elsewhere.example")
     );
-    assert!(postfix.maillog().contains("milter-discard"), "{}", postfix.maillog());
+    assert!(
+        postfix.maillog().contains("milter-discard"),
+        "{}",
+        postfix.maillog()
+    );
 
     // unknown-sender is `reject` in the fragment: 550 5.7.1 in the session, nothing kept.
     let rejected = token("milter-rejected");
@@ -189,7 +199,12 @@ fn milter_forwards_keeps_rejects_and_leaves_other_mailboxes_alone() {
     let reasons: Vec<String> = decisions.iter().map(|d| field_str(d, "reason")).collect();
     assert_eq!(
         reasons,
-        ["accepted", "not-registered", "unknown-sender", "not-registered"],
+        [
+            "accepted",
+            "not-registered",
+            "unknown-sender",
+            "not-registered"
+        ],
         "{}",
         sg.log()
     );

@@ -9,9 +9,9 @@
 //! * the session never asks the handler about a message over the limits (size, header), and a
 //!   message it hands over ends its header section with a blank line when it has one.
 
+use std::time::Duration;
 use supportgate::milter::codec::{Command, FrameDecoder};
 use supportgate::milter::{MilterLimits, Session, Step};
-use std::time::Duration;
 
 const MAX_FRAME: usize = 4096;
 
@@ -37,12 +37,7 @@ fn decode(data: &[u8], seed: u8) -> (Vec<Command>, bool) {
     let mut rest = data;
     let mut step = usize::from(seed);
     while !rest.is_empty() {
-        let size = if seed == 0 {
-            rest.len()
-        } else {
-            1 + step % 37
-        }
-        .min(rest.len());
+        let size = if seed == 0 { rest.len() } else { 1 + step % 37 }.min(rest.len());
         step = step.wrapping_mul(31).wrapping_add(7);
         decoder.extend(&rest[..size]);
         rest = &rest[size..];

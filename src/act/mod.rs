@@ -3,7 +3,7 @@
 //! through the durable spool: tickets, auto-replies, notifications and releases.
 //!
 //! [`Actor::act`] takes one decision and returns a typed [`Acted`]; the fronts (the SMTP
-//! server, later a milter) map it to their protocol. Nothing here speaks SMTP to the client.
+//! server, the milter) map it to their protocol. Nothing here speaks SMTP to the client.
 
 mod budget;
 mod forward;

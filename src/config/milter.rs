@@ -64,3 +64,57 @@ impl Checker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::milter::MilterAddress;
+    use std::path::Path;
+
+    /// The shipped file with no SMTP listener, and `milter` as `[milter] listen` if given.
+    fn load(milter: Option<&str>) -> Result<Config, Vec<String>> {
+        let mut text = std::fs::read_to_string("config/supportgate.toml")
+            .unwrap()
+            .replace("listen = [\"127.0.0.1:2525\"]", "listen = []");
+        if let Some(address) = milter {
+            text = text.replace(
+                "# listen = \"127.0.0.1:10027\"",
+                &format!("listen = {address:?}"),
+            );
+        }
+        Config::from_toml(&text, Path::new("config/supportgate.toml"))
+            .map_err(|problems| problems.iter().map(|p| p.to_string()).collect())
+    }
+
+    #[test]
+    fn the_milter_may_be_the_only_listener() {
+        let config = load(Some("unix:/run/sg/milter.sock")).unwrap();
+        assert!(config.server.listen.is_empty());
+        assert_eq!(
+            config.milter.listen,
+            Some(MilterAddress::Unix("/run/sg/milter.sock".into()))
+        );
+        let problems = load(None).unwrap_err();
+        assert!(problems[0].contains("server.listen"), "{problems:?}");
+        let problems = load(Some("nowhere")).unwrap_err();
+        assert!(problems[0].contains("milter.listen"), "{problems:?}");
+    }
+
+    #[test]
+    fn listen_takes_an_address_or_a_unix_socket() {
+        assert_eq!(
+            MilterAddress::parse("127.0.0.1:10027"),
+            Some(MilterAddress::Inet("127.0.0.1:10027".parse().unwrap()))
+        );
+        assert_eq!(
+            MilterAddress::parse("inet:[::1]:10027"),
+            Some(MilterAddress::Inet("[::1]:10027".parse().unwrap()))
+        );
+        assert_eq!(
+            MilterAddress::parse("unix:/run/supportgate/milter.sock"),
+            Some(MilterAddress::Unix("/run/supportgate/milter.sock".into()))
+        );
+        assert_eq!(MilterAddress::parse("unix:relative.sock"), None);
+        assert_eq!(MilterAddress::parse("localhost:10027"), None);
+    }
+}

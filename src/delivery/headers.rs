@@ -170,7 +170,10 @@ pub fn stamp_fields(
             "X-Supportgate-Verdict".to_string(),
             header_safe(stamp.verdict),
         ),
-        ("X-Supportgate-Reason".to_string(), header_safe(stamp.reason)),
+        (
+            "X-Supportgate-Reason".to_string(),
+            header_safe(stamp.reason),
+        ),
         ("X-Supportgate-Queue-Id".to_string(), header_safe(queue_id)),
     ];
     for (name, value) in [

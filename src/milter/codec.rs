@@ -226,7 +226,12 @@ fn strings(data: &[u8]) -> Option<Vec<String>> {
     if data.last() != Some(&0) {
         return None;
     }
-    Some(data[..data.len() - 1].split(|&b| b == 0).map(lossy).collect())
+    Some(
+        data[..data.len() - 1]
+            .split(|&b| b == 0)
+            .map(lossy)
+            .collect(),
+    )
 }
 
 fn nonempty_strings(data: &[u8]) -> Option<Vec<String>> {
@@ -456,10 +461,7 @@ mod tests {
     fn oversized_empty_and_unknown_frames_are_errors() {
         let mut decoder = FrameDecoder::new(100);
         decoder.extend(&1000u32.to_be_bytes());
-        assert_eq!(
-            decoder.next_command(),
-            Err(CodecError::FrameTooLarge(1000))
-        );
+        assert_eq!(decoder.next_command(), Err(CodecError::FrameTooLarge(1000)));
         assert_eq!(decode(&[0, 0, 0, 0]), Err(CodecError::EmptyFrame));
         assert_eq!(
             decode(&frame(b'Z', b"")),

@@ -60,7 +60,10 @@ pub fn bind(address: &MilterAddress) -> std::io::Result<MilterListener> {
         )?)),
         MilterAddress::Unix(path) => {
             remove_stale_socket(path)?;
-            Ok(MilterListener::Unix(UnixListener::bind(path)?, path.clone()))
+            Ok(MilterListener::Unix(
+                UnixListener::bind(path)?,
+                path.clone(),
+            ))
         }
     }
 }

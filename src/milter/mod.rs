@@ -15,8 +15,8 @@ pub mod session;
 pub mod verdict;
 
 pub use codec::ClientAddress;
-pub use session::{Session, Step};
 pub use listener::{bind, run, MilterAddress, MilterListener};
+pub use session::{Session, Step};
 pub use verdict::{Edits, Verdict};
 
 use std::future::Future;

@@ -295,7 +295,9 @@ impl Session {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
             mta_hostname: self.macro_value("j").map(str::to_string),
-            tls: self.macro_value("{tls_version}").is_some_and(|v| !v.is_empty()),
+            tls: self
+                .macro_value("{tls_version}")
+                .is_some_and(|v| !v.is_empty()),
         }))
     }
 

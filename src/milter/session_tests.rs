@@ -104,7 +104,10 @@ fn the_message_of_a_support_recipient_is_rebuilt_byte_for_byte() {
     assert_eq!(message.mail_from.as_deref(), Some("alice@acme.example"));
     assert_eq!(
         message.recipients[1],
-        ("<sales@v.example>".to_string(), "sales@v.example".to_string())
+        (
+            "<sales@v.example>".to_string(),
+            "sales@v.example".to_string()
+        )
     );
     assert_eq!(message.mta_queue_id.as_deref(), Some("4AbC12"));
     assert_eq!(message.mta_hostname.as_deref(), Some("mx.vendor.example"));
@@ -222,6 +225,9 @@ fn without_the_no_reply_steps_each_step_is_answered() {
     let Step::Decide(message) = &steps[2] else {
         panic!("{steps:?}");
     };
-    assert_eq!(String::from_utf8_lossy(&message.bytes), "Subject: hi\r\n\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&message.bytes),
+        "Subject: hi\r\n\r\n"
+    );
     assert_eq!(message.headers[0].1, " hi");
 }

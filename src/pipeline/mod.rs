@@ -1,5 +1,5 @@
 //! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
-//! account → decide → act. A front (the SMTP server in [`crate::gateway`], later a milter)
+//! account → decide → act. A front (the SMTP server or the milter, in [`crate::gateway`])
 //! hands over a [`Transaction`] and maps the typed results to its protocol; `check` runs parse
 //! → decide offline through the same [`Engine`].
 //!
@@ -221,8 +221,8 @@ fn decide_per_account(
     // A refusal in the session cannot be given to some recipients only: when another decision
     // of the same transaction (or another recipient, left to the MTA) is served, a `reject` is
     // kept in the quarantine instead.
-    let mixed = others_served
-        || (decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject));
+    let mixed =
+        others_served || (decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject));
     for d in &mut decided {
         d.mixed = mixed;
         if mixed && d.action == Action::Reject {
