@@ -194,3 +194,92 @@ async fn accept_failed(e: std::io::Error) {
     tracing::warn!(error = %e, "milter: accept failed");
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::milter::{MilterMessage, Verdict};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    struct Nobody;
+
+    impl MilterHandler for Nobody {
+        fn concerns(&self, _: &str) -> bool {
+            false
+        }
+
+        async fn decide(&self, _: MilterMessage) -> Verdict {
+            Verdict::Discard
+        }
+    }
+
+    fn limits() -> MilterLimits {
+        MilterLimits {
+            max_frame: 1024,
+            max_message_size: 4096,
+            max_header_size: 1024,
+            max_header_count: 10,
+            max_recipients: 10,
+            max_macros: 10,
+            max_connections: 1,
+            idle_timeout: Duration::from_secs(5),
+            shutdown_grace: Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_unix_socket_negotiates_closes_on_a_bad_frame_and_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("milter.sock");
+        // A socket left by a crash is replaced.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        let listener = bind(&MilterAddress::Unix(path.clone())).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(vec![listener], limits(), Arc::new(Nobody), async {
+            let _ = stopped.await;
+        }));
+        let mut client = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let mut negotiate = vec![0, 0, 0, 13, b'O'];
+        for word in [6u32, 0x1ff, 0x1f_ffff] {
+            negotiate.extend_from_slice(&word.to_be_bytes());
+        }
+        client.write_all(&negotiate).await.unwrap();
+        let mut reply = [0u8; 17];
+        client.read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply[..5], &[0, 0, 0, 13, b'O']);
+        // A frame over the limit: the connection is closed, the server goes on.
+        client.write_all(&[0x7f, 0, 0, 0, b'B']).await.unwrap();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut rest));
+        assert_eq!(read.await.unwrap().unwrap(), 0);
+        // The connection's permit comes back (just after its socket closes): a second
+        // connection is served.
+        let mut served = false;
+        for _ in 0..20 {
+            let mut again = tokio::net::UnixStream::connect(&path).await.unwrap();
+            again.write_all(&negotiate).await.unwrap();
+            if again.read_exact(&mut reply).await.is_ok() {
+                served = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(served, "the permit of a closed connection never came back");
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!path.exists(), "socket file left behind");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_socket_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("milter.sock");
+        std::fs::write(&path, "data").unwrap();
+        assert!(remove_stale_socket(&path).is_err());
+        assert!(path.exists());
+    }
+}
