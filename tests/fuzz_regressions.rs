@@ -15,6 +15,8 @@ mod data_reader;
 mod directory_parser;
 #[path = "../fuzz/src/message_decision.rs"]
 mod message_decision;
+#[path = "../fuzz/src/milter_codec.rs"]
+mod milter_codec;
 #[path = "../fuzz/src/smtp_session.rs"]
 mod smtp_session;
 
@@ -170,4 +172,11 @@ fn directory_parser_shipped_files_and_regressions() {
             directory_parser::check,
         );
     assert!(ran >= 3, "only {ran} inputs");
+}
+
+#[test]
+fn milter_codec_seeds_and_regressions() {
+    let ran = replay(&seeds("milter_codec"), b"", milter_codec::check)
+        + replay(&regressions("milter_codec"), b"", milter_codec::check);
+    assert!(ran >= 12, "only {ran} milter inputs");
 }

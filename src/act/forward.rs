@@ -2,7 +2,7 @@
 //! delivered in the background) when `[spool]` is on, else straight to the target before the
 //! final reply.
 
-use super::{Acted, Actor, AutoReply, Decided, Defer, Outcome, Received};
+use super::{Acted, Actor, AutoReply, Decided, Defer, Forwarding, Outcome, Received};
 use crate::delivery::headers::{forwarded_message, Trace};
 use crate::delivery::{DeliveryContext, DeliveryError, Parcel};
 use crate::metrics::TransportRole;
@@ -17,6 +17,10 @@ impl Actor {
         received: &Received,
         decided: &Decided,
     ) -> Acted {
+        if received.forwarding == Forwarding::Mta {
+            // The milter front stamps it (`stamp_fields`) and the MTA delivers it.
+            return self.acted(decided, Outcome::Passed);
+        }
         let date = crate::reply::rfc5322_date(received.received_at);
         let trace = Trace {
             hostname: &engine.config.server.hostname,

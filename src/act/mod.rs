@@ -3,7 +3,7 @@
 //! through the durable spool: tickets, auto-replies, notifications and releases.
 //!
 //! [`Actor::act`] takes one decision and returns a typed [`Acted`]; the fronts (the SMTP
-//! server, later a milter) map it to their protocol. Nothing here speaks SMTP to the client.
+//! server, the milter) map it to their protocol. Nothing here speaks SMTP to the client.
 
 mod budget;
 mod forward;
@@ -15,7 +15,7 @@ pub mod release;
 mod reply;
 pub mod spool_runner;
 
-pub use message::{Client, Decided, Received};
+pub use message::{Client, Decided, Forwarding, Received};
 pub use outcome::{Acted, AutoReply, Defer, Outcome};
 
 use crate::config::{Config, SpoolSettings};

@@ -82,6 +82,8 @@ fn transaction(from: &str, rcpt: &str, subject: &str) -> Transaction {
         mail_from: Some(from.to_string()),
         recipients: vec![rcpt.to_string()],
         bytes: bytes.into_bytes(),
+        forwarding: crate::act::Forwarding::TicketQueue,
+        others_served: false,
     }
 }
 

@@ -1,6 +1,7 @@
 //! `supportgate config check`: every problem with file, key and reason; or a one-line summary.
 //!
-//! Besides what `Config::load` validates, each listener (`server.listen`, `metrics.listen`) is
+//! Besides what `Config::load` validates, each listener (`server.listen`, `metrics.listen`, a
+//! TCP `milter.listen`) is
 //! bound for a moment, as `serve` would bind it: an address this host does not have, or a
 //! port another program holds, is a problem (`cannot listen on X: …`). Two cases are notes
 //! on stderr that leave the exit code 0: a port below 1024 without the privilege to bind it
@@ -71,7 +72,11 @@ fn try_listeners(config: &Config) -> (Vec<ConfigProblem>, Vec<String>) {
         .listen
         .iter()
         .map(|&a| ("server.listen", a))
-        .chain(config.metrics_listen.map(|a| ("metrics.listen", a)));
+        .chain(config.metrics_listen.map(|a| ("metrics.listen", a)))
+        .chain(match &config.milter.listen {
+            Some(crate::milter::MilterAddress::Inet(a)) => Some(("milter.listen", *a)),
+            _ => None,
+        });
     let (mut problems, mut notes) = (Vec::new(), Vec::new());
     for (key, address) in listeners {
         match try_bind(address, running) {

@@ -148,6 +148,15 @@ async fn serve(
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
         listeners.push(listener);
     }
+    let milter = match &config.milter.listen {
+        Some(address) => {
+            let listener = crate::milter::bind(address)
+                .map_err(|e| format!("milter.listen: cannot listen on {address}: {e}"))?;
+            tracing::info!(address = %address, "milter listening");
+            Some(listener)
+        }
+        None => None,
+    };
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(address) = config.metrics_listen {
         let listener = bind(address)
@@ -215,17 +224,49 @@ async fn serve(
         .map(super::pid_file::PidFile::write)
         .transpose()?;
     crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
-    let shutdown = async {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         stop_signals.wait().await;
         crate::systemd::notify_or_log("STOPPING=1\nSTATUS=finishing sessions");
+        stop.send_replace(true);
+    });
+    let when_stopped = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
     };
-    smtp::run(listeners, server, gateway, shutdown)
-        .await
-        .map_err(|e| e.to_string())?;
+    let milter_front = async {
+        if let Some(listener) = milter {
+            let limits = milter_limits(&config);
+            crate::milter::run(vec![listener], limits, Arc::clone(&gateway), when_stopped()).await;
+        }
+    };
+    let (served, ()) = tokio::join!(
+        smtp::run(listeners, server, Arc::clone(&gateway), when_stopped()),
+        milter_front
+    );
+    served.map_err(|e| e.to_string())?;
     stop_metrics.send_replace(true);
     drop(pid_file);
     tracing::info!("supportgate stopped");
     Ok(())
+}
+
+/// The milter front's bounds: its own `[milter]` keys, and `[server]`'s message limits.
+fn milter_limits(config: &Config) -> crate::milter::MilterLimits {
+    let s = &config.server;
+    crate::milter::MilterLimits {
+        max_frame: crate::milter::MAX_FRAME,
+        max_message_size: s.max_message_size as usize,
+        max_header_size: s.max_header_size as usize,
+        max_header_count: s.max_header_count as usize,
+        max_recipients: s.max_recipients as usize,
+        max_macros: 64,
+        max_connections: config.milter.max_connections as usize,
+        idle_timeout: config.milter.idle_timeout,
+        shutdown_grace: s.shutdown_grace,
+    }
 }
 
 /// A listener bound as `config check` tries it ([`smtp::listener::bind`]: IPv6 sockets

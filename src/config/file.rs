@@ -25,6 +25,7 @@ pub struct ConfigFile {
     pub category: Vec<CategoryFile>,
     pub log: LogFile,
     pub metrics: MetricsFile,
+    pub milter: super::milter::MilterFile,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,6 +14,7 @@ mod authentication;
 mod checker;
 mod duration;
 mod file;
+mod milter;
 mod pipe;
 mod policy;
 mod replies;
@@ -27,6 +28,7 @@ pub use crate::reply::{ReplySettings, ReplyTransport};
 pub use authentication::{AuthenticationMode, AuthenticationSettings};
 pub use checker::ConfigProblem;
 pub use duration::parse_duration;
+pub use milter::MilterSettings;
 pub use pipe::{split_command, PipeCommand};
 pub use server::ServerSettings;
 pub use spool::SpoolSettings;
@@ -63,6 +65,7 @@ pub struct Config {
     pub log_level: String,
     pub log_file: Option<PathBuf>,
     pub metrics_listen: Option<SocketAddr>,
+    pub milter: MilterSettings,
 }
 
 impl Config {
@@ -131,7 +134,20 @@ impl Config {
 impl Checker {
     fn validate(&mut self, raw: file::ConfigFile, path: &Path) -> Config {
         let address_rules = self.address_rules(&raw.addresses);
-        let server = self.server(raw.server);
+        let milter = self.milter(&raw.milter);
+        let server = self.server(raw.server, milter.listen.is_some());
+        if let Some(crate::milter::MilterAddress::Inet(address)) = &milter.listen {
+            if let Some(smtp) = server
+                .listen
+                .iter()
+                .find(|&&a| crate::smtp::listener::overlap(a, *address))
+            {
+                self.problem(
+                    "milter.listen",
+                    format!("{address} overlaps server.listen {smtp}: both cannot be listened on"),
+                );
+            }
+        }
         let mut support_addresses = Vec::new();
         if raw.mailboxes.addresses.is_empty() {
             self.problem(
@@ -217,6 +233,7 @@ impl Checker {
             log_level: raw.log.level,
             log_file: raw.log.file.as_deref().map(|f| self.path(f)),
             metrics_listen,
+            milter,
         }
     }
 }

@@ -38,10 +38,14 @@ pub struct ServerSettings {
 }
 
 impl Checker {
-    pub(super) fn server(&mut self, raw: file::ServerFile) -> ServerSettings {
+    /// `milter`: the milter front is on, so the SMTP front may have no listener.
+    pub(super) fn server(&mut self, raw: file::ServerFile, milter: bool) -> ServerSettings {
         let mut listen = Vec::new();
-        if raw.listen.is_empty() {
-            self.problem("server.listen", "at least one listen address is needed");
+        if raw.listen.is_empty() && !milter {
+            self.problem(
+                "server.listen",
+                "at least one listen address is needed (or a [milter] listen)",
+            );
         }
         for value in &raw.listen {
             listen.extend(self.socket("server.listen", value));
@@ -159,7 +163,7 @@ mod tests {
             base: PathBuf::from("/etc/supportgate"),
             problems: Vec::new(),
         };
-        let settings = checker.server(raw);
+        let settings = checker.server(raw, false);
         let problems = checker.problems.iter().map(|p| p.to_string()).collect();
         (settings, problems)
     }

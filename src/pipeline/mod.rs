@@ -1,5 +1,5 @@
 //! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
-//! account → decide → act. A front (the SMTP server in [`crate::gateway`], later a milter)
+//! account → decide → act. A front (the SMTP server or the milter, in [`crate::gateway`])
 //! hands over a [`Transaction`] and maps the typed results to its protocol; `check` runs parse
 //! → decide offline through the same [`Engine`].
 //!
@@ -12,7 +12,7 @@ pub mod engine;
 
 pub use engine::{parse_message, Engine, EngineError, Evaluation, ParseError};
 
-use crate::act::{Acted, Actor, Client, Decided, Received};
+use crate::act::{Acted, Actor, Client, Decided, Forwarding, Received};
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::authentication::Connection;
 use crate::policy::{identify::account_named_by_recipient, Action, Envelope};
@@ -29,6 +29,11 @@ pub struct Transaction {
     pub recipients: Vec<String>,
     /// The message, dot-unstuffed, CRLF line endings.
     pub bytes: Vec<u8>,
+    /// Who delivers what is forwarded.
+    pub forwarding: Forwarding,
+    /// Other recipients of the same transaction, outside the pipeline, are served (the milter
+    /// front leaves them to the MTA): a refusal cannot be given in the session then.
+    pub others_served: bool,
 }
 
 /// What the pipeline did with a transaction: the message as received, and for each decision
@@ -77,12 +82,19 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         client: transaction.client,
         mail_from: transaction.mail_from,
         bytes: transaction.bytes,
+        forwarding: transaction.forwarding,
         facts,
         auth,
         received_at,
         started,
     };
-    let decided = decide_per_account(engine, actor, &received, transaction.recipients);
+    let decided = decide_per_account(
+        engine,
+        actor,
+        &received,
+        transaction.recipients,
+        transaction.others_served,
+    );
     let mut handled = Vec::with_capacity(decided.len());
     for decided in decided {
         let acted = actor.act(engine, &received, &decided).await;
@@ -183,6 +195,7 @@ fn decide_per_account(
     actor: &Actor,
     received: &Received,
     recipients: Vec<String>,
+    others_served: bool,
 ) -> Vec<Decided> {
     let mut decided: Vec<Decided> = decide_each_account(
         engine,
@@ -206,8 +219,10 @@ fn decide_per_account(
     })
     .collect();
     // A refusal in the session cannot be given to some recipients only: when another decision
-    // of the same transaction is served, a `reject` is kept in the quarantine instead.
-    let mixed = decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject);
+    // of the same transaction (or another recipient, left to the MTA) is served, a `reject` is
+    // kept in the quarantine instead.
+    let mixed =
+        others_served || (decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject));
     for d in &mut decided {
         d.mixed = mixed;
         if mixed && d.action == Action::Reject {

@@ -82,6 +82,8 @@ pub struct Ports {
     pub reinject: u16,
     pub sink: u16,
     pub sales: u16,
+    /// supportgate as a milter (the doc's 10027).
+    pub milter: u16,
 }
 
 impl Ports {
@@ -100,6 +102,7 @@ impl Ports {
             reinject: next(),
             sink: next(),
             sales: next(),
+            milter: next(),
         }
     }
 
@@ -110,7 +113,8 @@ impl Ports {
         for line in text.lines() {
             let line = line
                 .replace(":10025", &format!(":{}", self.filter))
-                .replace(":10026", &format!(":{}", self.reinject));
+                .replace(":10026", &format!(":{}", self.reinject))
+                .replace(":10027", &format!(":{}", self.milter));
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() >= 8 && fields[0] == "smtp" && fields[1] == "inet" {
                 let service = format!("127.0.0.1:{}", self.smtp);
@@ -124,7 +128,7 @@ impl Ports {
             out.push('\n');
         }
         assert!(
-            !out.contains("10025") && !out.contains("10026"),
+            !out.contains("10025") && !out.contains("10026") && !out.contains("10027"),
             "unreplaced port in\n{out}"
         );
         out
