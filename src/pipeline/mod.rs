@@ -262,6 +262,8 @@ mod tests {
             mail_from: Some("a@b.example".into()),
             recipients: vec!["support@vendor.example".into()],
             bytes,
+            forwarding: crate::act::Forwarding::TicketQueue,
+            others_served: false,
         };
         let turns = Arc::new(AtomicUsize::new(0));
         let parsed = Arc::new(AtomicBool::new(false));
