@@ -61,11 +61,12 @@ impl<H: MessageHandler> Session<H> {
         match xforward::parse(line, &mut self.forwarded) {
             Ok(()) => {
                 let f = &self.forwarded;
+                let addr = f.addr.map_or_else(String::new, |a| a.to_string());
                 info!(
                     session = %self.info.session_id,
-                    addr = ?f.addr.map(|a| a.to_string()),
-                    helo = ?f.helo,
-                    name = ?f.name,
+                    addr,
+                    helo = f.helo.as_deref().unwrap_or(""),
+                    name = f.name.as_deref().unwrap_or(""),
                     "xforward"
                 );
                 self.reply_outcome(Outcome::Ok);
