@@ -6,8 +6,10 @@
 //! (`scripts/install-test-deps.sh`; CI runs it).
 
 mod auth_support;
-mod gateway_support;
 mod postfix_support;
+
+// One copy of the gateway harness: the one auth_support (dnsmasq) is built on.
+use auth_support::gw as gateway_support;
 
 use postfix_support::milter::Milter;
 use postfix_support::{
