@@ -1,6 +1,7 @@
 //! `supportgate config check`: every problem with file, key and reason; or a one-line summary.
 //!
-//! Besides what `Config::load` validates, each listener (`server.listen`, `metrics.listen`, a
+//! Besides what `Config::load` validates, the `[server.tls]` certificate and key are loaded as
+//! `serve` loads them, and each listener (`server.listen`, `metrics.listen`, a
 //! TCP `milter.listen`) is
 //! bound for a moment, as `serve` would bind it: an address this host does not have, or a
 //! port another program holds, is a problem (`cannot listen on X: …`). Two cases are notes
@@ -35,7 +36,8 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (problems, notes) = try_listeners(&config);
+    let (mut problems, notes) = try_listeners(&config);
+    problems.extend(try_tls(&config));
     if !problems.is_empty() {
         return refuse(path, &problems, &notes);
     }
@@ -90,6 +92,26 @@ fn try_listeners(config: &Config) -> (Vec<ConfigProblem>, Vec<String>) {
         }
     }
     (problems, notes)
+}
+
+/// Loads `[server.tls]` as `serve` would: a certificate or key that does not parse, or a pair
+/// that does not match, is a problem naming the files.
+fn try_tls(config: &Config) -> Option<ConfigProblem> {
+    let (certificate, key) = config.server.tls.as_ref()?;
+    let error = crate::smtp::load_tls_config(certificate, key).err()?;
+    let message = match error {
+        crate::smtp::TlsError::Rustls(e) => format!(
+            "certificate {} and key {} do not load together: {e}",
+            certificate.display(),
+            key.display()
+        ),
+        other => other.to_string(),
+    };
+    Some(ConfigProblem {
+        file: config.path.display().to_string(),
+        key: "server.tls".into(),
+        message,
+    })
 }
 
 enum Tried {

@@ -107,6 +107,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
         bare_line_endings: s.bare_line_endings,
         shutdown_grace: s.shutdown_grace,
         events: Arc::new(smtp::NoEvents),
+        xforward_from: s.xforward_from.clone(),
     })
 }
 

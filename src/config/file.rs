@@ -46,6 +46,7 @@ pub struct ServerFile {
     pub bare_line_endings: String,
     pub shutdown_grace: String,
     pub pid_file: Option<String>,
+    pub xforward_from: Vec<String>,
     pub timeouts: TimeoutsFile,
     pub tls: Option<TlsFile>,
 }
@@ -70,6 +71,7 @@ impl Default for ServerFile {
             bare_line_endings: "reject".into(),
             shutdown_grace: format_duration(DEFAULT_SHUTDOWN_GRACE),
             pid_file: None,
+            xforward_from: Vec::new(),
             timeouts: TimeoutsFile::default(),
             tls: None,
         }

@@ -5,7 +5,7 @@ use super::checker::Checker;
 use super::file;
 use crate::smtp::listener::overlap;
 use crate::smtp::BareLineEndings;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub struct ServerSettings {
     pub data_block_timeout: Duration,
     pub data_termination_timeout: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Peers whose XFORWARD is believed (Postfix's before-queue proxy).
+    pub xforward_from: Vec<IpAddr>,
 }
 
 impl Checker {
@@ -109,6 +111,20 @@ impl Checker {
             }
             (cert, key)
         });
+        let xforward_from = raw
+            .xforward_from
+            .iter()
+            .filter_map(|value| match value.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.problem(
+                        "server.xforward_from",
+                        format!("{value:?} is not an IP address"),
+                    );
+                    None
+                }
+            })
+            .collect();
         ServerSettings {
             listen,
             hostname: raw.hostname,
@@ -133,6 +149,7 @@ impl Checker {
                 &raw.timeouts.data_termination,
             ),
             tls,
+            xforward_from,
         }
     }
 }
