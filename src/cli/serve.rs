@@ -1,7 +1,8 @@
 //! `supportgate serve`: the SMTP gateway. Stops on SIGTERM or SIGINT (finishing sessions
 //! within `[server] shutdown_grace`); re-reads configuration, directory, templates and the TLS
 //! certificate on SIGHUP (`reload`; listeners, limits, transports, the quarantine folder and
-//! the metrics address stay as they were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
+//! the metrics address stay as they were at start). Under systemd: listeners from socket activation (the one named `milter` for the milter
+//! front), `READY=1` once listening,
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
 //! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
