@@ -195,8 +195,13 @@ fi
 for ((r = 1; r <= ROUNDS; r++)); do
     for mode in $MODES; do round "$r" "$mode" "$MESSAGES"; done
 done
-answered=$(grep -c '"milter: answered"\|milter: answered' "$SG/serve.log" || true)
-echo "supportgate answered $answered milter messages (expected $(( (ROUNDS * MESSAGES + WARMUP) * $(case " $MODES " in *" postfix-milter "*) echo 1 ;; *) echo 0 ;; esac) )))"
+# The milter really was asked: one "milter: answered" line per message through postfix-milter.
+case " $MODES " in *" postfix-milter "*)
+    answered=$(grep -c 'milter: answered' "$SG/serve.log" || true)
+    expected=$((ROUNDS * MESSAGES + WARMUP))
+    echo "supportgate answered $answered milter messages (expected $expected)"
+    [ "$answered" -ge "$expected" ] || FAILED=1 ;;
+esac
 python3 - "$RESULTS" "$MESSAGES" "$MODES" <<'PY'
 import statistics, sys
 path, n, modes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
