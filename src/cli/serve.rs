@@ -1,7 +1,8 @@
 //! `supportgate serve`: the SMTP gateway. Stops on SIGTERM or SIGINT (finishing sessions
 //! within `[server] shutdown_grace`); re-reads configuration, directory, templates and the TLS
 //! certificate on SIGHUP (`reload`; listeners, limits, transports, the quarantine folder and
-//! the metrics address stay as they were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
+//! the metrics address stay as they were at start). Under systemd: listeners from socket activation (the one named `milter` for the milter
+//! front), `READY=1` once listening,
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
 //! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
@@ -115,7 +116,7 @@ async fn serve(
     args: ServeArgs,
     config_path: PathBuf,
     engine: Engine,
-    activated: Vec<std::net::TcpListener>,
+    activated: crate::systemd::ActivatedListeners,
 ) -> Result<(), String> {
     // Before any listener is bound: a client (or a test) that sees the port open may send
     // SIGTERM at once, and the default action would kill the process mid-start.
@@ -132,7 +133,7 @@ async fn serve(
         args.listen.clone()
     };
     let mut listeners = Vec::with_capacity(addresses.len());
-    for listener in activated {
+    for listener in activated.smtp {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| format!("socket activation: {e}"))?;
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening (socket activation)");
@@ -149,15 +150,7 @@ async fn serve(
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
         listeners.push(listener);
     }
-    let milter = match &config.milter.listen {
-        Some(address) => {
-            let listener = crate::milter::bind(address)
-                .map_err(|e| format!("milter.listen: cannot listen on {address}: {e}"))?;
-            tracing::info!(address = %address, "milter listening");
-            Some(listener)
-        }
-        None => None,
-    };
+    let milter = milter_listeners(&config, activated.milter)?;
     let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
     if let Some(address) = config.metrics_listen {
         let listener = bind(address)
@@ -238,9 +231,9 @@ async fn serve(
         }
     };
     let milter_front = async {
-        if let Some(listener) = milter {
+        if !milter.is_empty() {
             let limits = milter_limits(&config);
-            crate::milter::run(vec![listener], limits, Arc::clone(&gateway), when_stopped()).await;
+            crate::milter::run(milter, limits, Arc::clone(&gateway), when_stopped()).await;
         }
     };
     let (served, ()) = tokio::join!(
@@ -252,6 +245,33 @@ async fn serve(
     drop(pid_file);
     tracing::info!("supportgate stopped");
     Ok(())
+}
+
+/// The milter front's listeners: those systemd passed named `milter` (then systemd owns the
+/// address, and `[milter] listen` is not bound), else `[milter] listen` if set.
+fn milter_listeners(
+    config: &Config,
+    activated: Vec<crate::systemd::ActivatedMilter>,
+) -> Result<Vec<crate::milter::MilterListener>, String> {
+    use crate::milter::MilterListener;
+    use crate::systemd::ActivatedMilter;
+    let mut listeners = Vec::with_capacity(activated.len().max(1));
+    for listener in activated {
+        let listener = match listener {
+            ActivatedMilter::Tcp(l) => MilterListener::inherited_tcp(l),
+            ActivatedMilter::Unix(l) => MilterListener::inherited_unix(l),
+        }
+        .map_err(|e| format!("socket activation (milter): {e}"))?;
+        tracing::info!(address = %listener.address(), "milter listening (socket activation)");
+        listeners.push(listener);
+    }
+    if let (true, Some(address)) = (listeners.is_empty(), &config.milter.listen) {
+        let listener = crate::milter::bind(address)
+            .map_err(|e| format!("milter.listen: cannot listen on {address}: {e}"))?;
+        tracing::info!(address = %address, "milter listening");
+        listeners.push(listener);
+    }
+    Ok(listeners)
 }
 
 /// The milter front's bounds: its own `[milter]` keys, and `[server]`'s message limits.

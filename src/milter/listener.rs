@@ -49,6 +49,47 @@ pub enum MilterListener {
     Tcp(TcpListener),
     /// The socket file is removed when the listener stops.
     Unix(UnixListener, PathBuf),
+    /// Passed by socket activation: systemd owns the socket file (it stays at stop).
+    InheritedUnix(UnixListener),
+}
+
+impl MilterListener {
+    /// A TCP listener passed by socket activation (non-blocking already).
+    pub fn inherited_tcp(listener: std::net::TcpListener) -> std::io::Result<MilterListener> {
+        Ok(MilterListener::Tcp(TcpListener::from_std(listener)?))
+    }
+
+    /// A Unix stream listener passed by socket activation (non-blocking already).
+    pub fn inherited_unix(
+        listener: std::os::unix::net::UnixListener,
+    ) -> std::io::Result<MilterListener> {
+        Ok(MilterListener::InheritedUnix(UnixListener::from_std(
+            listener,
+        )?))
+    }
+
+    /// Where the MTA reaches this listener, for the log.
+    pub fn address(&self) -> String {
+        match self {
+            MilterListener::Tcp(listener) => match listener.local_addr() {
+                Ok(address) => format!("inet:{address}"),
+                Err(e) => format!("inet:({e})"),
+            },
+            MilterListener::Unix(listener, _) | MilterListener::InheritedUnix(listener) => {
+                unix_address(listener)
+            }
+        }
+    }
+}
+
+fn unix_address(listener: &UnixListener) -> String {
+    match listener.local_addr() {
+        Ok(address) => match address.as_pathname() {
+            Some(path) => format!("unix:{}", path.display()),
+            None => "unix:(unnamed)".to_string(),
+        },
+        Err(e) => format!("unix:({e})"),
+    }
 }
 
 /// Binds `address`. A Unix socket file left by an earlier run is replaced (only a socket: any
@@ -123,23 +164,11 @@ pub async fn run<H: MilterHandler>(
                 });
             }
             MilterListener::Unix(listener, path) => {
-                sockets.push(path.clone());
-                acceptors.spawn(async move {
-                    loop {
-                        match listener.accept().await {
-                            Ok((stream, _)) => {
-                                let accepted = Accepted {
-                                    stream: Box::new(stream),
-                                    peer: format!("unix:{}", path.display()),
-                                };
-                                if tx.send(accepted).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Err(e) => accept_failed(e).await,
-                        }
-                    }
-                });
+                sockets.push(path);
+                acceptors.spawn(accept_unix(listener, tx));
+            }
+            MilterListener::InheritedUnix(listener) => {
+                acceptors.spawn(accept_unix(listener, tx));
             }
         }
     }
@@ -186,6 +215,24 @@ pub async fn run<H: MilterHandler>(
     }
     for path in sockets {
         let _ = std::fs::remove_file(path);
+    }
+}
+
+async fn accept_unix(listener: UnixListener, tx: mpsc::Sender<Accepted>) {
+    let name = unix_address(&listener);
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let accepted = Accepted {
+                    stream: Box::new(stream),
+                    peer: name.clone(),
+                };
+                if tx.send(accepted).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => accept_failed(e).await,
+        }
     }
 }
 
