@@ -24,6 +24,7 @@ pub mod address;
 pub mod authentication;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod directory;
 pub mod gateway;

@@ -12,6 +12,7 @@ pub mod log;
 pub mod message;
 pub mod outcome;
 pub mod release;
+pub mod retention;
 mod reply;
 pub mod spool_runner;
 
