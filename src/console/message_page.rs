@@ -115,10 +115,17 @@ fn body_text(text: &str) -> (String, bool) {
 
 fn shown_record(record: &QuarantineRecord, message: &[u8]) -> Shown {
     let parsed = MessageParser::default().parse(message);
+    // The first text part; a message with HTML alone shows that HTML's source, as text.
     let (body, truncated) = parsed
         .as_ref()
-        .and_then(|m| m.body_text(0))
-        .map_or((String::new(), false), |text| body_text(&text));
+        .and_then(|m| m.text_part(0))
+        .and_then(|part| match &part.body {
+            mail_parser::PartType::Text(text) | mail_parser::PartType::Html(text) => {
+                Some(body_text(text))
+            }
+            _ => None,
+        })
+        .unwrap_or((String::new(), false));
     let attachments = parsed
         .as_ref()
         .map(|m| {
