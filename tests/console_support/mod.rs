@@ -4,6 +4,8 @@
 //! (the sign-in rate limit counts per client IP). Builds on `ops_support` for the server.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use crate::gateway_support::{bin, free_port, WAIT};
 use crate::ops_support::{table, Server, Start};
 use std::collections::BTreeMap;
@@ -229,7 +231,7 @@ pub fn form_body(form: &[(&str, &str)]) -> String {
     out.finish()
 }
 
-fn parse_answer(raw: &[u8]) -> Answer {
+pub fn parse_answer(raw: &[u8]) -> Answer {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
