@@ -99,3 +99,48 @@ impl Checker {
         retention
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    /// The problems about `key` when the configuration is `text`.
+    fn problems(text: &str, key: &str) -> Vec<String> {
+        match Config::from_toml(text, Path::new("/nowhere/supportgate.toml")) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems
+                .into_iter()
+                .filter(|p| p.key == key)
+                .map(|p| p.message)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_sso_header_needs_a_loopback_listener() {
+        let off = "[console]\nlisten = \"0.0.0.0:9326\"\ntrusted_user_header = \"X-Remote-User\"\n";
+        let found = problems(off, "console.trusted_user_header");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("loopback"), "{found:?}");
+        let on = "[console]\nlisten = \"127.0.0.1:9326\"\ntrusted_user_header = \"X-Remote-User\"\n";
+        assert!(problems(on, "console.trusted_user_header").is_empty());
+        let v6 = "[console]\nlisten = \"[::1]:9326\"\ntrusted_user_header = \"X-Remote-User\"\n";
+        assert!(problems(v6, "console.trusted_user_header").is_empty());
+        let bad = "[console]\nlisten = \"127.0.0.1:9326\"\ntrusted_user_header = \"X Remote\"\n";
+        assert_eq!(problems(bad, "console.trusted_user_header").len(), 1);
+    }
+
+    #[test]
+    fn limits_and_retention_are_checked() {
+        let zero = "[console]\nlisten = \"127.0.0.1:9326\"\nmax_failed_sign_ins = 0\n";
+        assert_eq!(problems(zero, "console.max_failed_sign_ins").len(), 1);
+        let overlap = "[console]\nlisten = \"127.0.0.1:2525\"\n";
+        assert_eq!(problems(overlap, "console.listen").len(), 1);
+        assert_eq!(
+            problems("[quarantine]\nretention = \"10m\"\n", "quarantine.retention").len(),
+            1
+        );
+        assert!(problems("[quarantine]\nretention = \"30d\"\n", "quarantine.retention").is_empty());
+    }
+}

@@ -82,7 +82,8 @@ pub fn verify(path: &Path, name: &str, password: &str) -> Result<bool, UsersErro
 }
 
 /// Writes (or replaces) `name`'s entry with an argon2id hash of `password`; the file is
-/// replaced atomically and readable by its owner only.
+/// replaced atomically; a new file is readable by its owner only, an existing one keeps its
+/// owner and mode.
 pub fn set_password(path: &Path, name: &str, password: &str) -> Result<(), UsersError> {
     if !valid_name(name) {
         return Err(UsersError::BadName(name.to_string()));
@@ -111,6 +112,13 @@ pub fn set_password(path: &Path, name: &str, password: &str) -> Result<(), Users
             .open(&tmp)?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
+        // A file that exists keeps its owner and mode (root running this for the service's
+        // user must not take the file away from it).
+        if let Ok(existing) = std::fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt;
+            std::os::unix::fs::chown(&tmp, Some(existing.uid()), Some(existing.gid()))?;
+            std::fs::set_permissions(&tmp, existing.permissions())?;
+        }
         std::fs::rename(&tmp, path)
     })();
     written.map_err(|e| file_error(path, e))
