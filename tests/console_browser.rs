@@ -24,10 +24,26 @@ fn keep(console: &Console, from: &str, rcpt: &str, subject: &str) -> String {
 #[test]
 fn support_staff_release_and_delete_in_a_browser() {
     let console = Console::start(None);
-    let hostile = "<script>window.pwned=1;alert(1)</script><img src=x onerror=\"window.pwned=2;alert(2)\">";
-    let release = keep(&console, "mallory@else.example", "support+acme@vendor.example", "Please open a ticket");
-    let delete = keep(&console, "team@acme.example", "support+acme@vendor.example", "From the team list");
-    let attack = keep(&console, "eve@elsewhere.example", "support+globex@vendor.example", hostile);
+    let hostile =
+        "<script>window.pwned=1;alert(1)</script><img src=x onerror=\"window.pwned=2;alert(2)\">";
+    let release = keep(
+        &console,
+        "mallory@else.example",
+        "support+acme@vendor.example",
+        "Please open a ticket",
+    );
+    let delete = keep(
+        &console,
+        "team@acme.example",
+        "support+acme@vendor.example",
+        "From the team list",
+    );
+    let attack = keep(
+        &console,
+        "eve@elsewhere.example",
+        "support+globex@vendor.example",
+        hostile,
+    );
     let base = format!("http://127.0.0.1:{}", console.port);
     let browser = Browser::start();
 
@@ -46,7 +62,10 @@ fn support_staff_release_and_delete_in_a_browser() {
     browser.type_into("input[name=account]", "acme");
     browser.click("form.filters button[type=submit]");
     let table = browser.text("#quarantine");
-    assert!(table.contains(&release) && table.contains(&delete), "{table}");
+    assert!(
+        table.contains(&release) && table.contains(&delete),
+        "{table}"
+    );
     assert!(!table.contains(&attack), "{table}");
 
     // Open one, Release, confirm.
@@ -55,13 +74,22 @@ fn support_staff_release_and_delete_in_a_browser() {
     browser.click("button#release");
     assert!(browser.text("#confirm").contains(&release));
     browser.click("#confirm-button");
-    assert!(browser.text("#results").contains("queued as"), "{}", browser.source());
+    assert!(
+        browser.text("#results").contains("queued as"),
+        "{}",
+        browser.source()
+    );
     let ticket = gateway_support::poll(|| {
-        gateway_support::maildir_new(&console.server.var("tickets")).into_iter().next()
+        gateway_support::maildir_new(&console.server.var("tickets"))
+            .into_iter()
+            .next()
     })
     .expect("the released message reaches the ticket queue");
     assert!(ticket.contains("Subject: Please open a ticket"), "{ticket}");
-    assert_eq!(gateway_support::header(&ticket, "X-Supportgate-Released-By"), USER);
+    assert_eq!(
+        gateway_support::header(&ticket, "X-Supportgate-Released-By"),
+        USER
+    );
 
     // Delete another from its page.
     browser.open(&format!("{base}/message/{delete}"));
@@ -73,7 +101,10 @@ fn support_staff_release_and_delete_in_a_browser() {
     // The audit log page shows both.
     browser.open(&format!("{base}/audit"));
     let audit = browser.text("#audit");
-    assert!(audit.contains(&release) && audit.contains(&delete), "{audit}");
+    assert!(
+        audit.contains(&release) && audit.contains(&delete),
+        "{audit}"
+    );
 
     // The hostile Subject: shown literally, no script ran, no alert opened.
     browser.open(&format!("{base}/message/{attack}"));

@@ -9,7 +9,14 @@ use console_support::{form_body, Console, PASSWORD, USER};
 use gateway_support::message;
 
 /// Sends one message that the gateway keeps; returns its queue id (from the 250 reply).
-fn keep(console: &Console, from: &str, rcpt: &str, subject: &str, extra: &[&str], body: &str) -> String {
+fn keep(
+    console: &Console,
+    from: &str,
+    rcpt: &str,
+    subject: &str,
+    extra: &[&str],
+    body: &str,
+) -> String {
     let reply = console
         .server
         .send(from, &[rcpt], &message(from, subject, extra, body));
@@ -32,7 +39,10 @@ fn sign_in_sessions_cookies_and_security_headers() {
     let cookie = first.set_cookies()[0].to_string();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP on loopback: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP on loopback: {cookie}"
+    );
     let page = client.get("/sign-in");
     for (name, value) in [
         ("content-security-policy", "default-src 'self'"),
@@ -48,19 +58,34 @@ fn sign_in_sessions_cookies_and_security_headers() {
     }
     assert!(page.body.contains("name=\"username\""), "{}", page.body);
     assert!(page.body.contains("name=\"password\""), "{}", page.body);
-    assert!(!page.body.contains("<script"), "no JavaScript: {}", page.body);
+    assert!(
+        !page.body.contains("<script"),
+        "no JavaScript: {}",
+        page.body
+    );
     let before = client.cookies.get("sg_session").cloned();
 
     let wrong = client.sign_in(USER, "not the password at all");
     assert_eq!(wrong.status, 401);
-    assert!(wrong.body.contains("Wrong user name or password"), "{}", wrong.body);
+    assert!(
+        wrong.body.contains("Wrong user name or password"),
+        "{}",
+        wrong.body
+    );
     assert_eq!(client.get("/quarantine").status, 303, "still signed out");
 
     let right = client.sign_in(USER, PASSWORD);
     assert_eq!(right.status, 303, "{right:?}");
-    assert_ne!(client.cookies.get("sg_session"), before.as_ref(), "a new session at sign-in");
+    assert_ne!(
+        client.cookies.get("sg_session"),
+        before.as_ref(),
+        "a new session at sign-in"
+    );
     let cookie = right.set_cookies()[0].to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let list = client.get("/quarantine");
     assert_eq!(list.status, 200);
     assert!(list.body.contains(USER), "{}", list.body);
@@ -77,13 +102,21 @@ fn sign_in_sessions_cookies_and_security_headers() {
 
     let audit = console.audit();
     let actions: Vec<&str> = audit.iter().filter_map(|e| e["action"].as_str()).collect();
-    assert_eq!(actions, ["sign-in-failed", "sign-in", "sign-out"], "{audit:?}");
-    assert!(audit.iter().all(|e| e["user"] == USER && e["client"] == "127.0.0.1"));
+    assert_eq!(
+        actions,
+        ["sign-in-failed", "sign-in", "sign-out"],
+        "{audit:?}"
+    );
+    assert!(audit
+        .iter()
+        .all(|e| e["user"] == USER && e["client"] == "127.0.0.1"));
     console.server.wait_log("console: sign-in", 1);
 
     // English and French: Accept-Language, then the switch (remembered in a cookie).
     let mut french = console.signed_in();
-    french.headers.push(("Accept-Language".into(), "fr-CH, fr;q=0.9, en;q=0.5".into()));
+    french
+        .headers
+        .push(("Accept-Language".into(), "fr-CH, fr;q=0.9, en;q=0.5".into()));
     assert!(french.get("/quarantine").body.contains("Quarantaine"));
     let switched = french.get("/quarantine?lang=en");
     assert!(switched.body.contains(">Quarantine<"), "{}", switched.body);
@@ -106,10 +139,16 @@ fn failed_sign_ins_are_limited_per_user_and_per_address() {
     let mut elsewhere = console.client_from([127, 0, 0, 2]);
     assert_eq!(elsewhere.sign_in(USER, PASSWORD).status, 429);
     // and for anyone from this address.
-    assert_eq!(attacker.sign_in("asmith", "another long password").status, 429);
+    assert_eq!(
+        attacker.sign_in("asmith", "another long password").status,
+        429
+    );
     // Another user from another address is not affected.
     let mut colleague = console.client_from([127, 0, 0, 3]);
-    assert_eq!(colleague.sign_in("asmith", "another long password").status, 303);
+    assert_eq!(
+        colleague.sign_in("asmith", "another long password").status,
+        303
+    );
     let refusals = console
         .audit()
         .iter()
@@ -121,21 +160,42 @@ fn failed_sign_ins_are_limited_per_user_and_per_address() {
 #[test]
 fn every_post_needs_the_session_csrf_token() {
     let console = Console::start(None);
-    let id = keep(&console, "mallory@else.example", "support+acme@vendor.example", "Hello", &[], "Hi.\n");
+    let id = keep(
+        &console,
+        "mallory@else.example",
+        "support+acme@vendor.example",
+        "Hello",
+        &[],
+        "Hi.\n",
+    );
     let mut client = console.signed_in();
     let page = client.get(&format!("/message/{id}"));
     assert_eq!(page.status, 200);
     let csrf = page.csrf();
-    for path in ["/delete", "/release", "/confirm", "/spool/flush", "/sign-out"] {
+    for path in [
+        "/delete",
+        "/release",
+        "/confirm",
+        "/spool/flush",
+        "/sign-out",
+    ] {
         let missing = client.post(path, &[("id", &id), ("action", "delete")]);
         assert_eq!(missing.status, 403, "{path} without a token: {missing:?}");
-        let wrong = client.post(path, &[("csrf", &"0".repeat(64)), ("id", &id), ("action", "delete")]);
+        let wrong = client.post(
+            path,
+            &[("csrf", &"0".repeat(64)), ("id", &id), ("action", "delete")],
+        );
         assert_eq!(wrong.status, 403, "{path} with a wrong token");
     }
     // Another session's token does not do either.
     let other = console.signed_in().get("/quarantine").csrf();
     assert_ne!(other, csrf);
-    assert_eq!(client.post("/delete", &[("csrf", &other), ("id", &id)]).status, 403);
+    assert_eq!(
+        client
+            .post("/delete", &[("csrf", &other), ("id", &id)])
+            .status,
+        403
+    );
     // A sign-in form without the token is refused too.
     let mut anonymous = console.client();
     let answer = anonymous.request(
@@ -144,10 +204,18 @@ fn every_post_needs_the_session_csrf_token() {
         Some(form_body(&[("username", USER), ("password", PASSWORD)])),
     );
     assert_eq!(answer.status, 403);
-    assert_eq!(console.server.var("quarantine").join(&id).is_dir(), true, "nothing was deleted");
+    assert!(
+        console.server.var("quarantine").join(&id).is_dir(),
+        "nothing was deleted"
+    );
     assert!(console.audit().iter().all(|e| e["action"] != "delete"));
     // With the token it works.
-    assert_eq!(client.post("/delete", &[("csrf", &csrf), ("id", &id)]).status, 200);
+    assert_eq!(
+        client
+            .post("/delete", &[("csrf", &csrf), ("id", &id)])
+            .status,
+        200
+    );
     assert!(!console.server.var("quarantine").join(&id).exists());
 }
 
@@ -156,10 +224,31 @@ fn filters_search_and_pages_of_fifty() {
     let console = Console::start(None);
     let mut ids = Vec::new();
     for n in 0..52 {
-        ids.push(keep(&console, "mallory@else.example", "support+acme@vendor.example", &format!("Invoice number {n}"), &[], "Hi.\n"));
+        ids.push(keep(
+            &console,
+            "mallory@else.example",
+            "support+acme@vendor.example",
+            &format!("Invoice number {n}"),
+            &[],
+            "Hi.\n",
+        ));
     }
-    let group = keep(&console, "team@acme.example", "support+acme@vendor.example", "From the team", &[], "Hi.\n");
-    let globex = keep(&console, "eve@elsewhere.example", "support+globex@vendor.example", "Globex question", &[], "Hi.\n");
+    let group = keep(
+        &console,
+        "team@acme.example",
+        "support+acme@vendor.example",
+        "From the team",
+        &[],
+        "Hi.\n",
+    );
+    let globex = keep(
+        &console,
+        "eve@elsewhere.example",
+        "support+globex@vendor.example",
+        "Globex question",
+        &[],
+        "Hi.\n",
+    );
     let mut client = console.signed_in();
 
     let first = client.get("/quarantine");
@@ -167,13 +256,19 @@ fn filters_search_and_pages_of_fifty() {
     let rows = |body: &str| body.matches("name=\"id\" value=\"").count();
     assert_eq!(rows(&first.body), 50);
     assert!(first.body.contains(&globex), "newest first");
-    assert!(!first.body.contains(&format!("value=\"{}\"", ids[0])), "oldest on page 2");
+    assert!(
+        !first.body.contains(&format!("value=\"{}\"", ids[0])),
+        "oldest on page 2"
+    );
     let second = client.get("/quarantine?page=2");
     assert_eq!(rows(&second.body), 4);
     assert!(second.body.contains(&ids[0]) && second.body.contains(&ids[1]));
     // Every id appears on exactly one page.
     for id in ids.iter().chain([&group, &globex]) {
-        let on = [&first.body, &second.body].iter().filter(|b| b.contains(&format!("value=\"{id}\""))).count();
+        let on = [&first.body, &second.body]
+            .iter()
+            .filter(|b| b.contains(&format!("value=\"{id}\"")))
+            .count();
         assert_eq!(on, 1, "{id}");
     }
     // The chart counts per reason over 14 days.
@@ -196,33 +291,80 @@ fn filters_search_and_pages_of_fifty() {
     assert!(past.body.contains("0 messages match") && past.body.contains("No message matches"));
     // Paging keeps the filters.
     let filtered = client.get("/quarantine?reason=not-registered");
-    assert!(filtered.body.contains("href=\"/quarantine?reason=not-registered&amp;page=2\""), "{}", filtered.body);
+    assert!(
+        filtered
+            .body
+            .contains("href=\"/quarantine?reason=not-registered&amp;page=2\""),
+        "{}",
+        filtered.body
+    );
 }
 
 #[test]
 fn release_and_delete_with_confirmation_through_the_cli_code_and_audited() {
     let console = Console::start(None);
-    let a = keep(&console, "mallory@else.example", "support+acme@vendor.example", "Release me", &[], "Hi.\n");
-    let b = keep(&console, "team@acme.example", "support+acme@vendor.example", "Delete me", &[], "Hi.\n");
-    let c = keep(&console, "eve@elsewhere.example", "support+globex@vendor.example", "Delete me too", &[], "Hi.\n");
+    let a = keep(
+        &console,
+        "mallory@else.example",
+        "support+acme@vendor.example",
+        "Release me",
+        &[],
+        "Hi.\n",
+    );
+    let b = keep(
+        &console,
+        "team@acme.example",
+        "support+acme@vendor.example",
+        "Delete me",
+        &[],
+        "Hi.\n",
+    );
+    let c = keep(
+        &console,
+        "eve@elsewhere.example",
+        "support+globex@vendor.example",
+        "Delete me too",
+        &[],
+        "Hi.\n",
+    );
     let mut client = console.signed_in();
     let page = client.get(&format!("/message/{a}"));
     assert!(page.body.contains(">Release</button>") && page.body.contains(">Delete</button>"));
     let csrf = page.csrf();
     // The confirmation step acts on nothing.
-    let confirm = client.post("/confirm", &[("csrf", &csrf), ("id", &a), ("action", "release")]);
+    let confirm = client.post(
+        "/confirm",
+        &[("csrf", &csrf), ("id", &a), ("action", "release")],
+    );
     assert_eq!(confirm.status, 200);
-    assert!(confirm.body.contains("Release these messages"), "{}", confirm.body);
-    assert!(console.server.var("tickets").join("new").read_dir().map_or(0, |d| d.count()) == 0);
+    assert!(
+        confirm.body.contains("Release these messages"),
+        "{}",
+        confirm.body
+    );
+    assert!(
+        console
+            .server
+            .var("tickets")
+            .join("new")
+            .read_dir()
+            .map_or(0, |d| d.count())
+            == 0
+    );
     let done = client.post("/release", &[("csrf", &csrf), ("id", &a)]);
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("queued as"), "{}", done.body);
     // Through the spool to the ticket queue, stamped with who released it.
     let ticket = gateway_support::poll(|| {
-        gateway_support::maildir_new(&console.server.var("tickets")).into_iter().next()
+        gateway_support::maildir_new(&console.server.var("tickets"))
+            .into_iter()
+            .next()
     })
     .expect("the released message in the ticket queue");
-    assert_eq!(gateway_support::header(&ticket, "X-Supportgate-Released-By"), USER);
+    assert_eq!(
+        gateway_support::header(&ticket, "X-Supportgate-Released-By"),
+        USER
+    );
     assert!(ticket.contains("Subject: Release me"));
     // A second release is refused, as on the command line.
     let again = client.post("/release", &[("csrf", &csrf), ("id", &a)]);
@@ -230,8 +372,20 @@ fn release_and_delete_with_confirmation_through_the_cli_code_and_audited() {
     assert!(again.body.contains("already released"), "{}", again.body);
 
     // A selection of two, deleted.
-    let confirm = client.post("/confirm", &[("csrf", &csrf), ("id", &b), ("id", &c), ("action", "delete")]);
-    assert!(confirm.body.contains(&b) && confirm.body.contains(&c) && confirm.body.contains("Delete these messages"));
+    let confirm = client.post(
+        "/confirm",
+        &[
+            ("csrf", &csrf),
+            ("id", &b),
+            ("id", &c),
+            ("action", "delete"),
+        ],
+    );
+    assert!(
+        confirm.body.contains(&b)
+            && confirm.body.contains(&c)
+            && confirm.body.contains("Delete these messages")
+    );
     let deleted = client.post("/delete", &[("csrf", &csrf), ("id", &b), ("id", &c)]);
     assert_eq!(deleted.status, 200, "{}", deleted.body);
     assert!(!console.server.var("quarantine").join(&b).exists());
@@ -243,20 +397,35 @@ fn release_and_delete_with_confirmation_through_the_cli_code_and_audited() {
     let acted: Vec<(String, String, String)> = audit
         .iter()
         .filter(|e| e["action"] != "sign-in")
-        .map(|e| (e["action"].as_str().unwrap().into(), e["target"].as_str().unwrap_or("").into(), e["outcome"].as_str().unwrap().into()))
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["target"].as_str().unwrap_or("").into(),
+                e["outcome"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(acted[0], ("release".into(), a.clone(), "ok".into()));
     assert_eq!(acted[1].0, "release");
     assert!(acted[1].2.contains("already released"), "{acted:?}");
     assert_eq!(acted[2], ("delete".into(), b.clone(), "ok".into()));
     assert_eq!(acted[3], ("delete".into(), c.clone(), "ok".into()));
-    assert!(audit.iter().all(|e| e["user"] == USER && e["at"].as_u64().is_some()));
+    assert!(audit
+        .iter()
+        .all(|e| e["user"] == USER && e["at"].as_u64().is_some()));
     console.server.wait_log("console: release", 2);
     console.server.wait_log("console: delete", 2);
     let page = client.get("/audit");
-    assert!(page.body.contains(&b) && page.body.contains("delete"), "{}", page.body);
+    assert!(
+        page.body.contains(&b) && page.body.contains("delete"),
+        "{}",
+        page.body
+    );
     // The approvals page says that the feature is off rather than showing an empty list.
-    assert!(client.get("/approvals").body.contains("Approvals are not enabled"));
+    assert!(client
+        .get("/approvals")
+        .body
+        .contains("Approvals are not enabled"));
 }
 
 #[test]
@@ -275,7 +444,11 @@ fn hostile_messages_are_shown_as_escaped_text() {
         "<img src=\"http://remote.example/pixel.png\" onerror=\"alert(2)\">\n<a href=\"javascript:alert(3)\">click</a>\n\u{1b}[31mred\n",
     );
     let mut client = console.signed_in();
-    for path in ["/quarantine".to_string(), format!("/message/{id}"), "/audit".into()] {
+    for path in [
+        "/quarantine".to_string(),
+        format!("/message/{id}"),
+        "/audit".into(),
+    ] {
         let page = client.get(&path);
         assert_eq!(page.status, 200, "{path}");
         let body = &page.body;
@@ -287,11 +460,29 @@ fn hostile_messages_are_shown_as_escaped_text() {
     }
     let page = client.get(&format!("/message/{id}"));
     assert!(page.body.contains("&lt;script&gt;alert("), "{}", page.body);
-    assert!(page.body.contains("\\x1b[2J"), "ESC shown as an escape: {}", page.body);
-    assert!(page.body.contains("&lt;a href=&quot;javascript:alert(1)&quot;&gt;"), "{}", page.body);
-    assert!(page.body.contains("&lt;img src=&quot;http:&#x2f;&#x2f;remote.example"), "{}", page.body);
+    assert!(
+        page.body.contains("\\x1b[2J"),
+        "ESC shown as an escape: {}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("&lt;a href=&quot;javascript:alert(1)&quot;&gt;"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("&lt;img src=&quot;http:&#x2f;&#x2f;remote.example"),
+        "{}",
+        page.body
+    );
     // The decoded CR LF of the encoded word is one line, not a new header.
-    assert!(page.body.contains("split\\r\\nInjected: header"), "{}", page.body);
+    assert!(
+        page.body.contains("split\\r\\nInjected: header"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("<th>Injected</th>"), "{}", page.body);
 }
 
@@ -301,7 +492,9 @@ fn the_sso_header_signs_in_on_loopback() {
     let mut anonymous = console.client();
     assert_eq!(anonymous.get("/quarantine").status, 401);
     let mut client = console.client();
-    client.headers.push(("X-Remote-User".into(), "sso.user".into()));
+    client
+        .headers
+        .push(("X-Remote-User".into(), "sso.user".into()));
     let page = client.get("/quarantine");
     assert_eq!(page.status, 200, "{page:?}");
     assert!(page.body.contains("sso.user"));
@@ -309,9 +502,20 @@ fn the_sso_header_signs_in_on_loopback() {
     let csrf = page.csrf();
     // CSRF still holds; the session follows the header's user.
     assert_eq!(client.post("/spool/flush", &[("id", "X")]).status, 403);
-    assert_eq!(client.post("/spool/flush", &[("csrf", &csrf), ("id", "NOPE")]).status, 404);
+    assert_eq!(
+        client
+            .post("/spool/flush", &[("csrf", &csrf), ("id", "NOPE")])
+            .status,
+        404
+    );
     client.headers[0].1 = "other.user".into();
-    assert_eq!(client.post("/spool/flush", &[("csrf", &csrf), ("id", "NOPE")]).status, 403, "a new user gets a new session");
+    assert_eq!(
+        client
+            .post("/spool/flush", &[("csrf", &csrf), ("id", "NOPE")])
+            .status,
+        403,
+        "a new user gets a new session"
+    );
     let audit = console.audit();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["user"], "sso.user");

@@ -12,8 +12,8 @@ pub mod log;
 pub mod message;
 pub mod outcome;
 pub mod release;
-pub mod retention;
 mod reply;
+pub mod retention;
 pub mod spool_runner;
 
 pub use message::{Client, Decided, Received};

@@ -133,7 +133,10 @@ mod tests {
         let purged = purge(&q, 500).unwrap();
         assert_eq!(purged.removed, ["OLD1"]);
         assert_eq!(purged.kept, 2);
-        assert!(matches!(q.record("OLD1"), Err(QuarantineError::NotFound(_))));
+        assert!(matches!(
+            q.record("OLD1"),
+            Err(QuarantineError::NotFound(_))
+        ));
         assert!(q.record("NEW1").is_ok());
         assert!(q.record("OLD2").is_ok());
         assert_eq!(purge(&q, 500).unwrap().removed.len(), 0);

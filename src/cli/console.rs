@@ -57,10 +57,7 @@ pub fn run(args: ConsoleArgs) -> ExitCode {
     };
     match crate::console::users::set_password(&console.users, &name, &password) {
         Ok(()) => {
-            println!(
-                "password of {name} written to {}",
-                console.users.display()
-            );
+            println!("password of {name} written to {}", console.users.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

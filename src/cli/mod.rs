@@ -3,8 +3,8 @@
 
 mod check;
 mod config_check;
-mod console;
 pub mod config_location;
+mod console;
 mod directory_lint;
 mod directory_reload;
 mod generate;

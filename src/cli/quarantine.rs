@@ -81,7 +81,13 @@ pub fn run(args: QuarantineArgs) -> ExitCode {
             reason,
             since,
             json,
-        } => list(&quarantine, config.quarantine_retention, reason, since, json),
+        } => list(
+            &quarantine,
+            config.quarantine_retention,
+            reason,
+            since,
+            json,
+        ),
         QuarantineCommand::Show { id } => show(&quarantine, &id),
         QuarantineCommand::Release { id, by } => release(&config, &id, &by),
         QuarantineCommand::Delete { id } => match quarantine.delete(&id) {
@@ -132,8 +138,8 @@ fn list(
     let keep = |record: &QuarantineRecord| {
         record.received_at >= oldest
             && reason
-            .as_deref()
-            .is_none_or(|r| r == record.decision.reason)
+                .as_deref()
+                .is_none_or(|r| r == record.decision.reason)
             && since.is_none_or(|s| record.received_at >= s)
     };
     super::output::list_records("quarantine", records, keep, json, summary_line)

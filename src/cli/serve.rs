@@ -151,9 +151,10 @@ async fn serve(
     }
     let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
     let console_listener = match &config.console {
-        Some(console) => Some(bind(console.listen).map_err(|e| {
-            format!("console.listen: cannot listen on {}: {e}", console.listen)
-        })?),
+        Some(console) => Some(
+            bind(console.listen)
+                .map_err(|e| format!("console.listen: cannot listen on {}: {e}", console.listen))?,
+        ),
         None => None,
     };
     if let Some(address) = config.metrics_listen {

@@ -123,7 +123,8 @@ mod tests {
         let found = problems(off, "console.trusted_user_header");
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].contains("loopback"), "{found:?}");
-        let on = "[console]\nlisten = \"127.0.0.1:9326\"\ntrusted_user_header = \"X-Remote-User\"\n";
+        let on =
+            "[console]\nlisten = \"127.0.0.1:9326\"\ntrusted_user_header = \"X-Remote-User\"\n";
         assert!(problems(on, "console.trusted_user_header").is_empty());
         let v6 = "[console]\nlisten = \"[::1]:9326\"\ntrusted_user_header = \"X-Remote-User\"\n";
         assert!(problems(v6, "console.trusted_user_header").is_empty());
@@ -138,9 +139,17 @@ mod tests {
         let overlap = "[console]\nlisten = \"127.0.0.1:2525\"\n";
         assert_eq!(problems(overlap, "console.listen").len(), 1);
         assert_eq!(
-            problems("[quarantine]\nretention = \"10m\"\n", "quarantine.retention").len(),
+            problems(
+                "[quarantine]\nretention = \"10m\"\n",
+                "quarantine.retention"
+            )
+            .len(),
             1
         );
-        assert!(problems("[quarantine]\nretention = \"30d\"\n", "quarantine.retention").is_empty());
+        assert!(problems(
+            "[quarantine]\nretention = \"30d\"\n",
+            "quarantine.retention"
+        )
+        .is_empty());
     }
 }

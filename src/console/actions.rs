@@ -54,19 +54,15 @@ struct Done {
     outcome: String,
 }
 
-/// The selection, or the page that says why it cannot be used.
-fn selection(state: &ConsoleState, form: &CheckedForm) -> Result<Vec<String>, Response> {
+/// The selection, or the string (of [`super::i18n`]) that says why it cannot be used.
+fn selection(form: &CheckedForm) -> Result<Vec<String>, &'static str> {
     let mut ids = form.all("id");
     ids.dedup();
     if ids.is_empty() {
-        return Err(state
-            .pages
-            .error(StatusCode::BAD_REQUEST, &form.visitor, "nothing_selected"));
+        return Err("nothing_selected");
     }
     if ids.len() > MAX_SELECTION {
-        return Err(state
-            .pages
-            .error(StatusCode::BAD_REQUEST, &form.visitor, "bad_request"));
+        return Err("bad_request");
     }
     Ok(ids)
 }
@@ -77,9 +73,13 @@ pub async fn confirm(State(state): State<Arc<ConsoleState>>, form: CheckedForm) 
             .pages
             .error(StatusCode::BAD_REQUEST, &form.visitor, "bad_request");
     };
-    let ids = match selection(&state, &form) {
+    let ids = match selection(&form) {
         Ok(ids) => ids,
-        Err(page) => return page,
+        Err(key) => {
+            return state
+                .pages
+                .error(StatusCode::BAD_REQUEST, &form.visitor, key)
+        }
     };
     let quarantine = state.quarantine.clone();
     let records = tokio::task::spawn_blocking(move || {
@@ -120,9 +120,13 @@ pub async fn delete(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -
 }
 
 async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response {
-    let ids = match selection(&state, &form) {
+    let ids = match selection(&form) {
         Ok(ids) => ids,
-        Err(page) => return page,
+        Err(key) => {
+            return state
+                .pages
+                .error(StatusCode::BAD_REQUEST, &form.visitor, key)
+        }
     };
     let visitor: Visitor = form.visitor.clone();
     let worker = Arc::clone(&state);
@@ -140,10 +144,22 @@ async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response 
                         .map_err(|e| e.to_string()),
                 };
                 let done = match outcome {
-                    Ok(text) => Done { id: id.clone(), ok: true, outcome: text },
-                    Err(e) => Done { id: id.clone(), ok: false, outcome: e },
+                    Ok(text) => Done {
+                        id: id.clone(),
+                        ok: true,
+                        outcome: text,
+                    },
+                    Err(e) => Done {
+                        id: id.clone(),
+                        ok: false,
+                        outcome: e,
+                    },
                 };
-                let result = if done.ok { "ok".to_string() } else { done.outcome.clone() };
+                let result = if done.ok {
+                    "ok".to_string()
+                } else {
+                    done.outcome.clone()
+                };
                 worker.audit(&user, client, act.as_str(), Some(id), &result);
                 done
             })
@@ -161,7 +177,10 @@ async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response 
     };
     let results: Vec<Done> = results
         .into_iter()
-        .map(|r| Done { outcome: shown(&r.outcome), ..r })
+        .map(|r| Done {
+            outcome: shown(&r.outcome),
+            ..r
+        })
         .collect();
     state.pages.render(
         status,

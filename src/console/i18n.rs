@@ -173,10 +173,19 @@ mod tests {
 
     #[test]
     fn accept_language() {
-        assert_eq!(Language::from_accept_language("fr-CH, fr;q=0.9, en;q=0.8"), Language::Fr);
-        assert_eq!(Language::from_accept_language("de, en;q=0.5, fr;q=0.4"), Language::En);
+        assert_eq!(
+            Language::from_accept_language("fr-CH, fr;q=0.9, en;q=0.8"),
+            Language::Fr
+        );
+        assert_eq!(
+            Language::from_accept_language("de, en;q=0.5, fr;q=0.4"),
+            Language::En
+        );
         assert_eq!(Language::from_accept_language("de"), Language::En);
-        assert_eq!(Language::from_accept_language("en;q=0.1, fr;q=0"), Language::En);
+        assert_eq!(
+            Language::from_accept_language("en;q=0.1, fr;q=0"),
+            Language::En
+        );
         assert_eq!(Language::from_accept_language(""), Language::En);
     }
 

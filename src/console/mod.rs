@@ -112,7 +112,8 @@ impl ConsoleState {
     /// records could not be read.
     async fn kept_messages(&self) -> Result<(Vec<QuarantineRecord>, usize), QuarantineError> {
         let quarantine = self.quarantine.clone();
-        let oldest = crate::act::unix_now().saturating_sub(self.config.quarantine_retention.as_secs());
+        let oldest =
+            crate::act::unix_now().saturating_sub(self.config.quarantine_retention.as_secs());
         let listed = tokio::task::spawn_blocking(move || quarantine.list())
             .await
             .map_err(|e| QuarantineError::Damaged {

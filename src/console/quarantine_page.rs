@@ -95,7 +95,8 @@ impl Filters {
 /// `YYYY-MM-DD` as the Unix time of that day's start (UTC).
 fn day_start(date: &str) -> Option<u64> {
     let mut parts = date.splitn(3, '-').map(str::parse::<i32>);
-    let (Some(Ok(year)), Some(Ok(month)), Some(Ok(day))) = (parts.next(), parts.next(), parts.next())
+    let (Some(Ok(year)), Some(Ok(month)), Some(Ok(day))) =
+        (parts.next(), parts.next(), parts.next())
     else {
         return None;
     };
@@ -182,7 +183,9 @@ pub async fn page(
         Ok(listed) => listed,
         Err(e) => {
             tracing::error!(target: "supportgate::console", error = %e, "console: quarantine not readable");
-            return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
         }
     };
     let chart = chart(&records, crate::act::unix_now());
@@ -196,7 +199,10 @@ pub async fn page(
         .take(PAGE_SIZE)
         .map(|r| Row::of(r))
         .collect();
-    let reasons: Vec<&str> = crate::policy::Reason::ALL.iter().map(|r| r.code()).collect();
+    let reasons: Vec<&str> = crate::policy::Reason::ALL
+        .iter()
+        .map(|r| r.code())
+        .collect();
     state.pages.render(
         StatusCode::OK,
         "quarantine.html",
@@ -218,7 +224,8 @@ mod tests {
 
     #[test]
     fn filters_round_trip_and_dates() {
-        let (filters, page) = Filters::parse("reason=not-registered&q=Hello+World&from=2025-01-06&page=3");
+        let (filters, page) =
+            Filters::parse("reason=not-registered&q=Hello+World&from=2025-01-06&page=3");
         assert_eq!(page, 3);
         assert_eq!(filters.q, "Hello World");
         assert_eq!(Filters::parse(&filters.query(3)), (filters.clone(), 3));

@@ -49,7 +49,11 @@ impl FailedSignIns {
         let mut failures = self.lock();
         if failures.len() >= MAX_KEYS && !failures.contains_key(key) {
             let window = self.window;
-            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
             if failures.len() >= MAX_KEYS {
                 if let Some(stalest) = failures
                     .iter()

@@ -32,7 +32,8 @@ pub fn shown(text: &str) -> String {
 
 /// Unix seconds as `2026-12-01 12:00:00 UTC`.
 pub fn when(unix: u64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     i64::try_from(unix)
         .ok()
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
@@ -51,7 +52,13 @@ impl Pages {
     }
 
     /// Renders `name` for `visitor` with the page's own values `page`.
-    pub fn render(&self, status: StatusCode, name: &str, visitor: &Visitor, page: Value) -> Response {
+    pub fn render(
+        &self,
+        status: StatusCode,
+        name: &str,
+        visitor: &Visitor,
+        page: Value,
+    ) -> Response {
         let ctx = context! {
             t => visitor.language.strings(),
             lang => visitor.language.code(),
@@ -63,7 +70,10 @@ impl Pages {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(target: "supportgate::console", template = name, error = %e, "console: page not rendered");
-                (StatusCode::INTERNAL_SERVER_ERROR, "page not rendered; the log says why\n")
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "page not rendered; the log says why\n",
+                )
                     .into_response()
             }
         }

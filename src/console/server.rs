@@ -14,7 +14,10 @@ const STYLESHEET: &str = include_str!("assets/console.css");
 pub fn router(state: Arc<ConsoleState>) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/quarantine") }))
-        .route("/sign-in", get(super::sign_in::form).post(super::sign_in::submit))
+        .route(
+            "/sign-in",
+            get(super::sign_in::form).post(super::sign_in::submit),
+        )
         .route("/sign-out", post(super::sign_in::sign_out))
         .route("/quarantine", get(super::quarantine_page::page))
         .route("/message/{id}", get(super::message_page::page))
@@ -27,7 +30,12 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route("/audit", get(super::audit_page::page))
         .route(
             "/assets/console.css",
-            get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET) }),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    STYLESHEET,
+                )
+            }),
         )
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n").into_response() })
         .layer(axum::middleware::from_fn_with_state(

@@ -14,7 +14,10 @@ use minijinja::context;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub async fn form(State(state): State<Arc<ConsoleState>>, Extension(visitor): Extension<Visitor>) -> Response {
+pub async fn form(
+    State(state): State<Arc<ConsoleState>>,
+    Extension(visitor): Extension<Visitor>,
+) -> Response {
     if visitor.user.is_some() {
         return Redirect::to("/quarantine").into_response();
     }
@@ -47,16 +50,21 @@ pub async fn submit(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -
     let audited_name = super::render::shown(&name);
     if state.failed.is_limited(&user_key, now) || state.failed.is_limited(&ip_key, now) {
         state
-            .audit_async(audited_name, visitor.client, "sign-in-refused", None, "too many failed sign-ins")
+            .audit_async(
+                audited_name,
+                visitor.client,
+                "sign-in-refused",
+                None,
+                "too many failed sign-ins",
+            )
             .await;
         return refuse(StatusCode::TOO_MANY_REQUESTS, "sign_in_limited");
     }
     let path = users.clone();
     let checked_name = name.clone();
-    let verified = tokio::task::spawn_blocking(move || {
-        super::users::verify(&path, &checked_name, &password)
-    })
-    .await;
+    let verified =
+        tokio::task::spawn_blocking(move || super::users::verify(&path, &checked_name, &password))
+            .await;
     let ok = match verified {
         Ok(Ok(ok)) => ok,
         Ok(Err(e)) => {
@@ -72,7 +80,13 @@ pub async fn submit(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -
         state.failed.record_failure(&user_key, now);
         state.failed.record_failure(&ip_key, now);
         state
-            .audit_async(audited_name, visitor.client, "sign-in-failed", None, "wrong user name or password")
+            .audit_async(
+                audited_name,
+                visitor.client,
+                "sign-in-failed",
+                None,
+                "wrong user name or password",
+            )
             .await;
         return refuse(StatusCode::UNAUTHORIZED, "sign_in_failed");
     }
@@ -93,13 +107,23 @@ pub async fn submit(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -
 pub async fn sign_out(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -> Response {
     state.sessions.remove(&form.visitor.token);
     state
-        .audit_async(form.visitor.name().to_string(), form.visitor.client, "sign-out", None, "ok")
+        .audit_async(
+            form.visitor.name().to_string(),
+            form.visitor.client,
+            "sign-out",
+            None,
+            "ok",
+        )
         .await;
     let mut response = Redirect::to("/sign-in").into_response();
     let expired = format!(
         "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
         super::session::COOKIE,
-        if state.settings.secure_cookies() { "; Secure" } else { "" }
+        if state.settings.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     if let Ok(value) = HeaderValue::from_str(&expired) {
         response.headers_mut().append(header::SET_COOKIE, value);

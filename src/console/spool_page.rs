@@ -58,9 +58,15 @@ pub async fn page(
         Ok(Ok(entries)) => entries,
         Ok(Err(e)) => {
             tracing::error!(target: "supportgate::console", error = %e, "console: spool not readable");
-            return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
         }
-        Err(_) => return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error"),
+        Err(_) => {
+            return state
+                .pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error")
+        }
     };
     let mut damaged = 0;
     let mut rows = Vec::new();
@@ -89,7 +95,9 @@ pub async fn page(
 /// whatever its retry time (as `queue flush`), this message among them.
 pub async fn flush(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -> Response {
     let Some(id) = form.get("id").map(str::to_string) else {
-        return state.pages.error(StatusCode::BAD_REQUEST, &form.visitor, "bad_request");
+        return state
+            .pages
+            .error(StatusCode::BAD_REQUEST, &form.visitor, "bad_request");
     };
     let spool = spool(&state);
     let lookup = id.clone();
@@ -116,8 +124,12 @@ pub async fn flush(State(state): State<Arc<ConsoleState>>, form: CheckedForm) ->
             Redirect::to(&format!("/spool?{query}")).into_response()
         }
         Ok(Err(SpoolError::NotFound(_) | SpoolError::BadId(_))) => {
-            state.pages.error(StatusCode::NOT_FOUND, &form.visitor, "not_found")
+            state
+                .pages
+                .error(StatusCode::NOT_FOUND, &form.visitor, "not_found")
         }
-        _ => state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, &form.visitor, "error"),
+        _ => state
+            .pages
+            .error(StatusCode::INTERNAL_SERVER_ERROR, &form.visitor, "error"),
     }
 }

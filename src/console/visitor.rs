@@ -77,7 +77,11 @@ pub async fn resolve(
             else {
                 return secured(
                     &state,
-                    (StatusCode::UNAUTHORIZED, "no user named by the sign-on proxy\n").into_response(),
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "no user named by the sign-on proxy\n",
+                    )
+                        .into_response(),
                 );
             };
             match existing {
@@ -122,7 +126,11 @@ pub async fn resolve(
             "{}={}; Path=/; SameSite=Strict; Max-Age=31536000{}",
             i18n::COOKIE,
             language.code(),
-            if state.settings.secure_cookies() { "; Secure" } else { "" }
+            if state.settings.secure_cookies() {
+                "; Secure"
+            } else {
+                ""
+            }
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             headers.append(header::SET_COOKIE, value);

@@ -36,7 +36,10 @@ impl Console {
                 );
                 console.insert(
                     "audit_log".into(),
-                    dir.join("var/console-audit.jsonl").display().to_string().into(),
+                    dir.join("var/console-audit.jsonl")
+                        .display()
+                        .to_string()
+                        .into(),
                 );
                 if let Some(header) = trusted_header {
                     console.insert("trusted_user_header".into(), header.into());
@@ -179,7 +182,9 @@ impl Client {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
             .expect("socket");
         let source = SocketAddr::from((self.source, 0));
-        socket.bind(&source.into()).expect("bind the client address");
+        socket
+            .bind(&source.into())
+            .expect("bind the client address");
         socket
             .connect_timeout(&SocketAddr::from(([127, 0, 0, 1], self.port)).into(), WAIT)
             .expect("connect to the console");
@@ -190,9 +195,16 @@ impl Client {
 
     pub fn request(&mut self, method: &str, path: &str, body: Option<String>) -> Answer {
         let mut stream = self.connect();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
+            self.port
+        );
         if !self.cookies.is_empty() {
-            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             head.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
         }
         for (name, value) in &self.headers {

@@ -85,8 +85,8 @@ impl Browser {
         )
         .unwrap();
         let answer = super::parse_answer(&read_answer(&mut stream));
-        let value: Value = serde_json::from_str(&answer.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", answer.body));
+        let value: Value =
+            serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("{e}: {}", answer.body));
         value["value"].clone()
     }
 
@@ -95,7 +95,11 @@ impl Browser {
     }
 
     pub fn open(&self, url: &str) {
-        self.command("POST", &self.session_path("/url"), Some(json!({ "url": url })));
+        self.command(
+            "POST",
+            &self.session_path("/url"),
+            Some(json!({ "url": url })),
+        );
     }
 
     pub fn url(&self) -> String {
@@ -197,7 +201,9 @@ fn read_answer(stream: &mut TcpStream) -> Vec<u8> {
                 return raw;
             }
         }
-        let n = stream.read(&mut buffer).expect("read chromedriver's answer");
+        let n = stream
+            .read(&mut buffer)
+            .expect("read chromedriver's answer");
         if n == 0 {
             return raw;
         }
