@@ -16,7 +16,8 @@
 //! the typed [`act::Outcome`] to an SMTP reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
 //! the command line. [`address`] is the one way addresses are compared; [`printable`] the one
 //! way message-derived text is shown to a human. [`metrics`] and
-//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation.
+//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation;
+//! [`console`] is the web console for support staff (the quarantine, the spool, the audit log).
 #![forbid(unsafe_code)]
 
 pub mod act;
