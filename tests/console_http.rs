@@ -330,6 +330,12 @@ fn release_and_delete_with_confirmation_through_the_cli_code_and_audited() {
     let mut client = console.signed_in();
     let page = client.get(&format!("/message/{a}"));
     assert!(page.body.contains(">Release</button>") && page.body.contains(">Delete</button>"));
+    // The auto-reply that went out is shown with the message.
+    assert!(
+        page.body.contains("id=\"reply-subject\">Auto: Release me<"),
+        "{}",
+        page.body
+    );
     let csrf = page.csrf();
     // The confirmation step acts on nothing.
     let confirm = client.post(

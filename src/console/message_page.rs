@@ -39,6 +39,35 @@ struct ReleaseShown {
     outcome: String,
 }
 
+/// The auto-reply kept with the message: who got it, its Subject and its text.
+#[derive(Debug, Serialize)]
+struct ReplyShown {
+    to: String,
+    subject: String,
+    body: String,
+}
+
+fn shown_reply(bytes: &[u8]) -> ReplyShown {
+    let parsed = MessageParser::default().parse(bytes);
+    let header = |name: &str| {
+        raw_headers(bytes)
+            .into_iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map_or(String::new(), |h| h.value)
+    };
+    ReplyShown {
+        to: header("To"),
+        subject: parsed
+            .as_ref()
+            .and_then(|m| m.subject())
+            .map_or_else(|| header("Subject"), shown),
+        body: parsed
+            .as_ref()
+            .and_then(|m| m.body_text(0))
+            .map_or(String::new(), |text| body_text(&text).0),
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Shown {
     id: String,
@@ -62,6 +91,7 @@ struct Shown {
     note: String,
     authentication: String,
     reply: String,
+    reply_sent: Option<ReplyShown>,
     releases: Vec<ReleaseShown>,
     parsed: bool,
     headers: Vec<Header>,
@@ -113,7 +143,7 @@ fn body_text(text: &str) -> (String, bool) {
     (lines.join("\n"), truncated)
 }
 
-fn shown_record(record: &QuarantineRecord, message: &[u8]) -> Shown {
+fn shown_record(record: &QuarantineRecord, message: &[u8], reply: Option<&[u8]>) -> Shown {
     let parsed = MessageParser::default().parse(message);
     // The first text part; a message with HTML alone shows that HTML's source, as text.
     let (body, truncated) = parsed
@@ -170,6 +200,7 @@ fn shown_record(record: &QuarantineRecord, message: &[u8]) -> Shown {
         note: shown(&record.note),
         authentication: opt(&record.authentication),
         reply: shown(&decision.reply),
+        reply_sent: reply.map(shown_reply),
         releases: record
             .release_attempts
             .iter()
@@ -194,15 +225,19 @@ pub async fn page(
 ) -> Response {
     let quarantine = state.quarantine.clone();
     let loaded = tokio::task::spawn_blocking(move || {
-        Ok::<_, QuarantineError>((quarantine.record(&id)?, quarantine.message(&id)?))
+        Ok::<_, QuarantineError>((
+            quarantine.record(&id)?,
+            quarantine.message(&id)?,
+            quarantine.reply(&id)?,
+        ))
     })
     .await;
     match loaded {
-        Ok(Ok((record, message))) => state.pages.render(
+        Ok(Ok((record, message, reply))) => state.pages.render(
             StatusCode::OK,
             "message.html",
             &visitor,
-            context! { m => shown_record(&record, &message), show_sign_out => state.shows_sign_out() },
+            context! { m => shown_record(&record, &message, reply.as_deref()), show_sign_out => state.shows_sign_out() },
         ),
         Ok(Err(QuarantineError::NotFound(_) | QuarantineError::BadId(_))) => {
             state.pages.error(StatusCode::NOT_FOUND, &visitor, "not_found")
