@@ -1,7 +1,8 @@
 //! The quarantine: refused mail kept for support staff (SPEC §4). One folder per message with
 //! `message.eml` (the bytes as received), `record.json` (envelope, decision, why kept and,
-//! once released, who released it) and, when an auto-reply was composed, `reply.eml`. A folder appears whole or not at all: it is written under
-//! a temporary name, fsync'd, then renamed.
+//! once released, who released it) and, when an auto-reply was composed, `reply.eml`. A
+//! folder appears whole or not at all: it is written under a temporary name, fsync'd, then
+//! renamed.
 
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
