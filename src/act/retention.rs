@@ -86,34 +86,12 @@ pub async fn run(quarantine: Quarantine, retention: Duration, metrics: Arc<Metri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::quarantine::{DecisionRecord, QuarantineRecord, Release};
+    use crate::store::quarantine::{QuarantineRecord, Release};
 
     fn record(id: &str, received_at: u64) -> QuarantineRecord {
         QuarantineRecord {
-            id: id.into(),
             received_at,
-            peer: None,
-            helo: None,
-            mail_from: "bob@else.example".into(),
-            recipients: vec!["support@vendor.example".into()],
-            from_header: None,
-            subject: None,
-            message_id: None,
-            size: 1,
-            decision: DecisionRecord {
-                verdict: "refuse".into(),
-                reason: "unknown-sender".into(),
-                account: None,
-                agent: None,
-                role: None,
-                action: "reply".into(),
-                category: None,
-                reply: "none".into(),
-            },
-            note: String::new(),
-            authentication: None,
-            released: None,
-            release_attempts: Vec::new(),
+            ..crate::store::quarantine::sample_record(id)
         }
     }
 

@@ -27,14 +27,9 @@ enum ConsoleCommand {
 }
 
 pub fn run(args: ConsoleArgs) -> ExitCode {
-    let config = match args.config.locate().load() {
+    let config = match args.config.load_or_exit() {
         Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            return ExitCode::from(super::EXIT_UNUSABLE);
-        }
+        Err(code) => return code,
     };
     let ConsoleCommand::Passwd { name } = args.command;
     let Some(console) = config.console else {

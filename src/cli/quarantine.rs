@@ -66,14 +66,9 @@ fn fail(error: &QuarantineError) -> ExitCode {
 }
 
 pub fn run(args: QuarantineArgs) -> ExitCode {
-    let config = match args.config.locate().load() {
+    let config = match args.config.load_or_exit() {
         Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            return ExitCode::from(super::EXIT_UNUSABLE);
-        }
+        Err(code) => return code,
     };
     let quarantine = Quarantine::new(&config.quarantine_path);
     match args.command {

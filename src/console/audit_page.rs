@@ -18,20 +18,10 @@ pub async fn page(
     Extension(visitor): Extension<Visitor>,
 ) -> Response {
     let audit = state.audit_log.clone();
-    let read = tokio::task::spawn_blocking(move || audit.recent(SHOWN)).await;
-    let entries = match read {
-        Ok(Ok(entries)) => entries,
-        Ok(Err(e)) => {
-            tracing::error!(target: "supportgate::console", error = %e, "console: audit log not readable");
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
-        }
-        Err(_) => {
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error")
-        }
+    let Some(entries) = state.read("audit log", move || audit.recent(SHOWN)).await else {
+        return state
+            .pages
+            .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
     };
     let entries: Vec<_> = entries
         .into_iter()

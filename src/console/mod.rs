@@ -108,6 +108,26 @@ impl ConsoleState {
         .await;
     }
 
+    /// Runs a blocking read off the runtime; `None` (logged as `what` not readable) when it
+    /// failed, for the page that says so.
+    async fn read<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+        &self,
+        what: &str,
+        read: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Option<T> {
+        match tokio::task::spawn_blocking(read).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                tracing::error!(target: "supportgate::console", error = %e, "console: {what} not readable");
+                None
+            }
+            Err(e) => {
+                tracing::error!(target: "supportgate::console", error = %e, "console: {what} task failed");
+                None
+            }
+        }
+    }
+
     /// Every kept message still within `[quarantine] retention`, oldest first, and how many
     /// records could not be read.
     async fn kept_messages(&self) -> Result<(Vec<QuarantineRecord>, usize), QuarantineError> {

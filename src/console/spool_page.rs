@@ -53,20 +53,10 @@ pub async fn page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let spool = spool(&state);
-    let listed = tokio::task::spawn_blocking(move || spool.list()).await;
-    let entries = match listed {
-        Ok(Ok(entries)) => entries,
-        Ok(Err(e)) => {
-            tracing::error!(target: "supportgate::console", error = %e, "console: spool not readable");
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
-        }
-        Err(_) => {
-            return state
-                .pages
-                .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error")
-        }
+    let Some(entries) = state.read("spool", move || spool.list()).await else {
+        return state
+            .pages
+            .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
     };
     let mut damaged = 0;
     let mut rows = Vec::new();

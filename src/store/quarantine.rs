@@ -323,38 +323,42 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// A record for tests (of this module and of the ones that store records).
+#[cfg(test)]
+pub(crate) fn sample_record(id: &str) -> QuarantineRecord {
+    QuarantineRecord {
+        id: id.into(),
+        received_at: 100,
+        peer: Some("127.0.0.1:4000".into()),
+        helo: Some("client.example".into()),
+        mail_from: "bob@else.example".into(),
+        recipients: vec!["support@vendor.example".into()],
+        from_header: Some("bob@else.example".into()),
+        subject: Some("Hi".into()),
+        message_id: None,
+        size: 10,
+        decision: DecisionRecord {
+            verdict: "refuse".into(),
+            reason: "unknown-sender".into(),
+            account: None,
+            agent: None,
+            role: None,
+            action: "reply".into(),
+            category: None,
+            reply: "sent".into(),
+        },
+        note: "auto-reply sent".into(),
+        authentication: None,
+        released: None,
+        release_attempts: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn record(id: &str) -> QuarantineRecord {
-        QuarantineRecord {
-            id: id.into(),
-            received_at: 100,
-            peer: Some("127.0.0.1:4000".into()),
-            helo: Some("client.example".into()),
-            mail_from: "bob@else.example".into(),
-            recipients: vec!["support@vendor.example".into()],
-            from_header: Some("bob@else.example".into()),
-            subject: Some("Hi".into()),
-            message_id: None,
-            size: 10,
-            decision: DecisionRecord {
-                verdict: "refuse".into(),
-                reason: "unknown-sender".into(),
-                account: None,
-                agent: None,
-                role: None,
-                action: "reply".into(),
-                category: None,
-                reply: "sent".into(),
-            },
-            note: "auto-reply sent".into(),
-            authentication: None,
-            released: None,
-            release_attempts: Vec::new(),
-        }
-    }
+    use super::sample_record as record;
 
     #[test]
     fn store_list_release_delete() {
