@@ -54,17 +54,22 @@ struct Done {
     outcome: String,
 }
 
-/// The selection, or the string (of [`super::i18n`]) that says why it cannot be used.
-fn selection(form: &CheckedForm) -> Result<Vec<String>, &'static str> {
+/// The selection, or the page that says why it cannot be used.
+fn selection(state: &ConsoleState, form: &CheckedForm) -> Result<Vec<String>, Box<Response>> {
     let mut ids = form.all("id");
     ids.dedup();
-    if ids.is_empty() {
-        return Err("nothing_selected");
-    }
-    if ids.len() > MAX_SELECTION {
-        return Err("bad_request");
-    }
-    Ok(ids)
+    let problem = if ids.is_empty() {
+        "nothing_selected"
+    } else if ids.len() > MAX_SELECTION {
+        "bad_request"
+    } else {
+        return Ok(ids);
+    };
+    Err(Box::new(state.pages.error(
+        StatusCode::BAD_REQUEST,
+        &form.visitor,
+        problem,
+    )))
 }
 
 pub async fn confirm(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -> Response {
@@ -73,13 +78,9 @@ pub async fn confirm(State(state): State<Arc<ConsoleState>>, form: CheckedForm) 
             .pages
             .error(StatusCode::BAD_REQUEST, &form.visitor, "bad_request");
     };
-    let ids = match selection(&form) {
+    let ids = match selection(&state, &form) {
         Ok(ids) => ids,
-        Err(key) => {
-            return state
-                .pages
-                .error(StatusCode::BAD_REQUEST, &form.visitor, key)
-        }
+        Err(page) => return *page,
     };
     let quarantine = state.quarantine.clone();
     let records = tokio::task::spawn_blocking(move || {
@@ -120,13 +121,9 @@ pub async fn delete(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -
 }
 
 async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response {
-    let ids = match selection(&form) {
+    let ids = match selection(&state, &form) {
         Ok(ids) => ids,
-        Err(key) => {
-            return state
-                .pages
-                .error(StatusCode::BAD_REQUEST, &form.visitor, key)
-        }
+        Err(page) => return *page,
     };
     let visitor: Visitor = form.visitor.clone();
     let worker = Arc::clone(&state);

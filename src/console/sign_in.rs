@@ -62,20 +62,12 @@ pub async fn submit(State(state): State<Arc<ConsoleState>>, form: CheckedForm) -
     }
     let path = users.clone();
     let checked_name = name.clone();
-    let verified =
-        tokio::task::spawn_blocking(move || super::users::verify(&path, &checked_name, &password))
-            .await;
-    let ok = match verified {
-        Ok(Ok(ok)) => ok,
-        Ok(Err(e)) => {
-            tracing::error!(target: "supportgate::console", error = %e, "console: users file not readable");
-            false
-        }
-        Err(e) => {
-            tracing::error!(target: "supportgate::console", error = %e, "console: sign-in task failed");
-            false
-        }
-    };
+    let ok = state
+        .read("users file", move || {
+            super::users::verify(&path, &checked_name, &password)
+        })
+        .await
+        .unwrap_or(false);
     if !ok {
         state.failed.record_failure(&user_key, now);
         state.failed.record_failure(&ip_key, now);
