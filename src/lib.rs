@@ -17,7 +17,8 @@
 //! [`pipeline::receive`] and maps the typed [`act::Outcome`] to its protocol's reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
 //! the command line. [`address`] is the one way addresses are compared; [`printable`] the one
 //! way message-derived text is shown to a human. [`metrics`] and
-//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation.
+//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation;
+//! [`console`] is the web console for support staff (the quarantine, the spool, the audit log).
 #![forbid(unsafe_code)]
 
 pub mod act;
@@ -25,6 +26,7 @@ pub mod address;
 pub mod authentication;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod directory;
 pub mod gateway;

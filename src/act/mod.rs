@@ -13,6 +13,7 @@ pub mod message;
 pub mod outcome;
 pub mod release;
 mod reply;
+pub mod retention;
 pub mod spool_runner;
 
 pub use message::{Client, Decided, Forwarding, Received};

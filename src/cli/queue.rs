@@ -45,14 +45,9 @@ fn fail(error: &SpoolError) -> ExitCode {
 }
 
 pub fn run(args: QueueArgs) -> ExitCode {
-    let config = match args.config.locate().load() {
+    let config = match args.config.load_or_exit() {
         Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            return ExitCode::from(super::EXIT_UNUSABLE);
-        }
+        Err(code) => return code,
     };
     let spool = Spool::new(&config.spool.path);
     match args.command {

@@ -6,7 +6,8 @@
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
 //! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
-//! is pruned at start and hourly.
+//! is pruned at start and hourly, and so is the quarantine (`[quarantine] retention`). With
+//! `[console] listen`, the web console for support staff is served too.
 
 use crate::act::Actor;
 use crate::config::Config;
@@ -151,12 +152,19 @@ async fn serve(
         listeners.push(listener);
     }
     let milter = milter_listeners(&config, activated.milter)?;
-    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let console_listener = match &config.console {
+        Some(console) => Some(
+            bind(console.listen)
+                .map_err(|e| format!("console.listen: cannot listen on {}: {e}", console.listen))?,
+        ),
+        None => None,
+    };
     if let Some(address) = config.metrics_listen {
         let listener = bind(address)
             .map_err(|e| format!("metrics.listen: cannot listen on {address}: {e}"))?;
         tracing::info!(address = %address, "metrics on http://{address}/metrics");
-        let mut stopped = metrics_stopped.clone();
+        let mut stopped = http_stopped.clone();
         tokio::spawn(crate::metrics::http::serve(
             listener,
             Arc::clone(&metrics),
@@ -197,6 +205,14 @@ async fn serve(
     // forwarded mail does not (`[spool] enabled = false`).
     tokio::spawn(crate::act::spool_runner::run(Arc::clone(&actor)));
     tokio::spawn(flush_on_sigusr1(Arc::clone(&actor)));
+    tokio::spawn(crate::act::retention::run(
+        crate::store::quarantine::Quarantine::new(&config.quarantine_path),
+        config.quarantine_retention,
+        Arc::clone(&metrics),
+    ));
+    if let Some(listener) = console_listener {
+        crate::console::server::spawn(&config, Arc::clone(&actor), listener, http_stopped.clone())?;
+    }
     tokio::spawn(prune_reply_memory(
         memory,
         config.replies.interval,
@@ -241,7 +257,7 @@ async fn serve(
         milter_front
     );
     served.map_err(|e| e.to_string())?;
-    stop_metrics.send_replace(true);
+    stop_http.send_replace(true);
     drop(pid_file);
     tracing::info!("supportgate stopped");
     Ok(())

@@ -26,6 +26,7 @@ pub struct ConfigFile {
     pub log: LogFile,
     pub metrics: MetricsFile,
     pub milter: super::milter::MilterFile,
+    pub console: ConsoleFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,12 +254,15 @@ impl Default for RepliesFile {
 #[serde(deny_unknown_fields, default)]
 pub struct QuarantineFile {
     pub path: String,
+    pub retention: String,
 }
 
 impl Default for QuarantineFile {
     fn default() -> Self {
         QuarantineFile {
             path: "../var/quarantine".into(),
+            // As Zendesk keeps suspended tickets (SPEC §13).
+            retention: "14d".into(),
         }
     }
 }
@@ -339,4 +343,31 @@ impl Default for LogFile {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsFile {
     pub listen: Option<String>,
+}
+
+/// `[console]` (SPEC §13): no console unless `listen` is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleFile {
+    pub listen: Option<String>,
+    pub users: String,
+    pub trusted_user_header: Option<String>,
+    pub audit_log: String,
+    pub session_lifetime: String,
+    pub max_failed_sign_ins: u32,
+    pub failed_sign_in_window: String,
+}
+
+impl Default for ConsoleFile {
+    fn default() -> Self {
+        ConsoleFile {
+            listen: None,
+            users: "console-users.toml".into(),
+            trusted_user_header: None,
+            audit_log: "../var/console-audit.jsonl".into(),
+            session_lifetime: "8h".into(),
+            max_failed_sign_ins: 5,
+            failed_sign_in_window: "15m".into(),
+        }
+    }
 }

@@ -85,6 +85,7 @@ pub struct Metrics {
     quarantine_messages: Gauge,
     reply_memory_entries: Gauge,
     reloads: Family<ResultLabel, Counter>,
+    quarantine_purged: Counter,
     quarantine_root: std::sync::RwLock<Option<PathBuf>>,
     reply_memory:
         std::sync::RwLock<Option<std::sync::Arc<dyn crate::store::reply_memory::ReplyMemory>>>,
@@ -129,6 +130,7 @@ impl Metrics {
             quarantine_messages: Gauge::default(),
             reply_memory_entries: Gauge::default(),
             reloads: Family::default(),
+            quarantine_purged: Counter::default(),
             quarantine_root: std::sync::RwLock::new(None),
             reply_memory: std::sync::RwLock::new(None),
             registry: Registry::default(),
@@ -209,6 +211,11 @@ impl Metrics {
             "config_reloads",
             "Configuration reloads on SIGHUP, by result (success, failure)",
             m.reloads.clone(),
+        );
+        registry.register(
+            "quarantine_purged",
+            "Quarantined messages purged after [quarantine] retention",
+            m.quarantine_purged.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -315,6 +322,10 @@ impl Metrics {
 
     pub fn message_time(&self, took: Duration) {
         self.message_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn quarantine_purged(&self, removed: usize) {
+        self.quarantine_purged.inc_by(removed as u64);
     }
 
     pub fn reload(&self, ok: bool) {
