@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 root=..
 shared=${1:-/work/shared/corpus}
 
-for target in data_reader smtp_session message_decision config_parser directory_parser; do
+for target in data_reader smtp_session message_decision config_parser directory_parser spool_record; do
     mkdir -p "corpus/$target"
 done
 

@@ -8,3 +8,4 @@ pub mod data_reader;
 pub mod directory_parser;
 pub mod message_decision;
 pub mod smtp_session;
+pub mod spool_record;
