@@ -92,6 +92,10 @@ impl Writer {
         }
     }
 
+    fn has_segment(&self, name: &str) -> bool {
+        lock(&self.index).has_segment(name)
+    }
+
     fn write_batch(&mut self, requests: Vec<Request>) {
         let mut buffer = Vec::new();
         let mut pending = Vec::new();
@@ -99,7 +103,6 @@ impl Writer {
         let mut synced = Vec::new();
         let mut adopt = false;
         {
-            let index = lock(&self.index);
             for request in requests {
                 match request {
                     Request::Store {
@@ -117,11 +120,11 @@ impl Writer {
                         });
                     }
                     // About a segment already deleted: nothing to say any more.
-                    Request::Done(key) if index.has_segment(&key.segment) => {
+                    Request::Done(key) if self.has_segment(&key.segment) => {
                         record::encode_done(&mut buffer, &key);
                         markers.push(key);
                     }
-                    Request::State(state) if index.has_segment(&state.key.segment) => {
+                    Request::State(state) if self.has_segment(&state.key.segment) => {
                         record::encode_state(&mut buffer, &state);
                     }
                     Request::Done(_) | Request::State(_) => {}
