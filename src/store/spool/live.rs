@@ -13,8 +13,8 @@
 
 use super::index::{Index, Location, Stored};
 use super::record::{MessageKey, RetryState};
-use super::segment;
 use super::writer::{lock, Arrival, Request, Writer};
+use super::{legacy, segment};
 use super::{SpoolEntry, SpoolError};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -52,6 +52,7 @@ impl LiveSpool {
                 let _ = std::fs::remove_file(file.path());
             }
         }
+        legacy::migrate(root).map_err(io)?;
         let mut index = Index::default();
         for name in segment::list(root).map_err(io)? {
             match segment::load(root, &name, &mut index).map_err(io)? {

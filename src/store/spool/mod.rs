@@ -13,6 +13,7 @@
 //! segment of its own (a release, a `queue delete` marker) that the server adopts.
 
 pub mod index;
+mod legacy;
 pub mod live;
 pub mod record;
 pub mod segment;
