@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 root=..
 shared=${1:-/work/shared/corpus}
 
-for target in data_reader smtp_session message_decision config_parser directory_parser milter_codec; do
+for target in data_reader smtp_session message_decision config_parser directory_parser milter_codec spool_record; do
     mkdir -p "corpus/$target"
 done
 

@@ -9,3 +9,4 @@ pub mod directory_parser;
 pub mod message_decision;
 pub mod milter_codec;
 pub mod smtp_session;
+pub mod spool_record;

@@ -203,7 +203,7 @@ async fn serve(
     ));
     // Always: auto-replies, notifications and releases go through the spool even when
     // forwarded mail does not (`[spool] enabled = false`).
-    tokio::spawn(crate::act::spool_runner::run(Arc::clone(&actor)));
+    tokio::spawn(crate::act::scheduler::run(Arc::clone(&actor)));
     tokio::spawn(flush_on_sigusr1(Arc::clone(&actor)));
     tokio::spawn(crate::act::retention::run(
         crate::store::quarantine::Quarantine::new(&config.quarantine_path),
@@ -257,6 +257,8 @@ async fn serve(
         milter_front
     );
     served.map_err(|e| e.to_string())?;
+    // The last `done` markers on disk: a clean stop re-delivers nothing.
+    actor.sync_spool().await;
     stop_http.send_replace(true);
     drop(pid_file);
     tracing::info!("supportgate stopped");
@@ -401,7 +403,7 @@ async fn prune_reply_memory(
 async fn flush_on_sigusr1(gateway: Arc<Actor>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
-        tracing::warn!("cannot watch SIGUSR1: queue flush waits for the next scan");
+        tracing::warn!("cannot watch SIGUSR1: queue flush waits for the next retry");
         return;
     };
     while usr1.recv().await.is_some() {

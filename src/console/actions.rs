@@ -165,7 +165,7 @@ async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response 
     .await
     .unwrap_or_default();
     if act == Act::Release && results.iter().any(|r| r.ok) {
-        state.actor.wake_spool_delivery();
+        state.actor.adopt_written_segments().await;
     }
     let status = if results.iter().all(|r| r.ok) {
         StatusCode::OK

@@ -58,16 +58,7 @@ pub async fn page(
             .pages
             .error(StatusCode::INTERNAL_SERVER_ERROR, &visitor, "error");
     };
-    let mut damaged = 0;
-    let mut rows = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => rows.push(Row::of(&entry)),
-            // Delivered between the listing and the read.
-            Err(SpoolError::NotFound(_)) => {}
-            Err(_) => damaged += 1,
-        }
-    }
+    let rows: Vec<Row> = entries.iter().map(Row::of).collect();
     let flushed = query.as_deref().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "flushed")
@@ -77,7 +68,7 @@ pub async fn page(
         StatusCode::OK,
         "spool.html",
         &visitor,
-        context! { entries => rows, damaged, flushed, show_sign_out => state.shows_sign_out() },
+        context! { entries => rows, flushed, show_sign_out => state.shows_sign_out() },
     )
 }
 
