@@ -226,3 +226,49 @@ async fn issue10_5_header_over_max_header_size_is_refused() {
     assert!(reply.starts_with("250"), "{reply:?}");
     assert_eq!(server.handler.messages().len(), 1);
 }
+
+/// A client connection from `source` (any address of the loopback network) to `server`.
+async fn client_from(source: &str, server: std::net::SocketAddr) -> Client<tokio::net::TcpStream> {
+    let source: std::net::IpAddr = source.parse().unwrap();
+    let socket = match source {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let stream = tokio::time::timeout(Duration::from_secs(5), socket.connect(server))
+        .await
+        .expect("connect timeout")
+        .expect("connect");
+    Client {
+        stream: tokio::io::BufReader::new(stream),
+    }
+}
+
+/// Issue 10 finding 3: the per-IP limit counts an IPv4 address, and an IPv6 client (keyed on
+/// its /64; `::1` here, the one IPv6 loopback address) is limited like any other.
+#[tokio::test]
+async fn issue10_3_per_ip_limit_counts_ipv4_addresses_and_ipv6_clients() {
+    let mut config = test_config();
+    config.limits.max_connections_per_ip = 1;
+    let v4 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let v6 = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+    let server = start_on(vec![v4, v6], config).await;
+    let (v4, v6) = (server.addrs[0], server.addrs[1]);
+
+    let mut first = client_from("127.0.0.1", v4).await;
+    assert!(first.reply().await.starts_with("220"));
+    let mut other_address = client_from("127.0.0.2", v4).await;
+    assert!(
+        other_address.reply().await.starts_with("220"),
+        "another IPv4 address is another client"
+    );
+    let mut same_address = client_from("127.0.0.1", v4).await;
+    assert!(same_address.reply().await.starts_with("421 4.7.0"));
+
+    let mut ipv6 = client_from("::1", v6).await;
+    assert!(ipv6.reply().await.starts_with("220"));
+    let mut ipv6_again = client_from("::1", v6).await;
+    assert!(ipv6_again.reply().await.starts_with("421 4.7.0"));
+    assert!(ipv6_again.closed().await);
+}

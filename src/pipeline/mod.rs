@@ -1,5 +1,5 @@
 //! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
-//! account → decide → act. A front (the SMTP server in [`crate::gateway`], later a milter)
+//! account → decide → act. A front (the SMTP server or the milter, in [`crate::gateway`])
 //! hands over a [`Transaction`] and maps the typed results to its protocol; `check` runs parse
 //! → decide offline through the same [`Engine`].
 //!
@@ -13,7 +13,7 @@ pub mod loop_guard;
 
 pub use engine::{parse_message, Engine, EngineError, Evaluation, ParseError};
 
-use crate::act::{Acted, Actor, Client, Decided, Received};
+use crate::act::{Acted, Actor, Client, Decided, Forwarding, Received};
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::authentication::Connection;
 use crate::policy::{identify::account_named_by_recipient, Action, Envelope};
@@ -30,6 +30,11 @@ pub struct Transaction {
     pub recipients: Vec<String>,
     /// The message, dot-unstuffed, CRLF line endings.
     pub bytes: Vec<u8>,
+    /// Who delivers what is forwarded.
+    pub forwarding: Forwarding,
+    /// Other recipients of the same transaction, outside the pipeline, are served (the milter
+    /// front leaves them to the MTA): a refusal cannot be given in the session then.
+    pub others_served: bool,
 }
 
 /// What the pipeline did with a transaction: the message as received, and for each decision
@@ -78,6 +83,7 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         client: transaction.client,
         mail_from: transaction.mail_from,
         bytes: transaction.bytes,
+        forwarding: transaction.forwarding,
         facts,
         auth,
         received_at,
@@ -86,7 +92,14 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
     let history_store = actor.sender_history();
     let tracked = loop_guard::record(engine, history_store, &received);
     let history = loop_guard::history(tracked.as_ref());
-    let decided = decide_per_account(engine, actor, &received, transaction.recipients, &history);
+    let decided = decide_per_account(
+        engine,
+        actor,
+        &received,
+        transaction.recipients,
+        transaction.others_served,
+        &history,
+    );
     loop_guard::after_decide(
         engine,
         history_store,
@@ -210,6 +223,7 @@ fn decide_per_account(
     actor: &Actor,
     received: &Received,
     recipients: Vec<String>,
+    others_served: bool,
     history: &crate::policy::SenderHistory,
 ) -> Vec<Decided> {
     let mut decided: Vec<Decided> = decide_each_account(
@@ -237,8 +251,10 @@ fn decide_per_account(
     })
     .collect();
     // A refusal in the session cannot be given to some recipients only: when another decision
-    // of the same transaction is served, a `reject` is kept in the quarantine instead.
-    let mixed = decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject);
+    // of the same transaction (or another recipient, left to the MTA) is served, a `reject` is
+    // kept in the quarantine instead.
+    let mixed =
+        others_served || (decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject));
     for d in &mut decided {
         d.mixed = mixed;
         if mixed && d.action == Action::Reject {
@@ -246,4 +262,60 @@ fn decide_per_account(
         }
     }
     decided
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Issue 10 finding 5: a message that is costly to parse must not stall the other sessions
+    /// of a runtime thread. On a single-threaded runtime, a task beside the parse runs while
+    /// the message is parsed; had the parse run on the runtime thread, it could not have.
+    #[tokio::test(flavor = "current_thread")]
+    async fn issue10_5_parsing_leaves_the_runtime_thread_free() {
+        let mut bytes = b"From: a@b.example\r\nSubject: many parts\r\n\
+            Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+            .to_vec();
+        for i in 0..20_000 {
+            bytes.extend_from_slice(
+                format!("--m\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n").as_bytes(),
+            );
+        }
+        bytes.extend_from_slice(b"--m--\r\n");
+        let transaction = Transaction {
+            client: Client {
+                session_id: "test".into(),
+                peer: "127.0.0.1:25".parse().unwrap(),
+                helo: None,
+                tls: false,
+            },
+            mail_from: Some("a@b.example".into()),
+            recipients: vec!["support@vendor.example".into()],
+            bytes,
+            forwarding: crate::act::Forwarding::TicketQueue,
+            others_served: false,
+        };
+        let turns = Arc::new(AtomicUsize::new(0));
+        let parsed = Arc::new(AtomicBool::new(false));
+        let beside = tokio::spawn({
+            let (turns, parsed) = (turns.clone(), parsed.clone());
+            async move {
+                while !parsed.load(Ordering::SeqCst) {
+                    turns.fetch_add(1, Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let (_, facts) = parse_off_the_runtime(500, transaction).await;
+        let turns_during_the_parse = turns.load(Ordering::SeqCst);
+        parsed.store(true, Ordering::SeqCst);
+        beside.await.unwrap();
+        assert_eq!(facts.subject, "many parts");
+        assert!(
+            turns_during_the_parse > 0,
+            "the task beside the parse never ran while the message was parsed"
+        );
+    }
 }

@@ -82,10 +82,16 @@ impl CategoryRule {
 
 /// All `[[category]]` rules, with one matcher over all of them so that a message is scanned
 /// once, whatever the number of categories.
+///
+/// Most messages fall into no category: they are scanned by `any_match`, one regular
+/// expression of every pattern, which stops at the first match and costs a third of the set's
+/// scan (measured with callgrind on the shipped categories, issue 10). Only a message that
+/// matches is scanned again by `which`, the set that says which categories it falls into.
 #[derive(Debug, Clone, Default)]
 pub struct Categories {
     rules: Vec<CategoryRule>,
-    any: Option<RegexSet>,
+    any_match: Option<Regex>,
+    which: Option<RegexSet>,
 }
 
 impl Categories {
@@ -93,7 +99,14 @@ impl Categories {
     pub fn push(&mut self, rule: CategoryRule) {
         self.rules.push(rule);
         let patterns: Vec<&str> = self.rules.iter().map(|r| r.matcher.as_str()).collect();
-        self.any = RegexSetBuilder::new(patterns)
+        let alternatives: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+        self.any_match = RegexBuilder::new(&alternatives.join("|"))
+            .case_insensitive(true)
+            .unicode(false)
+            .size_limit(8 << 20)
+            .build()
+            .ok();
+        self.which = RegexSetBuilder::new(patterns)
             .case_insensitive(true)
             .unicode(false)
             .size_limit(8 << 20)
@@ -132,7 +145,12 @@ impl Categories {
             text.push_str("\n\n");
             text.push_str(part);
         }
-        match &self.any {
+        if let Some(any_match) = &self.any_match {
+            if !any_match.is_match(text.as_bytes()) {
+                return None;
+            }
+        }
+        match &self.which {
             Some(set) => set
                 .matches(text.as_bytes())
                 .iter()
@@ -173,6 +191,18 @@ mod tests {
             assert!(find_category(&rules, text, &[]).is_none(), "{text}");
         }
         assert!(find_category(&rules, "hello", &["my 2FA device is lost".into()]).is_some());
+    }
+
+    #[test]
+    fn configuration_order_wins_wherever_the_match_is() {
+        let mut rules = Categories::default();
+        rules.push(CategoryRule::new("billing", Role::Admin, &["invoice".into()]).unwrap());
+        rules.push(CategoryRule::new("data-export", Role::Admin, &["export".into()]).unwrap());
+        let found = find_category(&rules, "export first", &["then the invoice".into()]);
+        assert_eq!(found.map(|r| r.name.as_str()), Some("billing"));
+        let found = find_category(&rules, "only an export", &[]);
+        assert_eq!(found.map(|r| r.name.as_str()), Some("data-export"));
+        assert!(find_category(&rules, "nothing sensitive", &["at all".into()]).is_none());
     }
 
     #[test]

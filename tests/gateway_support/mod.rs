@@ -226,15 +226,15 @@ impl Gateway {
         maildir_new(&self.var("outbox"))
     }
 
-    /// Waits (bounded by [`WAIT`]) until the spool's `queue/` is empty: every reply,
-    /// notification, release and spooled ticket has been delivered or given up.
+    /// The ids waiting in the spool, sorted (read from its segments, as `queue list` does).
+    pub fn spooled(&self) -> Vec<String> {
+        spooled_in(&self.var("spool"))
+    }
+
+    /// Waits (bounded by [`WAIT`]) until the spool is empty: every reply, notification,
+    /// release and spooled ticket has been delivered or given up.
     pub fn settle(&self) -> bool {
-        let queue = self.var("spool").join("queue");
-        poll(|| {
-            let waiting = fs::read_dir(&queue).map_or(0, |d| d.count());
-            (waiting == 0).then_some(())
-        })
-        .is_some()
+        poll(|| self.spooled().is_empty().then_some(())).is_some()
     }
 
     /// `(id, record.json, message.eml)` of every kept message, oldest first.
@@ -646,4 +646,12 @@ pub fn require_tool(name: &str, package: &str) -> PathBuf {
          echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; \
          DEBIAN_FRONTEND=noninteractive apt-get install -y {package}"
     );
+}
+
+/// The ids waiting in the spool at `path`, sorted (a spool not readable counts as empty).
+pub fn spooled_in(path: &Path) -> Vec<String> {
+    supportgate::store::spool::Spool::new(path)
+        .list()
+        .map(|entries| entries.into_iter().map(|e| e.id).collect())
+        .unwrap_or_default()
 }

@@ -24,6 +24,9 @@ use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 /// past the part's bound anyway.
 const READ_PER_KEPT: usize = 16;
 
+/// The most that [`MatchText::new`] reserves up front (a part's bound is 500 by default).
+const PREALLOCATED: usize = 2048;
+
 /// Message text in matching form, built piece by piece and bounded: at most `limit`
 /// characters are kept. Pieces (an HTML reduction pushes many) are joined as they come.
 #[derive(Debug)]
@@ -38,7 +41,8 @@ pub struct MatchText {
 impl MatchText {
     pub fn new(limit: usize) -> MatchText {
         MatchText {
-            text: String::new(),
+            // Room for a part's bound, so that a part is not copied again as it grows.
+            text: String::with_capacity(limit.min(PREALLOCATED)),
             kept: 0,
             limit,
             read_left: limit.saturating_mul(READ_PER_KEPT),
@@ -60,12 +64,50 @@ impl MatchText {
 
     /// Appends `text`; false once nothing more will be kept.
     pub fn push_str(&mut self, text: &str) -> bool {
-        for c in text.chars() {
-            if !self.push_char(c) {
+        let mut rest = text;
+        while let Some(first) = rest.chars().next() {
+            if !self.wants_more() {
                 return false;
+            }
+            // Most text is runs of printable ASCII, which is its own matching form: copied
+            // whole, not a character at a time through the decomposition.
+            let run = self.printable_ascii_run(rest);
+            if run > 0 {
+                self.keep_printable_ascii(&rest[..run]);
+                rest = &rest[run..];
+            } else if first.is_ascii_whitespace() {
+                self.read_left -= 1;
+                self.space_pending = !self.text.is_empty();
+                rest = &rest[1..];
+            } else {
+                self.push_char(first);
+                rest = &rest[first.len_utf8()..];
             }
         }
         self.wants_more()
+    }
+
+    /// How many leading bytes of `text` are printable ASCII other than space, bounded by what
+    /// may still be read and kept (a pending space takes one place).
+    fn printable_ascii_run(&self, text: &str) -> usize {
+        let room = self.limit - self.kept - usize::from(self.space_pending);
+        let most = room.min(self.read_left);
+        text.bytes()
+            .take(most)
+            .take_while(|b| b.is_ascii_graphic())
+            .count()
+    }
+
+    /// Keeps `run`, printable ASCII that [`Self::printable_ascii_run`] measured to fit.
+    fn keep_printable_ascii(&mut self, run: &str) {
+        if self.space_pending {
+            self.text.push(' ');
+            self.kept += 1;
+            self.space_pending = false;
+        }
+        self.text.push_str(run);
+        self.kept += run.len();
+        self.read_left -= run.len();
     }
 
     /// Appends one character; false once nothing more will be kept.
@@ -322,6 +364,33 @@ mod tests {
         assert!(!out.push_str("cdef"));
         assert!(!out.push_char('g'));
         assert_eq!(out.into_string(), "ab cd");
+    }
+
+    #[test]
+    fn the_ascii_fast_path_keeps_what_one_character_at_a_time_keeps() {
+        let texts = [
+            "plain words, then   spaces\r\n\tand lines",
+            "  leading and trailing  ",
+            "mixed Sécurité and In\u{200b}voice and ｉｎｖｏｉｃｅ here",
+            "ctl\x01\x1b[31mred\x07 end",
+            "\u{200b}\u{200b}\u{200b}abc def",
+        ];
+        for text in texts {
+            for limit in [0, 1, 2, 3, 5, 8, 13, 100] {
+                let mut slow = MatchText::new(limit);
+                for c in text.chars() {
+                    slow.push_char(c);
+                }
+                let slow = slow.into_string();
+                assert_eq!(MatchText::of(text, limit), slow, "{text:?} at {limit}");
+                // Pieces pushed one after another agree with the whole.
+                let mut pieces = MatchText::new(limit);
+                for piece in text.split_inclusive(' ') {
+                    pieces.push_str(piece);
+                }
+                assert_eq!(pieces.into_string(), slow, "{text:?} in pieces at {limit}");
+            }
+        }
     }
 
     #[test]
