@@ -2,16 +2,20 @@
 # bench/relay.sh — relay throughput of supportgate against Postfix and the loopback limit, and
 # memory of supportgate with many idle sessions. See bench/README.md.
 #
-#   bench/relay.sh [all|throughput|idle]            (default: all; run as root)
+#   bench/relay.sh [all|throughput|backlog|idle]    (default: all; run as root)
 #
 # Environment (defaults in brackets):
 #   MESSAGES [20000]  messages per round and mode      SESSIONS [20]  parallel smtp-source sessions
 #   SIZE [10240]      payload bytes per message        ROUNDS [3]     interleaved rounds
-#   MODES ["direct postfix-proxy supportgate"]         also available: postfix-chain
+#   MODES ["direct postfix-proxy postfix-chain supportgate"]
 #                     supportgate forwards to an smtp:// target, so its [spool] is on (the
-#                     default): each message is fsync'd before the 250 and the round ends when
-#                     the sink has them all. MODES="postfix-chain supportgate" is the durable
-#                     comparison of issue 6 (Postfix queueing, then delivering to the sink).
+#                     default): each message is fsync'd before the 250. Every round reports
+#                     two figures: acknowledged (smtp-source done: every 250 received) and end
+#                     to end (the sink has them all). postfix-chain is Postfix queueing (fsync),
+#                     then delivering to the sink: the durable reference of issue 12.
+#   BACKLOG [50000]   backlog phase: messages spooled while the upstream is down, before the
+#                     ack rate is measured again (MESSAGES of them) and the upstream returns
+#   IDLE_CPU_SECS [10] backlog phase: how long the idle server's CPU time is sampled
 #   WARMUP [200]      untimed messages per mode before round 1
 #   REUSE [0]         1: smtp-source -d (all messages of a session over one connection);
 #                     0: one connection per message, like independent inbound MTAs
@@ -31,14 +35,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
 
 PHASE=${1:-all}
-case $PHASE in all|throughput|idle) ;; -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [all|throughput|idle]" >&2; exit 2 ;; esac
+case $PHASE in all|throughput|backlog|idle) ;; -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [all|throughput|backlog|idle]" >&2; exit 2 ;; esac
 
 MESSAGES=${MESSAGES:-20000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-10240}
 ROUNDS=${ROUNDS:-3}
-MODES=${MODES:-"direct postfix-proxy supportgate"}
+MODES=${MODES:-"direct postfix-proxy postfix-chain supportgate"}
+BACKLOG=${BACKLOG:-50000}
+IDLE_CPU_SECS=${IDLE_CPU_SECS:-10}
 WARMUP=${WARMUP:-200}
 REUSE=${REUSE:-0}
 IDLE_SESSIONS=${IDLE_SESSIONS:-1000}
@@ -57,7 +63,7 @@ TO=support@vendor.example
 SUBJECT="relay benchmark"
 HELO=bench.acme.example
 
-for v in MESSAGES SESSIONS SIZE ROUNDS WARMUP IDLE_SESSIONS IDLE_HOLD IDLE_MAX_RSS_MIB ROUND_TIMEOUT; do
+for v in MESSAGES SESSIONS SIZE ROUNDS WARMUP BACKLOG IDLE_CPU_SECS IDLE_SESSIONS IDLE_HOLD IDLE_MAX_RSS_MIB ROUND_TIMEOUT; do
     [[ ${!v} =~ ^[0-9]+$ ]] || { echo "relay.sh: $v must be a number, got '${!v}'" >&2; exit 2; }
 done
 for m in $MODES; do
@@ -77,6 +83,7 @@ done
 WORK=$(mktemp -d /tmp/supportgate-bench.XXXXXX)
 chmod 755 "$WORK"   # the postfix user must reach the queue and data directories below
 SINK_PID=""
+BACKLOG_SINK_PID=""
 SG_PID=""
 CHILD_PID=""
 PF_CONF=""
@@ -122,6 +129,8 @@ cleanup() {
     SG_PID=""
     stop_pid "$SINK_PID" 5
     SINK_PID=""
+    stop_pid "$BACKLOG_SINK_PID" 5
+    BACKLOG_SINK_PID=""
     if [ "$KEEP" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
     exit "$rc"
 }
@@ -153,7 +162,7 @@ wait_port() { # PORT SECONDS [PID]: until something accepts on 127.0.0.1:PORT
 
 # --- the sink -----------------------------------------------------------------------------
 
-read -r SINK_PORT PROXY_PORT CHAIN_PORT REINJECT_PORT SG_PORT <<<"$(free_ports 5)"
+read -r SINK_PORT PROXY_PORT CHAIN_PORT REINJECT_PORT SG_PORT BACKLOG_PORT <<<"$(free_ports 6)"
 
 start_sink() {
     # -c: running counters "sess=N quit=N mesg=N\r" on stdout, one update per event.
@@ -162,9 +171,9 @@ start_sink() {
     wait_port "$SINK_PORT" 10 "$SINK_PID" || die "smtp-sink did not start: $(cat "$WORK/sink.err")"
 }
 
-sink_count() { # messages the sink has received so far ("." completed)
+sink_count() { # [OUTFILE]: messages the sink has received so far ("." completed)
     local n
-    n=$(tail -c 512 "$WORK/sink.out" | LC_ALL=C grep -ao $'mesg=[0-9]*\r' | tail -n 1 | tr -dc 0-9 || true)
+    n=$(tail -c 512 "${1:-$WORK/sink.out}" | LC_ALL=C grep -ao $'mesg=[0-9]*\r' | tail -n 1 | tr -dc 0-9 || true)
     echo "${n:-0}"
 }
 
@@ -231,6 +240,7 @@ queue.target	"smtp://127.0.0.1:$SINK_PORT"
 replies.transport	"maildir:$dir/var/outbox"
 replies.templates	"$REPO/config/templates"
 quarantine.path	"$dir/var/quarantine"
+spool.path	"$dir/var/spool"
 reply_memory.path	"$dir/var/reply-memory"
 EOF
     SG_CONF=$dir/supportgate.toml
@@ -265,12 +275,12 @@ EOF
     say "supportgate bench config: max_connections $(awk -F' *= *' '$1=="max_connections"{print $2}' "$src") -> $SG_MAX_CONN, max_connections_per_ip $(awk -F' *= *' '$1=="max_connections_per_ip"{print $2}' "$src") -> $SG_MAX_CONN (all bench clients are 127.0.0.1); [metrics] removed; authentication off"
 }
 
-sg_start() { # LOGNAME
-    local log=$WORK/supportgate/$1.log hard
+sg_start() { # LOGNAME [CONFIG]
+    local log=$WORK/supportgate/$1.log conf=${2:-$SG_CONF} hard
     hard=$(ulimit -Hn)
     ( [ "$hard" = unlimited ] && ulimit -n 65536 || ulimit -n "$hard"
       exec env -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES -u NOTIFY_SOCKET \
-          "$SUPPORTGATE_BIN" serve --config "$SG_CONF" ) >"$log" 2>&1 &
+          "$SUPPORTGATE_BIN" serve --config "$conf" ) >"$log" 2>&1 &
     SG_PID=$!
     if ! wait_port "$SG_PORT" 30 "$SG_PID"; then
         tail -n 20 "$log" | sed 's/^/  /'
@@ -346,33 +356,34 @@ wait_sink() { # TARGET SECONDS: until the sink count reaches TARGET; sets SINK_N
     return 0
 }
 
-run_round() { # ROUND MODE
-    local r=$1 mode=$2 out=$WORK/source.$2.$1.out before t0 t1 got rc=0 secs status
+run_round() { # ROUND MODE: acknowledged (smtp-source done) and end to end (sink has all)
+    local r=$1 mode=$2 out=$WORK/source.$2.$1.out before t0 t1 t2 got rc=0 ack e2e status
     before=$(sink_count)
     t0=$(now)
     run_source "$mode" "$MESSAGES" "$out" || rc=$?
     t1=$(now)
-    got=$(($(sink_count) - before))
-    if [ "$got" -lt "$MESSAGES" ] && [ "$rc" = 0 ]; then
-        # Only the queueing mode (postfix-chain) delivers after smtp-source is done: the round
-        # ends when the sink has every message.
-        wait_sink $((before + MESSAGES)) "$ROUND_TIMEOUT"
-        got=$((SINK_N - before))
-        t1=$(now)
-    fi
-    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    SINK_N=$(sink_count)
+    # Queueing modes (postfix-chain, supportgate's spool) may still deliver after smtp-source
+    # is done: end to end is when the sink has every message.
+    if [ "$rc" = 0 ]; then wait_sink $((before + MESSAGES)) "$ROUND_TIMEOUT"; fi
+    t2=$(now)
+    got=$((SINK_N - before))
+    ack=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    e2e=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
     if [ "$rc" = 0 ] && [ "$got" -eq "$MESSAGES" ]; then
         status=OK
-        printf '%s\t%s\t%s\n' "$mode" "$r" "$secs" >>"$RESULTS"
+        printf '%s\t%s\t%s\t%s\n' "$mode" "$r" "$ack" "$e2e" >>"$RESULTS"
     else
         status="FAIL (smtp-source exit $rc, sink received $got of $MESSAGES: $(tail -n 1 "$out" | tr -d '\r'))"
         FAILED=1
     fi
-    printf 'round %d  %-14s %6d msgs %9.3f s %9.1f msg/s  sink +%d  %s\n' "$r" "$mode" "$MESSAGES" "$secs" \
-        "$(awk -v n="$MESSAGES" -v s="$secs" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')" "$got" "$status"
+    printf 'round %d  %-14s %6d msgs  ack %8.3f s %8.1f msg/s  end to end %8.3f s %8.1f msg/s  %s\n' "$r" "$mode" "$MESSAGES" \
+        "$ack" "$(rate "$MESSAGES" "$ack")" "$e2e" "$(rate "$MESSAGES" "$e2e")" "$status"
 }
 
-if [ "$PHASE" != idle ]; then
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }'; }
+
+if [ "$PHASE" = all ] || [ "$PHASE" = throughput ]; then
     case " $MODES " in *" postfix-"*) start_postfix; say "postfix: private instance $PF_CONF (proxy 127.0.0.1:$PROXY_PORT, chain 127.0.0.1:$CHAIN_PORT -> reinjection 127.0.0.1:$REINJECT_PORT)" ;; esac
     case " $MODES " in *" supportgate "*)
         if sg_start throughput; then say "supportgate: serving on 127.0.0.1:$SG_PORT (pid $SG_PID), queue target smtp://127.0.0.1:$SINK_PORT"
@@ -402,38 +413,101 @@ if [ "$PHASE" != idle ]; then
     python3 - "$RESULTS" "$MESSAGES" "$MODES" <<'EOF'
 import statistics, sys
 path, n, modes = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
-rates = {m: [] for m in modes}
+ack = {m: [] for m in modes}
+e2e = {m: [] for m in modes}
 for line in open(path):
-    mode, _, secs = line.split("\t")
-    rates[mode].append(n / float(secs))
-med = {m: statistics.median(v) for m, v in rates.items() if v}
-print("== medians (msg/s, successful rounds only)")
+    mode, _, a, e = line.split("\t")
+    ack[mode].append(n / float(a))
+    e2e[mode].append(n / float(e))
+med = {m: statistics.median(v) for m, v in ack.items() if v}
+med_e2e = {m: statistics.median(v) for m, v in e2e.items() if v}
+print("== medians (msg/s, successful rounds only): acknowledged | end to end")
 for m in modes:
     if m in med:
-        print(f"   {m:<14} {med[m]:9.1f} msg/s   ({len(rates[m])} rounds: {', '.join(f'{x:.0f}' for x in rates[m])})")
+        print(f"   {m:<14} {med[m]:9.1f} | {med_e2e[m]:9.1f}   (ack {', '.join(f'{x:.0f}' for x in ack[m])}; e2e {', '.join(f'{x:.0f}' for x in e2e[m])})")
     else:
         print(f"   {m:<14}       n/a")
-def ratio(a, b, goal, label):
-    if a in med and b in med:
-        r = med[a] / med[b]
-        print(f"   {a}/{b} = {r:.2f}   (goal >= {goal:g}: {'met' if r >= goal else 'NOT met'})  {label}")
+def ratio(a, b, goal, label, table, kind):
+    if a in table and b in table:
+        r = table[a] / table[b]
+        print(f"   {kind} {a}/{b} = {r:.2f}   (goal >= {goal:g}: {'met' if r >= goal else 'NOT met'})  {label}")
     else:
-        print(f"   {a}/{b} = n/a")
+        print(f"   {kind} {a}/{b} = n/a")
 print("== ratios")
-ratio("supportgate", "postfix-proxy", 2, "")
-ratio("supportgate", "direct", 0.5, "(share of the loopback limit)")
+ratio("supportgate", "postfix-proxy", 2, "(before-queue proxy, not durable)", med, "ack")
+ratio("supportgate", "direct", 0.5, "(share of the loopback limit)", med, "ack")
+ratio("supportgate", "postfix-chain", 3, "(Postfix's own fsync'd queue)", med_e2e, "end to end")
 if "postfix-proxy" in med and "direct" in med:
-    print(f"   postfix-proxy/direct = {med['postfix-proxy'] / med['direct']:.2f}")
-if "postfix-chain" in med:
-    ratio("supportgate", "postfix-chain", 2, "(full before-queue chain with queue)")
+    print(f"   ack postfix-proxy/direct = {med['postfix-proxy'] / med['direct']:.2f}")
 EOF
     postfix_stop
     if [ -n "$SG_PID" ]; then sg_stop; fi
 fi
 
+# --- backlog ----------------------------------------------------------------------------------
+
+cpu_ticks() { # PID: user + system clock ticks so far
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+timed_source() { # COUNT OUTFILE: smtp-source into supportgate; sets SECS
+    local t0 t1
+    t0=$(now); run_source supportgate "$1" "$2" || { FAILED=1; say "smtp-source FAILED: $(tail -n 1 "$2" | tr -d '\r')"; }; t1=$(now)
+    SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+}
+
+if [ "$PHASE" = all ] || [ "$PHASE" = backlog ]; then
+    say ""
+    say "== backlog: upstream down, $BACKLOG messages spooled; ack rate with them waiting, idle CPU, then the upstream back"
+    if [ -n "$SG_SKIP" ]; then
+        say "supportgate: SKIPPED — $SG_SKIP"
+    else
+        BACKLOG_CONF=$WORK/supportgate/backlog.toml
+        # retry_schedule 1h: the idle figure is not a round of retries (the upstream's return
+        # is announced with `queue flush` below).
+        sed -e "s#smtp://127.0.0.1:$SINK_PORT#smtp://127.0.0.1:$BACKLOG_PORT#" \
+            -e 's/^retry_schedule = .*/retry_schedule = ["1h"]/' "$SG_CONF" >"$BACKLOG_CONF"
+        rm -rf "$WORK/supportgate/var/spool"
+        if ! sg_start backlog "$BACKLOG_CONF"; then
+            say "supportgate: FAIL — 'serve' did not listen"; FAILED=1
+        else
+            say "fresh supportgate (pid $SG_PID), empty spool, queue target smtp://127.0.0.1:$BACKLOG_PORT (nothing listening)"
+            timed_source "$MESSAGES" "$WORK/backlog.empty.out"; empty_secs=$SECS
+            say "   ack, spool empty at start:  $MESSAGES msgs $empty_secs s  $(rate "$MESSAGES" "$empty_secs") msg/s"
+            fill=$((BACKLOG > MESSAGES ? BACKLOG - MESSAGES : 0))
+            timed_source "$fill" "$WORK/backlog.fill.out"
+            say "   filling the backlog:        $fill msgs $SECS s  $(rate "$fill" "$SECS") msg/s"
+            timed_source "$MESSAGES" "$WORK/backlog.full.out"; full_secs=$SECS
+            total=$((MESSAGES + fill + MESSAGES))
+            say "   ack, $((MESSAGES + fill)) waiting:      $MESSAGES msgs $full_secs s  $(rate "$MESSAGES" "$full_secs") msg/s  ($(awk -v a="$empty_secs" -v b="$full_secs" 'BEGIN { printf "%.2f", a / b }') of the empty-spool rate; goal >= 0.90)"
+            sleep 2
+            c0=$(cpu_ticks "$SG_PID"); sleep "$IDLE_CPU_SECS"; c1=$(cpu_ticks "$SG_PID")
+            say "   idle with $total waiting:  $(awk -v t=$((c1 - c0)) -v h="$(getconf CLK_TCK)" -v s="$IDLE_CPU_SECS" 'BEGIN { printf "%.2f s of CPU in %d s", t / h, s }')"
+            smtp-sink -u nobody -c -m 1024 "127.0.0.1:$BACKLOG_PORT" 1024 >"$WORK/backlog-sink.out" 2>"$WORK/backlog-sink.err" &
+            BACKLOG_SINK_PID=$!
+            wait_port "$BACKLOG_PORT" 10 "$BACKLOG_SINK_PID" || die "backlog smtp-sink did not start"
+            # The upstream is back: `queue flush` (SIGUSR1), as an operator would, instead of
+            # waiting for the next retry (an hour away here).
+            t0=$(now); kill -USR1 "$SG_PID"
+            end=$(($(date +%s) + ROUND_TIMEOUT)); got=0
+            while [ "$got" -lt "$total" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.2; got=$(sink_count "$WORK/backlog-sink.out"); done
+            t1=$(now)
+            drain_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+            if [ "$got" -ge "$total" ]; then
+                say "   drain, upstream back:       $total msgs $drain_secs s  $(rate "$total" "$drain_secs") msg/s"
+            else
+                say "   drain: FAIL — the sink has $got of $total after $drain_secs s"; FAILED=1
+            fi
+            sg_stop
+            stop_pid "$BACKLOG_SINK_PID" 5; BACKLOG_SINK_PID=""
+        fi
+    fi
+fi
+
 # --- idle sessions ----------------------------------------------------------------------------
 
-if [ "$PHASE" != throughput ]; then
+if [ "$PHASE" = all ] || [ "$PHASE" = idle ]; then
+
     say ""
     say "== idle sessions: $IDLE_SESSIONS SMTP sessions held open (EHLO, then nothing) for ${IDLE_HOLD}s"
     if [ -n "$SG_SKIP" ]; then

@@ -2,6 +2,10 @@
 //! mail-parser parsing alone, in the same run (issue 2: goal ≤ 20 µs and ≤ 4× the parse); also
 //! a 10 KB multipart/alternative message whose HTML part P4 reads too (issue 10).
 //!
+//! With SPEC §10's rules (issue 13) in the decision, and, measured apart, the `mail-loop` state
+//! lookup: one message recorded in the embedded redb sender history (what the pipeline does
+//! per message of an authenticated sender before deciding).
+//!
 //! Run: `cargo bench --bench decide`
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -10,7 +14,9 @@ use supportgate::address::{AddressRules, NormalizedAddress};
 use supportgate::config::Config;
 use supportgate::directory::{AccountEntry, AgentEntry, Directory};
 use supportgate::policy::suppression::NoReplyMemory;
-use supportgate::policy::{decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput};
+use supportgate::policy::{
+    decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput, SenderHistory,
+};
 
 const ACCOUNTS: usize = 100_000;
 const AGENTS_PER_ACCOUNT: usize = 10;
@@ -25,6 +31,7 @@ fn directory() -> Directory {
             name: format!("Account {a}"),
             language: None,
             sign_in_url: None,
+            status: None,
             hosts: vec![format!("account-{a}.vendor.example")],
             mailboxes: Vec::new(),
             helpdesk_addresses: vec![format!("help@customer-{a}.example")],
@@ -127,6 +134,7 @@ fn bench(c: &mut Criterion) {
                 directory: &directory,
                 settings: policy,
                 reply_memory: &NoReplyMemory,
+                sender_history: &SenderHistory::default(),
                 now: 1_800_000_000,
             })
         })
@@ -151,6 +159,7 @@ fn bench(c: &mut Criterion) {
                 directory: &directory,
                 settings: policy,
                 reply_memory: &NoReplyMemory,
+                sender_history: &SenderHistory::default(),
                 now: 1_800_000_000,
             })
         })
@@ -169,8 +178,37 @@ fn bench(c: &mut Criterion) {
                 directory: &directory,
                 settings: &config.policy,
                 reply_memory: &NoReplyMemory,
+                sender_history: &SenderHistory::default(),
                 now: 1_800_000_000,
             })
+        })
+    });
+    group.finish();
+    sender_history(c);
+}
+
+/// The `mail-loop` lookup: record one arrival and read the sender's history, in a redb file
+/// on the local disk. 1,000 senders, each sending every 1,000th message, one second apart per
+/// round, over a 10-minute window (the shipped one).
+fn sender_history(c: &mut Criterion) {
+    use supportgate::store::sender_history::{Arrival, RedbSenderHistory, SenderHistoryStore};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RedbSenderHistory::open(&dir.path().join("sender-history.redb")).expect("open");
+    let senders: Vec<String> = (0..1000)
+        .map(|i| format!("agent{i}@customer-{i}.example"))
+        .collect();
+    let mut group = c.benchmark_group("mail-loop sender history (embedded redb)");
+    let mut n: u64 = 0;
+    group.bench_function("record + history, one message", |b| {
+        b.iter(|| {
+            let sender = &senders[(n % 1000) as usize];
+            let arrival = Arrival {
+                sender: sender.clone(),
+                message_id: Some(format!("<{n}@customer.example>")),
+                at: 1_800_000_000 + n / 1000,
+            };
+            n += 1;
+            store.record(black_box(&arrival), 600).expect("record")
         })
     });
     group.finish();

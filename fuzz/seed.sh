@@ -9,13 +9,14 @@ cd "$(dirname "$0")"
 root=..
 shared=${1:-/work/shared/corpus}
 
-for target in data_reader smtp_session message_decision config_parser directory_parser; do
+for target in data_reader smtp_session message_decision config_parser directory_parser milter_codec spool_record; do
     mkdir -p "corpus/$target"
 done
 
 # Hand-written SMTP dialogues and DATA payloads (every fake end-of-data variant).
 cp seeds/data_reader/* corpus/data_reader/
 cp seeds/smtp_session/* corpus/smtp_session/
+cp seeds/milter_codec/* corpus/milter_codec/
 
 # Parsers: the configuration files and the directories, as plain text.
 for f in "$root"/config/*.toml "$root"/samples/*.toml; do

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-20}
-targets=(data_reader smtp_session message_decision config_parser directory_parser)
+targets=(data_reader smtp_session message_decision config_parser directory_parser milter_codec spool_record)
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "smoke.sh: cargo-fuzz or the nightly toolchain is missing; skipped." >&2

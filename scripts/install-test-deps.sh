@@ -4,8 +4,9 @@
 # systemd-analyze and systemd-socket-activate (systemd: the unit check and the socket-activation
 # test), dnsmasq (dnsmasq-base: the loopback DNS of the authentication tests) and swaks's TLS
 # modules (Net::SSLeay, IO::Socket::SSL: `swaks --tls` in tests/ops_tls_reload.rs; only
-# recommended by the swaks package, so --no-install-recommends leaves them out) and PostgreSQL
-# (postgresql: tests/postgres_support runs private clusters);
+# recommended by the swaks package, so --no-install-recommends leaves them out), PostgreSQL
+# (postgresql: tests/postgres_support runs private clusters), and chromium with chromium-driver
+# (the console's browser test, tests/console_browser.rs, over WebDriver);
 # non-interactively and idempotently, on Debian. Run as root.
 #
 # The package is installed with "No configuration": no /etc/postfix/main.cf is written and the
@@ -18,7 +19,8 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 # command:package, for every command the tests run.
 needed=(postfix:postfix smtp-source:postfix smtp-sink:postfix swaks:swaks python3:python3
-        systemd-analyze:systemd systemd-socket-activate:systemd dnsmasq:dnsmasq-base)
+        systemd-analyze:systemd systemd-socket-activate:systemd dnsmasq:dnsmasq-base
+        chromium:chromium chromedriver:chromium-driver)
 missing=()
 for cmd in "${needed[@]}"; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")

@@ -6,17 +6,19 @@
 //! | stage | module |
 //! |---|---|
 //! | receive (RFC 5321, limits, smuggling, STARTTLS) | [`smtp`] |
+//! | receive as a milter of Postfix (protocol 6) | [`milter`] |
 //! | parse | [`pipeline::parse_message`], [`policy::facts`] |
 //! | authenticate | [`authentication`] (SPF/DKIM/DMARC over DNS) → [`policy::authentication`] (pure) |
 //! | identify account | [`policy::identify`] over the [`directory`] |
 //! | decide (P1–P8, pure) | [`policy`] |
 //! | act (forward, reply, reject, quarantine; the spool delivery; release) | [`act`] over [`delivery`] targets, [`reply`], [`store`] |
 //!
-//! [`gateway`] is the SMTP front: it hands each transaction to [`pipeline::receive`] and maps
-//! the typed [`act::Outcome`] to an SMTP reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
+//! [`gateway`] holds the two fronts, SMTP and milter: each hands a transaction to
+//! [`pipeline::receive`] and maps the typed [`act::Outcome`] to its protocol's reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
 //! the command line. [`address`] is the one way addresses are compared; [`printable`] the one
 //! way message-derived text is shown to a human. [`metrics`] and
-//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation.
+//! [`systemd`] are for operations: Prometheus counters, readiness and socket activation;
+//! [`console`] is the web console for support staff (the quarantine, the spool, the audit log).
 #![forbid(unsafe_code)]
 
 pub mod act;
@@ -24,10 +26,12 @@ pub mod address;
 pub mod authentication;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod directory;
 pub mod gateway;
 pub mod metrics;
+pub mod milter;
 pub mod pipeline;
 pub mod policy;
 pub mod printable;

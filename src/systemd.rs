@@ -2,7 +2,9 @@
 //! here over the `NOTIFY_SOCKET` datagram socket: a one-line protocol needs no library), the
 //! watchdog, and listeners passed by socket activation (`LISTEN_FDS`), taken with the
 //! `listenfd` crate because turning an inherited descriptor into a socket needs `unsafe`,
-//! which this crate forbids in its own code.
+//! which this crate forbids in its own code. `LISTEN_FDNAMES` (`FileDescriptorName=` in the
+//! socket unit) tells them apart: [`MILTER_FD_NAME`] is the milter front's, any other name
+//! (or none) is an SMTP listener.
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
@@ -61,32 +63,103 @@ pub async fn watchdog(interval: Duration) {
     }
 }
 
-/// The TCP listeners passed by socket activation, in order; empty when not socket-activated.
-/// Must be called before any thread is started: `listenfd` removes `LISTEN_FDS` and
-/// `LISTEN_PID` from the environment so that children do not inherit them.
-pub fn activated_listeners() -> io::Result<Vec<std::net::TcpListener>> {
+/// The `FileDescriptorName=` of a socket for the milter front (`supportgate-milter.socket`).
+pub const MILTER_FD_NAME: &str = "milter";
+
+/// The listeners passed by socket activation, sorted by front; both empty when not
+/// socket-activated.
+#[derive(Debug, Default)]
+pub struct ActivatedListeners {
+    /// TCP listeners for the SMTP front, in order.
+    pub smtp: Vec<std::net::TcpListener>,
+    /// Listeners named [`MILTER_FD_NAME`]: TCP or Unix stream sockets.
+    pub milter: Vec<ActivatedMilter>,
+}
+
+#[derive(Debug)]
+pub enum ActivatedMilter {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+/// Takes the listeners systemd passed. Must be called before any thread is started:
+/// `listenfd` removes `LISTEN_FDS` and `LISTEN_PID` from the environment, and this removes
+/// `LISTEN_FDNAMES`, so that children do not inherit them.
+pub fn activated_listeners() -> io::Result<ActivatedListeners> {
+    let names = std::env::var("LISTEN_FDNAMES").ok();
+    std::env::remove_var("LISTEN_FDNAMES");
     let mut fds = listenfd::ListenFd::from_env();
-    let mut listeners = Vec::with_capacity(fds.len());
-    for i in 0..fds.len() {
-        match fds.take_tcp_listener(i)? {
-            Some(listener) => {
-                listener.set_nonblocking(true)?;
-                listeners.push(listener);
-            }
-            None => {
-                return Err(io::Error::other(format!(
-                    "LISTEN_FDS: descriptor {} is not a TCP listening socket",
-                    i + 3
-                )))
+    let names = descriptor_names(names.as_deref(), fds.len());
+    let mut activated = ActivatedListeners::default();
+    for (i, name) in names.iter().enumerate() {
+        let not_a = |what: &str| {
+            io::Error::other(format!(
+                "LISTEN_FDS: descriptor {} (named {name:?}) is not {what}",
+                i + 3
+            ))
+        };
+        if name == MILTER_FD_NAME {
+            let listener = match fds.take_tcp_listener(i) {
+                Ok(Some(listener)) => ActivatedMilter::Tcp(listener),
+                _ => match fds.take_unix_listener(i) {
+                    Ok(Some(listener)) => ActivatedMilter::Unix(listener),
+                    _ => return Err(not_a("a TCP or Unix stream listening socket")),
+                },
+            };
+            activated.milter.push(listener);
+        } else {
+            match fds.take_tcp_listener(i) {
+                Ok(Some(listener)) => activated.smtp.push(listener),
+                _ => return Err(not_a("a TCP listening socket")),
             }
         }
     }
-    Ok(listeners)
+    for listener in &activated.smtp {
+        listener.set_nonblocking(true)?;
+    }
+    for listener in &activated.milter {
+        match listener {
+            ActivatedMilter::Tcp(l) => l.set_nonblocking(true)?,
+            ActivatedMilter::Unix(l) => l.set_nonblocking(true)?,
+        }
+    }
+    Ok(activated)
+}
+
+/// One name per passed descriptor, from `LISTEN_FDNAMES` (colon-separated). Without it, or
+/// when it does not name every descriptor, all are `unknown`, as `sd_listen_fds_with_names`
+/// has it (then all are SMTP listeners, as before names existed).
+fn descriptor_names(value: Option<&str>, count: usize) -> Vec<String> {
+    let names: Vec<String> = value
+        .map(|v| v.split(':').map(str::to_string).collect())
+        .unwrap_or_default();
+    if names.len() == count {
+        names
+    } else {
+        vec!["unknown".to_string(); count]
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descriptors_are_named_only_when_every_one_is() {
+        assert_eq!(
+            descriptor_names(Some("smtp:milter"), 2),
+            vec!["smtp".to_string(), "milter".to_string()]
+        );
+        // systemd's default name is the socket unit's: not the milter.
+        assert_eq!(
+            descriptor_names(Some("supportgate.socket"), 1),
+            vec!["supportgate.socket".to_string()]
+        );
+        assert_eq!(descriptor_names(Some("milter"), 2), vec!["unknown"; 2]);
+        assert_eq!(descriptor_names(None, 1), vec!["unknown"]);
+        assert!(descriptor_names(None, 0).is_empty());
+        assert!(descriptor_names(Some(""), 0).is_empty());
+    }
 
     #[test]
     fn notify_reaches_a_socket_named_by_path() {

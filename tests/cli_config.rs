@@ -641,3 +641,92 @@ fn without_config_the_tree_then_etc_is_used_and_named() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stdout).starts_with("config/supportgate.toml: ok"));
 }
+
+#[test]
+fn block_list_entries_are_checked_one_by_one() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "block = [\"blocked.example\", \"*.spam.example\"]",
+        "block = [\"blocked.example\", \"mail.*.example\", \"nobody@\", \"com\"]",
+    );
+    let stderr = assert_config_problem(
+        &config,
+        &[
+            "lists.block[1]",
+            "wildcard is allowed only as the first label",
+            "lists.block[2]",
+            "not an address",
+            "lists.block[3]",
+            "at least two labels",
+        ],
+    );
+    assert!(!stderr.contains("lists.block[0]"), "{stderr}");
+}
+
+#[test]
+fn automated_mail_is_never_replied_to_and_limits_are_positive() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "automated = \"quarantine\"",
+        "automated = \"reply\"",
+    );
+    edit(&config, "sender_messages = 20", "sender_messages = 0");
+    edit(&config, "sender_block = \"1h\"", "sender_block = \"0s\"");
+    assert_config_problem(
+        &config,
+        &[
+            "actions.automated",
+            "never replied to",
+            "limits.sender_messages",
+            "limits.sender_block",
+        ],
+    );
+}
+
+/// `[server.tls]` files that exist but do not load (issue 11): `config check` loads them as
+/// `serve` would, and names the file; a good pair passes.
+#[test]
+fn tls_certificate_and_key_are_loaded_by_config_check() {
+    let (dir, config) = shipped_copy();
+    let cert = dir.path().join("fullchain.pem");
+    let key = dir.path().join("privkey.pem");
+    let tls = format!(
+        "[server.tls]\ncertificate = \"{}\"\nkey = \"{}\"\n",
+        cert.display(),
+        key.display()
+    );
+    edit(&config, "[mailboxes]", &format!("{tls}\n[mailboxes]"));
+    let good = rcgen::generate_simple_self_signed(vec!["mx.vendor.example".to_string()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["mx.vendor.example".to_string()]).unwrap();
+    let path = config.to_string_lossy().into_owned();
+
+    std::fs::write(&cert, good.cert.pem()).unwrap();
+    std::fs::write(&key, good.key_pair.serialize_pem()).unwrap();
+    let output = supportgate(&["config", "check", "--config", &path]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // A certificate file without a certificate (half-written by a renewal).
+    std::fs::write(&cert, "not a certificate\n").unwrap();
+    let stderr = assert_config_problem(&config, &["server.tls", "no certificate found in"]);
+    assert!(stderr.contains(&cert.display().to_string()), "{stderr}");
+
+    // A key file without a key.
+    std::fs::write(&cert, good.cert.pem()).unwrap();
+    std::fs::write(&key, good.cert.pem()).unwrap();
+    let stderr = assert_config_problem(&config, &["server.tls", "no private key found in"]);
+    assert!(stderr.contains(&key.display().to_string()), "{stderr}");
+
+    // Both parse, but the key is another certificate's.
+    std::fs::write(&key, other.key_pair.serialize_pem()).unwrap();
+    let stderr = assert_config_problem(&config, &["server.tls", "do not load together"]);
+    assert!(
+        stderr.contains(&cert.display().to_string()) && stderr.contains(&key.display().to_string()),
+        "{stderr}"
+    );
+}

@@ -1,9 +1,11 @@
 //! The `mx` reply target against a real DNS server (Debian's `dnsmasq`) on loopback: it asks
 //! the resolver of `[authentication] nameservers` (the system resolver knows nothing of these
 //! names), delivers to the best MX, falls back to the domain itself when it has no MX (RFC 5321
-//! §5.1), calls a domain that does not exist permanent and a lookup that fails temporary.
+//! §5.1), calls a domain that does not exist permanent and a lookup that fails temporary; and
+//! uses STARTTLS whenever the MX offers it, with a certificate that would not verify.
 
 mod auth_support;
+mod smtp_support;
 
 use auth_support::gw::sink::{Answer, Sink};
 use auth_support::Dns;
@@ -94,4 +96,40 @@ fn mx_target_with_a_dead_nameserver_fails_temporarily() {
         matches!(result, Err(DeliveryError::Temporary(_))),
         "{result:?}"
     );
+}
+
+/// Opportunistic STARTTLS (issue 11): an MX offering STARTTLS with a self-signed certificate
+/// for another name (supportgate's own SMTP server, recording what it receives) gets the
+/// reply over TLS; verification is relaxed as between MTAs, never a reason to fail.
+#[test]
+fn mx_target_uses_starttls_when_the_mx_offers_it() {
+    // The recording server takes recipients @vendor.example only.
+    let dns = Dns::start_with(
+        &[],
+        &[
+            "--mx-host=vendor.example,mx1.vendor.example,10",
+            "--host-record=mx1.vendor.example,127.0.0.1",
+        ],
+    );
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let mut config = smtp_support::test_config();
+    config.tls = Some(std::sync::Arc::new(supportgate::smtp::ReloadableTls::new(
+        supportgate::smtp::load_tls_config(&cert, &key).unwrap(),
+    )));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = runtime.block_on(smtp_support::start(config));
+
+    let target = target(dns.addr, server.addr().port());
+    send(&target, "someone@vendor.example").expect("delivered over STARTTLS");
+    let received = server.handler.messages();
+    assert_eq!(received.len(), 1);
+    let (session, envelope, bytes) = &received[0];
+    assert!(session.tls, "the reply was sent without TLS: {session:?}");
+    assert_eq!(session.helo.as_deref(), Some("gw.test"));
+    assert_eq!(envelope.rcpt_to, ["someone@vendor.example"]);
+    assert!(String::from_utf8_lossy(bytes).contains("Subject: Auto: hi"));
 }

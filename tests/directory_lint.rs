@@ -303,3 +303,32 @@ fn bad_fixture_has_every_kind_of_finding() {
     sorted_expected.sort();
     assert_eq!(sorted_messages, sorted_expected, "{messages:#?}");
 }
+
+#[test]
+fn account_status_is_active_suspended_or_closed() {
+    for status in ["active", "suspended", "closed"] {
+        let extra = format!("status = \"{status}\"");
+        assert_eq!(
+            findings(&account("acme", &extra, "")),
+            pairs(&[]),
+            "{status}"
+        );
+    }
+    assert_eq!(
+        findings(&account("acme", "status = \"suspend\"", "")),
+        pairs(&[(
+            "acme",
+            "status \"suspend\": expected \"active\", \"suspended\" or \"closed\" (held as suspended)"
+        )])
+    );
+    let directory = Directory::from_toml(
+        &account("acme", "status = \"Closed\"", ""),
+        &AddressRules::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        directory.accounts()[0].status,
+        supportgate::directory::AccountStatus::Suspended,
+        "a status nobody can read is not taken as active"
+    );
+}

@@ -112,6 +112,32 @@ fn agents_inserted_or_deleted_by_sql_are_in_force_within_a_second_without_sighup
     assert!(gateway
         .log()
         .contains("directory database: accounts re-read"));
+
+    // The account's status (SPEC §10 `account-inactive`) comes from the database too.
+    let suspended = Instant::now();
+    postgres.sql("UPDATE supportgate.accounts SET status = 'suspended' WHERE id = 'acme'");
+    let deadline = suspended + Duration::from_secs(10);
+    loop {
+        let before = gateway.decisions().len();
+        gateway.send(
+            "alice@acme.example",
+            &[SUPPORT],
+            &message("alice@acme.example", "Help", &[], "Hello"),
+        );
+        let decisions = gateway.wait_decisions(before + 1);
+        if field_str(&decisions[before], "reason") == "account-inactive" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status never in force:\n{}",
+            gateway.log()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let took = suspended.elapsed();
+    eprintln!("status in force after {took:?}");
+    assert!(took < IN_FORCE, "status in force after {took:?}");
 }
 
 #[test]

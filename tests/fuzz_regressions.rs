@@ -15,8 +15,12 @@ mod data_reader;
 mod directory_parser;
 #[path = "../fuzz/src/message_decision.rs"]
 mod message_decision;
+#[path = "../fuzz/src/milter_codec.rs"]
+mod milter_codec;
 #[path = "../fuzz/src/smtp_session.rs"]
 mod smtp_session;
+#[path = "../fuzz/src/spool_record.rs"]
+mod spool_record;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -170,4 +174,57 @@ fn directory_parser_shipped_files_and_regressions() {
             directory_parser::check,
         );
     assert!(ran >= 3, "only {ran} inputs");
+}
+
+#[test]
+fn milter_codec_seeds_and_regressions() {
+    let ran = replay(&seeds("milter_codec"), b"", milter_codec::check)
+        + replay(&regressions("milter_codec"), b"", milter_codec::check);
+    assert!(ran >= 12, "only {ran} milter inputs");
+}
+
+/// Segments as the spool writes them, whole and damaged every way a crash or a flipped bit
+/// can, through the `spool_record` check (its seeds are made here: they are binary).
+#[test]
+fn spool_record_reads_written_segments_and_their_damage() {
+    use supportgate::store::spool::record;
+    use supportgate::store::spool::{MessageKey, RetryState};
+    let entry: supportgate::store::spool::SpoolEntry = serde_json::from_str(
+        r#"{"id":"A1","received_at":1,"mail_from":null,"recipients":["s@v.example"],"peer":null,
+        "helo":null,"subject":null,"message_id":null,"sender":null,"decision":{"verdict":"accept",
+        "reason":"accepted","account":null,"agent":null,"role":null,"action":"forward",
+        "category":null,"reply":"none"},"attempts":0,"next_attempt":1,"last_answer":null}"#,
+    )
+    .unwrap();
+    let key = MessageKey {
+        segment: "S".into(),
+        id: "A1".into(),
+    };
+    let mut records = Vec::new();
+    record::encode_message(&mut records, &entry, b"Subject: x\r\n\r\nbody\r\n");
+    record::encode_state(
+        &mut records,
+        &RetryState {
+            key: key.clone(),
+            attempts: 1,
+            next_attempt: 60,
+            last_answer: Some("451".into()),
+        },
+    );
+    record::encode_done(&mut records, &key);
+    let mut ran = 0;
+    for cut in 0..=records.len() {
+        let mut input = vec![1];
+        input.extend_from_slice(&records[..cut]);
+        spool_record::check(&input);
+        let mut flipped = input.clone();
+        if let Some(byte) = flipped.get_mut(cut / 2 + 1) {
+            *byte ^= 0x20;
+        }
+        spool_record::check(&flipped);
+        ran += 2;
+    }
+    spool_record::check(b"");
+    spool_record::check(b"\x00SGSPOOL1\xff\xff\xff\xff");
+    assert!(ran > 100, "only {ran} inputs");
 }

@@ -176,3 +176,36 @@ fn directory_reload_checks_the_new_files_then_signals_the_running_server() {
     assert!(reply.starts_with("250 "), "{reply}");
     assert_eq!(field_str(&decision_of(&server, 0), "account"), "newco");
 }
+
+/// SPEC §10 `blocked-sender`: `[lists] block` is part of the configuration the SIGHUP reload
+/// swaps with the engine.
+#[test]
+fn sighup_reloads_the_block_list() {
+    let server = reloading_server();
+    let pest = message("pest@newblock.example", "Offer", &[], "Hi.\n");
+    let reply = server.send("pest@newblock.example", &["support@vendor.example"], &pest);
+    assert!(reply.starts_with("250 "), "{reply}");
+    assert_eq!(
+        field_str(&decision_of(&server, 0), "reason"),
+        "unknown-sender"
+    );
+
+    let path = server.dir.path().join("supportgate.toml");
+    let mut config: toml::Table = fs::read_to_string(&path).unwrap().parse().unwrap();
+    ops_support::table(&mut config, "lists").insert(
+        "block".into(),
+        toml::Value::Array(vec!["newblock.example".into()]),
+    );
+    fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+    server.signal("HUP");
+    server.wait_log("SIGHUP: configuration, directory and templates reloaded", 1);
+
+    let reply = server.send("pest@newblock.example", &["support@vendor.example"], &pest);
+    assert!(reply.starts_with("550 5.7.1 "), "{reply}\n{}", server.log());
+    assert_eq!(
+        field_str(&decision_of(&server, 1), "reason"),
+        "blocked-sender"
+    );
+    // The gauge of mail-loop blocks is exported (nobody is blocked here).
+    assert_eq!(sample(&server.scrape(), "supportgate_blocked_senders"), 0.0);
+}

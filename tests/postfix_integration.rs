@@ -5,11 +5,15 @@
 //! Postfix is stopped on drop, also when an assertion fails. Needs root, Postfix and swaks
 //! (`scripts/install-test-deps.sh`; CI runs it).
 
-mod gateway_support;
+mod auth_support;
 mod postfix_support;
 
+// One copy of the gateway harness: the one auth_support (dnsmasq) is built on.
+use auth_support::gw as gateway_support;
+
+use postfix_support::milter::Milter;
 use postfix_support::{
-    fragment, header_of, milter_pass, require_postfix, swaks, token, Ports, Postfix, Sink,
+    doc_swaks, fragment, header_of, require_postfix, swaks, token, Ports, Postfix, Sink,
     Supportgate,
 };
 
@@ -38,10 +42,26 @@ fn assert_reply_delivered(sink: &Sink, postfix: &Postfix, sg: &Supportgate, to: 
         )
     });
     assert_eq!(header_of(&reply, "To").as_deref(), Some(to), "{reply}");
+    // The doc's expected log lines, both sides.
     let log = postfix.maillog();
-    assert!(log.contains("postfix/reinject"), "{log}");
+    assert!(
+        log.contains("postfix/reinject/smtpd[")
+            && log.contains("connect from localhost[127.0.0.1]"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("postfix/qmgr[") && l.contains("from=<>")),
+        "{log}"
+    );
     assert!(!log.contains("status=bounced"), "{log}");
     assert!(!log.contains("550 5.1.1"), "{log}");
+    let spooled = gateway_support::poll(|| {
+        sg.log()
+            .contains("spool: delivered to the reply transport")
+            .then_some(())
+    });
+    assert!(spooled.is_some(), "{}", sg.log());
 }
 
 /// (a) supportgate is the MX: swaks → supportgate → Postfix reinjection smtpd → queue → sink.
@@ -72,15 +92,9 @@ fn mx_supportgate_forwards_through_the_postfix_reinjection() {
         ports.smtp,
     );
 
+    // The doc's "Test your deployment" lines 1 and 2.
     let accepted = token("mx-accepted");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "alice@acme.example",
-        "support@vendor.example",
-        "Import des tickets en erreur",
-        &[],
-        &accepted,
-    );
+    let (ok, transcript) = doc_swaks(1, ports.smtp, &accepted);
     assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
     assert!(transcript.contains("<-  250 "), "{transcript}");
     let delivered = sink.wait_for(&accepted).unwrap_or_else(|| {
@@ -103,44 +117,79 @@ fn mx_supportgate_forwards_through_the_postfix_reinjection() {
         postfix.maillog()
     );
 
-    // Refused (unknown sender, action `reply`): the auto-reply leaves through Postfix.
+    // Refused (not registered, action `reply`): the auto-reply leaves through Postfix.
     let refused = token("mx-refused");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "stranger@elsewhere.example",
-        "support@vendor.example",
-        "Question",
-        &[],
-        &refused,
-    );
+    let (ok, transcript) = doc_swaks(2, ports.smtp, &refused);
     assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
     assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
     assert!(!sink.has(&refused), "the refused message reached the sink");
     assert!(postfix.stop(), "Postfix did not stop");
 }
 
-/// (b) before-queue proxy: swaks → Postfix smtpd → supportgate → reinjection → sink; a
-/// `reject` reaches swaks as `550 5.7.1` during the session and nothing is delivered or kept.
+/// The reasons of the decision lines, in order, once there are `n` of them (a message is
+/// kept or forwarded just before its decision line is written).
+fn reasons(sg: &Supportgate, n: usize) -> Vec<String> {
+    let decisions = gateway_support::poll(|| {
+        let d = sg.decisions();
+        (d.len() >= n).then_some(d)
+    })
+    .unwrap_or_else(|| sg.decisions());
+    decisions
+        .iter()
+        .map(|d| gateway_support::field_str(d, "reason"))
+        .collect()
+}
+
+/// The zones of (b): who may send from 127.0.0.1 (the test client) — acme.example and
+/// elsewhere.example; globex.example nobody.
+fn before_queue_zones() -> Vec<(&'static str, String)> {
+    vec![
+        ("acme.example", "v=spf1 ip4:127.0.0.1 -all".into()),
+        ("_dmarc.acme.example", "v=DMARC1; p=reject".into()),
+        ("elsewhere.example", "v=spf1 ip4:127.0.0.1 -all".into()),
+        ("_dmarc.elsewhere.example", "v=DMARC1; p=none".into()),
+        ("globex.example", "v=spf1 -all".into()),
+        ("_dmarc.globex.example", "v=DMARC1; p=reject".into()),
+    ]
+}
+
+/// (b) before-queue proxy: swaks → Postfix smtpd → supportgate (verify, with Postfix's
+/// XFORWARD) → reinjection → sink; a `reject` reaches swaks as `550 5.7.1` during the session
+/// and nothing is delivered or kept; a client's forged `Authentication-Results:` with
+/// Postfix's authserv-id does not authenticate (issue 11 §6).
 #[test]
 fn before_queue_proxy_forwards_and_rejects_in_the_session() {
     require_postfix();
     let ports = Ports::new();
     let sink = Sink::start(ports.sink);
+    let dns = auth_support::Dns::start(&before_queue_zones());
     // supportgate first: Postfix's proxy connects to it for every transaction.
     let sg = Supportgate::start(
         &ports,
         &fragment("before-queue.supportgate.toml"),
-        &[],
+        &[
+            (
+                "authentication.nameservers",
+                toml::Value::Array(vec![dns.addr.to_string().into()]),
+            ),
+            ("authentication.dns_timeout", "2s".into()),
+        ],
         ports.filter,
     );
     let mut postfix = Postfix::start(
         &ports,
-        &[&fragment("common.main.cf")],
+        &[
+            &fragment("common.main.cf"),
+            &fragment("before-queue.main.cf"),
+        ],
         &[
             &fragment("before-queue.master.cf"),
             &fragment("reinjection.master.cf"),
         ],
-        &[],
+        &[(
+            "relay_recipients",
+            &fragment("after-queue.relay_recipients"),
+        )],
         &[ports.smtp, ports.reinject],
     );
 
@@ -151,7 +200,7 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         "stranger@elsewhere.example",
         "support@vendor.example",
         "Question",
-        &[&milter_pass("elsewhere.example")],
+        &[],
         &refused,
     );
     assert!(!ok, "swaks should fail on the refusal:\n{transcript}");
@@ -162,22 +211,16 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         postfix.maillog()
     );
 
-    // Accepted: Alice is the owner of acme.
+    // The doc's line 1: Alice is the owner of acme, SPF passes for the original client.
     let accepted = token("bq-accepted");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "alice@acme.example",
-        "support+acme@vendor.example",
-        "Import des tickets en erreur",
-        &[&milter_pass("acme.example")],
-        &accepted,
-    );
+    let (ok, transcript) = doc_swaks(1, ports.smtp, &accepted);
     assert!(
         ok,
         "swaks:\n{transcript}\n{}\n{}",
         sg.log(),
         postfix.maillog()
     );
+    assert!(transcript.contains("<-  250 2.0.0 "), "{transcript}");
     let delivered = sink.wait_for(&accepted).unwrap_or_else(|| {
         panic!(
             "not delivered to the sink:\n{}\n{}",
@@ -186,44 +229,101 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
         )
     });
     assert_forwarded_by_supportgate(&delivered, "acme");
-    // Went through the public smtpd first: its Received: (from client.example) is below ours.
     let received = gateway_support::header_values(&delivered.replace('\n', "\r\n"), "Received");
+    // Went through the public smtpd first (its Received: from client.example), and
+    // supportgate's own Received: names the client that XFORWARD gave, not Postfix's EHLO
+    // name (mx.vendor.example).
+    let ours: Vec<&String> = received
+        .iter()
+        .filter(|r| r.contains("by supportgate.vendor.example"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{received:?}");
+    assert!(ours[0].contains("from client.example"), "{received:?}");
+    let results =
+        gateway_support::header_values(&delivered.replace('\n', "\r\n"), "Authentication-Results");
     assert!(
-        received.iter().any(|r| r.contains("from client.example")),
-        "{received:?}"
+        results
+            .iter()
+            .any(|r| r.starts_with("supportgate.vendor.example")
+                && r.contains("spf=pass smtp.mailfrom=acme.example")),
+        "supportgate verified SPF itself: {results:?}"
     );
-    // Refused with an auto-reply (a stranger writing to acme's address: not-registered).
+
+    // Line 2: a stranger writing to acme's address (not-registered): an auto-reply.
     let replied = token("bq-replied");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "stranger@elsewhere.example",
-        "support+acme@vendor.example",
-        "Question",
-        &[&milter_pass("elsewhere.example")],
-        &replied,
-    );
+    let (ok, transcript) = doc_swaks(2, ports.smtp, &replied);
     assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
     assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
     assert!(!sink.has(&replied), "the refused message reached the sink");
 
-    // Authenticated by the "milter" header from the trusted authserv-id.
-    let decisions = sg.decisions();
-    assert_eq!(decisions.len(), 3, "{}", sg.log());
+    // Line 4: a client-supplied Authentication-Results with Postfix's authserv-id saying
+    // that grace@globex.example passes: globex.example authorises nobody, so no.
+    let forged = token("bq-forged");
+    let (ok, transcript) = doc_swaks(4, ports.smtp, &forged);
+    assert!(ok, "swaks:\n{transcript}\n{}", sg.log());
+    let (record, _) = sg.wait_quarantined(&forged).unwrap_or_else(|| {
+        panic!(
+            "the forged message is not in the quarantine:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
     assert_eq!(
-        gateway_support::field_str(&decisions[0], "reason"),
-        "unknown-sender"
+        record["decision"]["reason"], "unauthenticated-sender",
+        "{record}"
     );
+    assert!(!sink.has(&forged), "the forged message reached the sink");
+
+    // relay_recipient_maps: Postfix refuses an unlisted recipient before supportgate is asked.
+    let (ok, transcript) = swaks(
+        ports.smtp,
+        "buyer@elsewhere.example",
+        "nobody@vendor.example",
+        "Hello",
+        &[],
+        &token("bq-unknown"),
+    );
+    assert!(!ok, "an unlisted recipient must be refused:\n{transcript}");
+    assert!(
+        transcript.contains("<** 550 5.1.1") && transcript.contains("relay recipient table"),
+        "{transcript}"
+    );
+
+    assert_eq!(
+        reasons(&sg, 4),
+        [
+            "unknown-sender",
+            "accepted",
+            "not-registered",
+            "unauthenticated-sender"
+        ],
+        "{}",
+        sg.log()
+    );
+    let decisions = sg.decisions();
     assert_eq!(
         gateway_support::field_str(&decisions[0], "action"),
         "reject"
     );
+    // The doc's expected log lines: the HELO name from XFORWARD, the xforward line, and
+    // Postfix's proxy-accept / proxy-reject.
     assert_eq!(
-        gateway_support::field_str(&decisions[1], "reason"),
-        "accepted"
+        gateway_support::field_str(&decisions[1], "helo"),
+        "client.example"
     );
     assert_eq!(
-        gateway_support::field_str(&decisions[2], "reason"),
-        "not-registered"
+        gateway_support::field_str(&decisions[3], "action"),
+        "quarantine"
+    );
+    assert!(sg.log().contains("\"xforward\""), "{}", sg.log());
+    let log = postfix.maillog();
+    assert!(
+        log.contains("proxy-accept: END-OF-MESSAGE: 250 2.0.0"),
+        "{log}"
+    );
+    assert!(
+        log.contains("proxy-reject: END-OF-MESSAGE: 550 5.7.1"),
+        "{log}"
     );
 
     // Nothing of the rejected message anywhere: not delivered, not kept, not bounced.
@@ -239,19 +339,22 @@ fn before_queue_proxy_forwards_and_rejects_in_the_session() {
 }
 
 /// Setup (c) as docs/postfix.md writes it: supportgate behind Postfix's after-queue filter,
-/// scoped to the support addresses, replies and tickets re-injected on the reinjection smtpd.
-fn start_after_queue(ports: &Ports) -> (Supportgate, Postfix) {
+/// scoped to the support addresses, inbound forged Authentication-Results removed, replies
+/// and tickets re-injected on the reinjection smtpd; `milter` stands in for OpenDMARC.
+fn start_after_queue(ports: &Ports, milter: &Milter) -> (Supportgate, Postfix) {
     let sg = Supportgate::start(
         ports,
         &fragment("after-queue.supportgate.toml"),
         &[],
         ports.filter,
     );
+    let milters = format!("smtpd_milters = inet:127.0.0.1:{}\n", milter.port);
     let postfix = Postfix::start(
         ports,
         &[
             &fragment("common.main.cf"),
             &fragment("after-queue.main.cf"),
+            &milters,
         ],
         &[
             &fragment("after-queue.master.cf"),
@@ -266,10 +369,19 @@ fn start_after_queue(ports: &Ports) -> (Supportgate, Postfix) {
                 "relay_recipients",
                 &fragment("after-queue.relay_recipients"),
             ),
+            (
+                "supportgate_header_checks",
+                &fragment("after-queue.header_checks"),
+            ),
         ],
         &[ports.smtp, ports.reinject],
     );
     (sg, postfix)
+}
+
+/// The stand-in OpenDMARC passes Alice and the stranger, and has no verdict for anyone else.
+fn opendmarc() -> Milter {
+    Milter::start(&["alice@acme.example", "stranger@elsewhere.example"])
 }
 
 /// (c) on a shared MX (issue 11 §4): only mail for the support addresses goes through
@@ -281,27 +393,15 @@ fn after_queue_filter_is_scoped_to_the_support_addresses() {
     let ports = Ports::new();
     let sink = Sink::start(ports.sink);
     let sales_sink = Sink::start(ports.sales);
-    let (sg, mut postfix) = start_after_queue(&ports);
+    let milter = opendmarc();
+    let (sg, mut postfix) = start_after_queue(&ports, &milter);
 
+    // The doc's line 3, then line 1.
     let sales = token("shared-sales");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "buyer@elsewhere.example",
-        "sales@vendor.example",
-        "Quote",
-        &[],
-        &sales,
-    );
+    let (ok, transcript) = doc_swaks(3, ports.smtp, &sales);
     assert!(ok, "swaks:\n{transcript}");
     let support = token("shared-support");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "alice@acme.example",
-        "support+acme@vendor.example",
-        "Import des tickets en erreur",
-        &[&milter_pass("acme.example")],
-        &support,
-    );
+    let (ok, transcript) = doc_swaks(1, ports.smtp, &support);
     assert!(ok, "swaks:\n{transcript}");
     let (ok, transcript) = swaks(
         ports.smtp,
@@ -333,10 +433,10 @@ fn after_queue_filter_is_scoped_to_the_support_addresses() {
             postfix.maillog()
         )
     });
+    // Authenticated by the milter's header, which header_checks left alone.
     assert_forwarded_by_supportgate(&forwarded, "acme");
     // supportgate saw the support message only.
-    let decisions = sg.decisions();
-    assert_eq!(decisions.len(), 1, "{}", sg.log());
+    assert_eq!(reasons(&sg, 1), ["accepted"], "{}", sg.log());
     assert!(!sg.log().contains(&sales), "{}", sg.log());
     assert!(!sink.has(&sales), "sales@ went to the support destination");
     let log = postfix.maillog();
@@ -345,33 +445,27 @@ fn after_queue_filter_is_scoped_to_the_support_addresses() {
 }
 
 /// (c) after-queue content_filter: Postfix queues, delivers to supportgate, which forwards to
-/// the reinjection smtpd → sink; a refused message stays in supportgate's quarantine.
+/// the reinjection smtpd → sink; a refused message stays in supportgate's quarantine; a
+/// client's forged Authentication-Results with Postfix's authserv-id is removed by the doc's
+/// header_checks and does not authenticate (issue 11 §6).
 #[test]
 fn after_queue_content_filter_forwards_and_keeps_refusals() {
     require_postfix();
     let ports = Ports::new();
     let sink = Sink::start(ports.sink);
-    let (sg, mut postfix) = start_after_queue(&ports);
+    let milter = opendmarc();
+    let (sg, mut postfix) = start_after_queue(&ports, &milter);
 
+    // The doc's lines 2, 1 and 4.
     let refused = token("aq-refused");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "stranger@elsewhere.example",
-        "support@vendor.example",
-        "Question",
-        &[&milter_pass("elsewhere.example")],
-        &refused,
-    );
+    let (ok, transcript) = doc_swaks(2, ports.smtp, &refused);
     assert!(ok, "Postfix queues first and accepts:\n{transcript}");
-    let accepted = token("aq-accepted");
-    let (ok, transcript) = swaks(
-        ports.smtp,
-        "alice@acme.example",
-        "support+acme@vendor.example",
-        "Import des tickets en erreur",
-        &[&milter_pass("acme.example")],
-        &accepted,
+    assert!(
+        transcript.contains("<-  250 2.0.0 Ok: queued as"),
+        "{transcript}"
     );
+    let accepted = token("aq-accepted");
+    let (ok, transcript) = doc_swaks(1, ports.smtp, &accepted);
     assert!(ok, "swaks:\n{transcript}");
 
     let delivered = sink.wait_for(&accepted).unwrap_or_else(|| {
@@ -382,12 +476,6 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
         )
     });
     assert_forwarded_by_supportgate(&delivered, "acme");
-    assert!(
-        postfix.maillog().contains("postfix/supportgate"),
-        "delivered to supportgate by the `supportgate` transport:\n{}",
-        postfix.maillog()
-    );
-
     let (record, _) = sg.wait_quarantined(&refused).unwrap_or_else(|| {
         panic!(
             "the refused message is not in the quarantine:\n{}\n{}",
@@ -395,11 +483,52 @@ fn after_queue_content_filter_forwards_and_keeps_refusals() {
             postfix.maillog()
         )
     });
-    assert_eq!(record["decision"]["reason"], "unknown-sender", "{record}");
+    assert_eq!(record["decision"]["reason"], "not-registered", "{record}");
     assert!(!sink.has(&refused), "the refused message reached the sink");
     // Postfix handed it over (250 from supportgate): no bounce, nothing deferred; and the
     // auto-reply left through the reinjection smtpd, not filtered again.
     assert_reply_delivered(&sink, &postfix, &sg, "stranger@elsewhere.example");
+
+    // Forged: the milter has no verdict for Grace, and the client's own "dmarc=pass" header
+    // with Postfix's authserv-id is gone before supportgate sees the message.
+    let forged = token("aq-forged");
+    let (ok, transcript) = doc_swaks(4, ports.smtp, &forged);
+    assert!(ok, "swaks:\n{transcript}");
+    let (record, message) = sg.wait_quarantined(&forged).unwrap_or_else(|| {
+        panic!(
+            "the forged message is not in the quarantine:\n{}\n{}",
+            sg.log(),
+            postfix.maillog()
+        )
+    });
+    assert_eq!(
+        record["decision"]["reason"], "unauthenticated-sender",
+        "{record}"
+    );
+    assert!(
+        !message.contains("dmarc=pass header.from=globex.example"),
+        "header_checks left the forged header:\n{message}"
+    );
+    assert!(!sink.has(&forged), "the forged message reached the sink");
+
+    assert_eq!(
+        reasons(&sg, 3),
+        ["not-registered", "accepted", "unauthenticated-sender"],
+        "{}",
+        sg.log()
+    );
+    // The doc's expected log lines.
+    let log = postfix.maillog();
+    let relay = format!("relay=127.0.0.1[127.0.0.1]:{}", ports.filter);
+    let sent_to_supportgate = log
+        .lines()
+        .filter(|l| {
+            l.contains("postfix/supportgate/smtp[")
+                && l.contains(&relay)
+                && l.contains("status=sent (250 2.0.0")
+        })
+        .count();
+    assert_eq!(sent_to_supportgate, 3, "{log}");
     // The accepted message and the auto-reply.
     assert_eq!(sink.messages().len(), 2, "{:?}", sink.messages());
     assert!(postfix.stop(), "Postfix did not stop");

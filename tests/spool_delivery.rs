@@ -28,9 +28,13 @@ fn spooled_gateway(port: u16) -> Gateway {
     })
 }
 
-/// Names of the files in a spool folder (`queue`, `tmp`, `delivered`).
+/// Names of the files in a spool folder (`tmp`); `queue`: the ids waiting in the spool (its
+/// segments, read as `queue list` reads them — there is no file per message any more).
 fn spool_files(gw: &Gateway, folder: &str) -> Vec<String> {
-    files(&gw.var("spool").join(folder))
+    match folder {
+        "queue" => gw.spooled(),
+        _ => files(&gw.var("spool").join(folder)),
+    }
 }
 
 fn files(dir: &Path) -> Vec<String> {

@@ -66,10 +66,6 @@ fn a_flapping_upstream_ends_in_the_quarantine_with_a_log_line_for_each_failure()
         gw.log()
     );
     assert!(refusing.received().iter().all(|r| !r.accepted));
-    poll(|| {
-        std::fs::read_dir(gw.var("spool").join("queue"))
-            .map_or(true, |mut d| d.next().is_none())
-            .then_some(())
-    })
-    .unwrap_or_else(|| panic!("still in the spool:\n{}", gw.log()));
+    poll(|| gw.spooled().is_empty().then_some(()))
+        .unwrap_or_else(|| panic!("still in the spool:\n{}", gw.log()));
 }

@@ -6,7 +6,7 @@
 mod gateway_support;
 
 use gateway_support::sink::{closed_port, Answer, Sink};
-use gateway_support::{message, poll, Gateway, Options};
+use gateway_support::{message, poll, spooled_in, Gateway, Options};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -94,7 +94,7 @@ fn a_full_spool_gives_452_leaves_no_partial_file_and_recovers_when_space_returns
         "partial file left: {:?}",
         files(&spool_path.join("tmp"))
     );
-    assert_eq!(files(&spool_path.join("queue")).len(), accepted);
+    assert_eq!(spooled_in(&spool_path).len(), accepted);
     let listed = gw.cli(&["queue", "list", "--json"]);
     assert!(listed.status.success(), "{listed:?}");
     assert_eq!(
@@ -107,7 +107,7 @@ fn a_full_spool_gives_452_leaves_no_partial_file_and_recovers_when_space_returns
     // Space comes back: the upstream returns, the spool drains, mail is accepted again.
     let sink = Sink::start_on(port, Answer::Accept);
     sink.wait_for(accepted);
-    poll(|| files(&spool_path.join("queue")).is_empty().then_some(()))
+    poll(|| spooled_in(&spool_path).is_empty().then_some(()))
         .unwrap_or_else(|| panic!("spool not drained:\n{}", gw.log()));
     let reply = gw.send("chloe@acme.example", &[ACME], &big_message(99));
     assert!(reply.starts_with("250 "), "{reply}\n{}", gw.log());

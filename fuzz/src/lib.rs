@@ -7,4 +7,6 @@ pub mod config_parser;
 pub mod data_reader;
 pub mod directory_parser;
 pub mod message_decision;
+pub mod milter_codec;
 pub mod smtp_session;
+pub mod spool_record;

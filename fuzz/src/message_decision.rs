@@ -108,8 +108,22 @@ pub fn check(input: &[u8]) {
             .map(|r| r.to_string())
             .collect(),
     };
-    let decision = engine.decide(&facts, &envelope, &auth, &NoMemory, NOW);
-    let again = engine.decide(&facts, &envelope, &auth, &NoMemory, NOW);
+    let decision = engine.decide(
+        &facts,
+        &envelope,
+        &auth,
+        &NoMemory,
+        &Default::default(),
+        NOW,
+    );
+    let again = engine.decide(
+        &facts,
+        &envelope,
+        &auth,
+        &NoMemory,
+        &Default::default(),
+        NOW,
+    );
     assert_eq!(
         decision, again,
         "the same message decided twice differently"

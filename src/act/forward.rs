@@ -2,7 +2,7 @@
 //! delivered in the background) when `[spool]` is on, else straight to the target before the
 //! final reply.
 
-use super::{Acted, Actor, AutoReply, Decided, Defer, Outcome, Received};
+use super::{Acted, Actor, AutoReply, Decided, Defer, Forwarding, Outcome, Received};
 use crate::delivery::headers::{forwarded_message, Trace};
 use crate::delivery::{DeliveryContext, DeliveryError, Parcel};
 use crate::metrics::TransportRole;
@@ -17,6 +17,10 @@ impl Actor {
         received: &Received,
         decided: &Decided,
     ) -> Acted {
+        if received.forwarding == Forwarding::Mta {
+            // The milter front stamps it (`stamp_fields`) and the MTA delivers it.
+            return self.acted(decided, Outcome::Passed);
+        }
         let date = crate::reply::rfc5322_date(received.received_at);
         let trace = Trace {
             hostname: &engine.config.server.hostname,
@@ -70,26 +74,20 @@ impl Actor {
         }
     }
 
-    /// Writes one entry to the spool (fsync'd) and wakes its delivery. On failure nothing
-    /// partial is left and the spool's disk error is counted.
+    /// Writes one entry to the spool; returns once the batch that carries it is fsync'd (its
+    /// delivery hears of it from the writer). On failure nothing partial is ever delivered
+    /// and the spool's disk error is counted.
     pub(super) async fn spool_store(
         &self,
         entry: SpoolEntry,
         bytes: Vec<u8>,
     ) -> Result<(), String> {
-        let spool = self.spool.spool.clone();
-        let stored = tokio::task::spawn_blocking(move || {
-            spool.create()?;
-            spool.store(&entry, &bytes)
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        let stored = match self.live_spool().await {
+            Ok(live) => live.store(entry, bytes).await,
+            Err(e) => Err(e),
+        };
         match stored {
-            Ok(()) => {
-                self.wake_spool_delivery();
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(e) => {
                 self.metrics.transport_error(TransportRole::Spool, false);
                 Err(e)

@@ -13,6 +13,16 @@ impl Actor {
         record: QuarantineRecord,
         bytes: Vec<u8>,
     ) -> Result<(), String> {
+        self.keep_with_reply(record, bytes, None).await
+    }
+
+    /// [`Actor::keep`], with the auto-reply composed for the message beside it.
+    async fn keep_with_reply(
+        &self,
+        record: QuarantineRecord,
+        bytes: Vec<u8>,
+        reply: Option<Vec<u8>>,
+    ) -> Result<(), String> {
         let quarantine = self.quarantine.clone();
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(quarantine.root())
@@ -21,7 +31,7 @@ impl Actor {
                 return Ok(());
             }
             quarantine
-                .store(&record, &bytes)
+                .store_with_reply(&record, &bytes, reply.as_deref())
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         })
@@ -38,8 +48,24 @@ impl Actor {
         note: &str,
         auto_reply: AutoReply,
     ) -> Acted {
+        self.keep_received_with_reply(received, decided, note, auto_reply, None)
+            .await
+    }
+
+    /// [`Actor::keep_received`], with the auto-reply about to be queued (its bytes).
+    pub(super) async fn keep_received_with_reply(
+        &self,
+        received: &Received,
+        decided: &Decided,
+        note: &str,
+        auto_reply: AutoReply,
+        reply: Option<Vec<u8>>,
+    ) -> Acted {
         let record = record_of(received, decided, note, &auto_reply);
-        match self.keep(record, received.bytes.clone()).await {
+        match self
+            .keep_with_reply(record, received.bytes.clone(), reply)
+            .await
+        {
             Ok(()) => Acted {
                 queue_id: decided.queue_id.clone(),
                 recipients: decided.recipients.clone(),

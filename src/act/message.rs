@@ -15,6 +15,15 @@ pub struct Client {
     pub tls: bool,
 }
 
+/// Who takes a forwarded message on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarding {
+    /// We deliver it to the ticket queue (`[queue] target`, through the spool): the SMTP front.
+    TicketQueue,
+    /// The MTA that asked us delivers it, with our header fields: the milter front.
+    Mta,
+}
+
 /// One message as received: bytes, envelope sender, facts and authentication, computed once
 /// for the whole transaction.
 #[derive(Debug, Clone)]
@@ -23,6 +32,7 @@ pub struct Received {
     /// None: the null reverse-path `<>`.
     pub mail_from: Option<String>,
     pub bytes: Vec<u8>,
+    pub forwarding: Forwarding,
     pub facts: MessageFacts,
     pub auth: AuthResult,
     /// Unix seconds.

@@ -3,7 +3,7 @@
 //! through the durable spool: tickets, auto-replies, notifications and releases.
 //!
 //! [`Actor::act`] takes one decision and returns a typed [`Acted`]; the fronts (the SMTP
-//! server, later a milter) map it to their protocol. Nothing here speaks SMTP to the client.
+//! server, the milter) map it to their protocol. Nothing here speaks SMTP to the client.
 
 mod budget;
 mod forward;
@@ -13,9 +13,11 @@ pub mod message;
 pub mod outcome;
 pub mod release;
 mod reply;
+pub mod retention;
+pub mod scheduler;
 pub mod spool_runner;
 
-pub use message::{Client, Decided, Received};
+pub use message::{Client, Decided, Forwarding, Received};
 pub use outcome::{Acted, AutoReply, Defer, Outcome};
 
 use crate::config::{Config, SpoolSettings};
@@ -25,18 +27,17 @@ use crate::pipeline::engine::Engine;
 use crate::policy::{Action, Reason, ReplyPlan};
 use crate::store::quarantine::Quarantine;
 use crate::store::reply_memory::ReplyMemory;
-use crate::store::spool::Spool;
-use std::sync::atomic::{AtomicBool, Ordering};
+use crate::store::sender_history::SenderHistoryStore;
+use crate::store::spool::LiveSpool;
 use std::sync::Arc;
 
 /// The spool as the act stage and its delivery share it.
 pub struct SpoolHandle {
-    pub spool: Spool,
     pub settings: SpoolSettings,
-    /// Wakes the spool delivery when something is spooled or `queue flush` asks.
-    wakeup: tokio::sync::Notify,
-    /// Set by `queue flush` (SIGUSR1): the next scan ignores the retry times.
-    flush: AtomicBool,
+    /// Opened (read, recovered) at the first use: by the delivery at start, or by a session.
+    live: tokio::sync::OnceCell<Arc<LiveSpool>>,
+    /// `queue flush` (SIGUSR1): everything is attempted now, whatever its retry time.
+    flush: tokio::sync::Notify,
 }
 
 /// Everything the act stage acts with. Built once at start (targets, folders and the spool
@@ -47,6 +48,8 @@ pub struct Actor {
     quarantine: Quarantine,
     spool: SpoolHandle,
     reply_memory: Arc<dyn ReplyMemory>,
+    /// The `mail-loop` counters; none: not counted (tests of the act stage alone).
+    sender_history: Option<Arc<dyn SenderHistoryStore>>,
     metrics: Arc<Metrics>,
     budget: budget::ReplyBudget,
 }
@@ -82,15 +85,25 @@ impl Actor {
             replies,
             quarantine: Quarantine::new(&config.quarantine_path),
             spool: SpoolHandle {
-                spool: Spool::new(&config.spool.path),
                 settings: config.spool.clone(),
-                wakeup: tokio::sync::Notify::new(),
-                flush: AtomicBool::new(false),
+                live: tokio::sync::OnceCell::new(),
+                flush: tokio::sync::Notify::new(),
             },
             reply_memory,
+            sender_history: None,
             metrics,
             budget: budget::ReplyBudget::default(),
         }
+    }
+
+    /// Counts senders for `mail-loop` in `store`.
+    pub fn with_sender_history(mut self, store: Arc<dyn SenderHistoryStore>) -> Actor {
+        self.sender_history = Some(store);
+        self
+    }
+
+    pub fn sender_history(&self) -> Option<&dyn SenderHistoryStore> {
+        self.sender_history.as_deref()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -101,15 +114,45 @@ impl Actor {
         self.reply_memory.as_ref()
     }
 
-    /// Asks the spool delivery to scan the spool now.
-    pub fn wake_spool_delivery(&self) {
-        self.spool.wakeup.notify_one();
+    /// `queue flush`: segments written by the command line are read, and everything in the
+    /// spool is attempted now, whatever its retry time.
+    pub fn flush_spool(&self) {
+        self.spool.flush.notify_one();
     }
 
-    /// `queue flush`: everything in the spool is attempted now, whatever its retry time.
-    pub fn flush_spool(&self) {
-        self.spool.flush.store(true, Ordering::SeqCst);
-        self.spool.wakeup.notify_one();
+    /// Reads the segments that a release or `queue delete` wrote beside the running server
+    /// (the console's releases), so that they go out now rather than at the next look.
+    pub async fn adopt_written_segments(&self) {
+        if let Ok(live) = self.live_spool().await {
+            live.adopt();
+        }
+    }
+
+    /// The spool, read and recovered at the first call (blocking work off the runtime).
+    pub async fn live_spool(&self) -> Result<Arc<LiveSpool>, String> {
+        self.spool
+            .live
+            .get_or_try_init(|| async {
+                let root = self.spool.settings.path.clone();
+                let opened = tokio::task::spawn_blocking(move || LiveSpool::open(&root))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                let live = Arc::new(opened);
+                let (waiting, _) = live.backlog();
+                tracing::info!(spool = %live.root().display(), waiting, "spool recovered; delivering what is waiting");
+                self.metrics.watch_spool(Arc::clone(&live));
+                Ok(live)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Everything written so far is on disk (at shutdown: the last markers).
+    pub async fn sync_spool(&self) {
+        if let Some(live) = self.spool.live.get() {
+            live.sync().await;
+        }
     }
 
     /// Acts on one decision. The message is safe (fsync'd somewhere) whenever the outcome

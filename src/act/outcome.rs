@@ -24,6 +24,8 @@ pub enum Outcome {
     Spooled,
     /// It is fsync'd in the quarantine.
     Quarantined,
+    /// The MTA that asked delivers it, with our header fields ([`super::Forwarding::Mta`]).
+    Passed,
     /// Refused in the session (`[actions]` says `reject`).
     Rejected(Reason),
     /// Not taken: the client keeps it and retries.
@@ -37,7 +39,7 @@ impl Outcome {
     pub fn is_safe(self) -> bool {
         matches!(
             self,
-            Outcome::Forwarded | Outcome::Spooled | Outcome::Quarantined
+            Outcome::Forwarded | Outcome::Spooled | Outcome::Quarantined | Outcome::Passed
         )
     }
 
@@ -47,6 +49,7 @@ impl Outcome {
             Outcome::Forwarded => "forwarded",
             Outcome::Spooled => "spooled",
             Outcome::Quarantined => "quarantined",
+            Outcome::Passed => "passed",
             Outcome::Rejected(_) => "rejected",
             Outcome::Deferred(_) => "deferred",
             Outcome::RefusedUpstream => "refused-upstream",

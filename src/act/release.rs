@@ -56,7 +56,7 @@ pub fn release(config: &Config, id: &str, by: &str, now: u64) -> Result<Released
     let spool = Spool::new(&config.spool.path);
     let entry = release_entry(&record, now);
     let bytes = released_message(config, &record, &message, by, now);
-    let stored = spool.create().and_then(|()| spool.store(&entry, &bytes));
+    let stored = spool.store(&entry, &bytes);
     if let Err(e) = stored {
         // Not queued: it does not count as released.
         let _ = quarantine.update(id, |record| {

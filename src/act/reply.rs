@@ -89,7 +89,13 @@ impl Actor {
             }
         };
         let kept = self
-            .keep_received(received, decided, "auto-reply queued", AutoReply::Queued)
+            .keep_received_with_reply(
+                received,
+                decided,
+                "auto-reply queued",
+                AutoReply::Queued,
+                Some(reply.bytes.clone()),
+            )
             .await;
         if !kept.outcome.is_safe() {
             // The client retries: neither the reply nor the notifications are owed yet.

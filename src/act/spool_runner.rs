@@ -1,124 +1,45 @@
-//! The spool delivery, started by `serve`: hands spooled messages to their target — tickets and
-//! releases to the ticket queue, auto-replies and notifications to `[replies] transport`.
+//! One spooled message's delivery, for the [`super::scheduler`]: tickets and releases to the
+//! ticket queue, auto-replies and notifications to `[replies] transport`.
 //!
-//! At start everything left in `queue/` is attempted at once (recovery after a crash), as after
-//! `queue flush`. Then it scans the spool when something is spooled, when `queue flush` signals
-//! (SIGUSR1), and at least every [`RESCAN`]. Success: the entry is marked delivered, then
-//! removed, and the quarantine record of a reply or release says so. A temporary failure: the
-//! next attempt follows `[spool] retry_schedule`. A permanent refusal or `[spool] max_age`: a
-//! ticket goes to the quarantine with the upstream's last answer (never dropped); a reply is
-//! given up, logged, counted and recorded as `failed: <answer>` in its message's record.
+//! Success: the message is marked done, and the quarantine record of a reply or release says
+//! so. A temporary failure: the next attempt follows `[spool] retry_schedule`. A permanent
+//! refusal or `[spool] max_age`: a ticket goes to the quarantine with the upstream's last
+//! answer (never dropped); a reply is given up, logged, counted and recorded as
+//! `failed: <answer>` in its message's record.
 
 use super::Actor;
 use crate::delivery::{DeliveryContext, DeliveryError, Parcel, Target};
 use crate::metrics::TransportRole;
 use crate::store::quarantine::{QuarantineError, QuarantineRecord};
-use crate::store::spool::{Purpose, SpoolEntry, SpoolError};
-use std::collections::HashSet;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use crate::store::spool::{LiveSpool, MessageKey, Purpose, RetryState, SpoolEntry};
+use std::sync::Arc;
 
-/// Deliveries in flight at once.
-pub const CONCURRENCY: usize = 8;
-/// The longest wait between two scans (picks up `queue flush` without a signal).
-pub const RESCAN: Duration = Duration::from_secs(5);
-
-/// Runs until the process stops.
-pub async fn run(actor: Arc<Actor>) {
-    let spool = actor.spool.spool.clone();
-    let recovered = {
-        let spool = spool.clone();
-        tokio::task::spawn_blocking(move || spool.recover()).await
-    };
-    match recovered {
-        Ok(Ok(partial)) => {
-            let waiting = spool.list().map_or(0, |l| l.len());
-            tracing::info!(spool = %spool.root().display(), waiting, partial_removed = partial, "spool recovered; delivering what is waiting");
-        }
-        Ok(Err(e)) => tracing::error!(error = %e, "spool recovery failed; will retry at each scan"),
-        Err(e) => tracing::error!(error = %e, "spool recovery task failed"),
-    }
-    let permits = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
-    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
-    actor.flush_spool();
-    loop {
-        let flush = actor.spool.flush.swap(false, Ordering::SeqCst);
-        let (due, wait) = actor.due_entries(flush).await;
-        for entry in due {
-            if !lock(&in_flight).insert(entry.id.clone()) {
-                continue;
-            }
-            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-                return;
-            };
-            let (actor, in_flight) = (Arc::clone(&actor), Arc::clone(&in_flight));
-            tokio::spawn(async move {
-                let id = entry.id.clone();
-                actor.deliver_one(entry).await;
-                lock(&in_flight).remove(&id);
-                drop(permit);
-                // A finished delivery may leave others due: look again soon.
-                actor.wake_spool_delivery();
-            });
-        }
-        tokio::select! {
-            _ = actor.spool.wakeup.notified() => {}
-            _ = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub use super::scheduler::{ADOPT_EVERY, CONCURRENCY};
 
 impl Actor {
     /// Delivers everything due now, one after the other (`flush`: whatever its retry time);
-    /// returns how many entries were attempted. For tests and tools; `serve` runs [`run`].
+    /// returns how many messages were attempted. For tests and tools; `serve` runs
+    /// [`super::scheduler::run`].
     pub async fn deliver_waiting(&self, flush: bool) -> usize {
-        let (due, _) = self.due_entries(flush).await;
-        let count = due.len();
-        for entry in due {
-            self.deliver_one(entry).await;
+        let Ok(live) = self.live_spool().await else {
+            return 0;
+        };
+        let now = super::unix_now();
+        let due: Vec<String> = live
+            .waiting_entries()
+            .into_iter()
+            .filter(|e| flush || e.next_attempt <= now)
+            .map(|e| e.id)
+            .collect();
+        for id in &due {
+            self.deliver_id(id).await;
         }
-        count
+        due.len()
     }
 
-    /// The entries due now, and how long until the next one is.
-    async fn due_entries(&self, flush: bool) -> (Vec<SpoolEntry>, Duration) {
-        let now = super::unix_now();
-        let listed = {
-            let spool = self.spool.spool.clone();
-            tokio::task::spawn_blocking(move || spool.list()).await
-        };
-        let entries = match listed {
-            Ok(Ok(entries)) => entries,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "spool not readable");
-                Vec::new()
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "spool scan task failed");
-                Vec::new()
-            }
-        };
-        let mut wait = RESCAN;
-        let mut due = Vec::new();
-        for entry in entries {
-            match entry {
-                Ok(entry) if !flush && entry.next_attempt > now => {
-                    wait = wait.min(Duration::from_secs(entry.next_attempt - now));
-                }
-                Ok(entry) => due.push(entry),
-                // Delivered or deleted between the listing and the read: nothing is wrong.
-                Err(SpoolError::NotFound(_)) => {}
-                Err(e) => tracing::error!(error = %e, "damaged spool entry left in place"),
-            }
-        }
-        (due, wait)
+    /// How many messages wait in the spool.
+    pub async fn spool_waiting(&self) -> usize {
+        self.live_spool().await.map_or(0, |live| live.backlog().0)
     }
 
     fn target_for(&self, purpose: &Purpose) -> (&dyn Target, TransportRole) {
@@ -129,24 +50,38 @@ impl Actor {
         }
     }
 
-    async fn deliver_one(&self, entry: SpoolEntry) {
-        let id = entry.id.clone();
+    /// Attempts waiting message `id` once; returns when it is due again, if it still waits.
+    pub(super) async fn deliver_id(&self, id: &str) -> Option<u64> {
+        let live = self.live_spool().await.ok()?;
+        // Delivered, deleted (`queue delete`) or given up meanwhile: nothing to do.
+        let (key, stored) = live.waiting(id)?;
         let read = {
-            let spool = self.spool.spool.clone();
-            tokio::task::spawn_blocking(move || spool.read(&id)).await
+            let (live, key) = (Arc::clone(&live), key.clone());
+            tokio::task::spawn_blocking(move || live.read_bytes(&key, stored.at)).await
         };
-        let (mut entry, bytes) = match read {
-            Ok(Ok(read)) => read,
-            // Deleted meanwhile (`queue delete`) or unreadable: nothing to deliver now.
+        let bytes = match read {
+            Ok(Ok(bytes)) => bytes,
             Ok(Err(e)) => {
-                tracing::warn!(queue_id = %entry.id, error = %e, "spool entry not readable; skipped");
-                return;
+                // Its segment went with the message's last marker: nothing waits any more.
+                live.waiting(id)?;
+                tracing::error!(queue_id = %id, error = %e, "spool: message not readable; will retry");
+                return Some(super::unix_now() + self.spool.settings.retry_delay(1).as_secs());
             }
             Err(e) => {
-                tracing::error!(queue_id = %entry.id, error = %e, "spool read task failed");
-                return;
+                tracing::error!(queue_id = %id, error = %e, "spool read task failed");
+                return Some(super::unix_now() + self.spool.settings.retry_delay(1).as_secs());
             }
         };
+        self.attempt(&live, key, stored.entry, bytes).await
+    }
+
+    async fn attempt(
+        &self,
+        live: &LiveSpool,
+        key: MessageKey,
+        mut entry: SpoolEntry,
+        bytes: Vec<u8>,
+    ) -> Option<u64> {
         let context = DeliveryContext {
             queue_id: match &entry.purpose {
                 Purpose::Release { quarantine_id } => quarantine_id.clone(),
@@ -185,38 +120,24 @@ impl Actor {
             Ok(()) => {
                 // The record first: once the entry leaves the spool, its fate is written.
                 self.record_fate(&entry.purpose, None).await;
-                let spool = self.spool.spool.clone();
-                let id = entry.id.clone();
-                match tokio::task::spawn_blocking(move || spool.mark_delivered(&id)).await {
-                    Ok(Ok(())) => {
-                        tracing::info!(queue_id = %entry.id, kind, target, attempts = entry.attempts, age_seconds = age, "{delivered}")
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(queue_id = %entry.id, kind, target, error = %e, "spool: delivered, but not removed from the spool; may be delivered again")
-                    }
-                    Err(e) => {
-                        tracing::error!(queue_id = %entry.id, error = %e, "spool task failed")
-                    }
-                }
+                live.mark_done(&key);
+                self.metrics.spool_delivery("delivered");
+                tracing::info!(queue_id = %entry.id, kind, target, attempts = entry.attempts, age_seconds = age, "{delivered}");
+                None
             }
             Err(DeliveryError::Temporary(why)) if age < self.spool.settings.max_age.as_secs() => {
                 self.metrics.transport_error(role, false);
+                self.metrics.spool_delivery("deferred");
                 let delay = self.spool.settings.retry_delay(entry.attempts);
-                entry.next_attempt = super::unix_now() + delay.as_secs();
-                entry.last_answer = Some(why.clone());
-                let (attempts, queue_id) = (entry.attempts, entry.id.clone());
-                let spool = self.spool.spool.clone();
-                match tokio::task::spawn_blocking(move || spool.update(&entry)).await {
-                    Ok(Ok(())) => {
-                        tracing::warn!(queue_id = %queue_id, kind, target, attempts, retry_in_seconds = delay.as_secs(), error = %why, "{unavailable}")
-                    }
-                    Ok(Err(e)) => {
-                        tracing::error!(queue_id = %queue_id, error = %e, "spool: retry not recorded; will retry at the next scan")
-                    }
-                    Err(e) => {
-                        tracing::error!(queue_id = %queue_id, error = %e, "spool task failed")
-                    }
-                }
+                let next_attempt = super::unix_now() + delay.as_secs();
+                live.record_attempt(RetryState {
+                    key,
+                    attempts: entry.attempts,
+                    next_attempt,
+                    last_answer: Some(why.clone()),
+                });
+                tracing::warn!(queue_id = %entry.id, kind, target, attempts = entry.attempts, retry_in_seconds = delay.as_secs(), error = %why, "{unavailable}");
+                Some(next_attempt)
             }
             Err(error) => {
                 self.metrics.transport_error(role, !error.is_temporary());
@@ -232,9 +153,13 @@ impl Actor {
                 match entry.purpose {
                     Purpose::Ticket => {
                         let note = ticket_note(&error, entry.attempts);
-                        self.quarantine_ticket(entry, bytes, note, target).await
+                        self.quarantine_ticket(live, key, entry, bytes, note, target)
+                            .await
                     }
-                    _ => self.give_up(entry, why, target).await,
+                    _ => {
+                        self.give_up(live, &key, entry, why, target).await;
+                        None
+                    }
                 }
             }
         }
@@ -272,26 +197,33 @@ impl Actor {
 
     /// A reply, notification or release that can never be delivered: removed from the spool,
     /// logged, counted, and its fate written to its message's record.
-    async fn give_up(&self, entry: SpoolEntry, why: String, target: String) {
+    async fn give_up(
+        &self,
+        live: &LiveSpool,
+        key: &MessageKey,
+        entry: SpoolEntry,
+        why: String,
+        target: String,
+    ) {
         let kind = entry.purpose.as_str();
         tracing::error!(queue_id = %entry.id, kind, target, attempts = entry.attempts, reason = %why, "spool: not deliverable; given up");
         self.record_fate(&entry.purpose, Some(&why)).await;
-        let spool = self.spool.spool.clone();
-        let id = entry.id.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || spool.remove(&id)).await {
-            tracing::error!(queue_id = %entry.id, error = %e, "spool: given-up entry not removed");
-        }
+        live.mark_done(key);
+        self.metrics.spool_delivery("failed");
     }
 
     /// Moves a ticket that cannot be delivered from the spool to the quarantine (stored first,
-    /// then removed from the spool: a crash in between leaves it in both, never in neither).
+    /// then done in the spool: a crash in between leaves it in both, never in neither).
+    /// Returns when it is due again if the quarantine could not take it.
     async fn quarantine_ticket(
         &self,
+        live: &LiveSpool,
+        key: MessageKey,
         entry: SpoolEntry,
         bytes: Vec<u8>,
         note: String,
         target: String,
-    ) {
+    ) -> Option<u64> {
         let record = QuarantineRecord {
             id: entry.id.clone(),
             received_at: entry.received_at,
@@ -309,35 +241,26 @@ impl Actor {
             released: None,
             release_attempts: Vec::new(),
         };
-        let kept = self.keep(record, bytes).await;
-        let spool = self.spool.spool.clone();
-        let id = entry.id.clone();
-        let removed = match kept {
-            Ok(()) => tokio::task::spawn_blocking(move || spool.remove(&id))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string())),
-            Err(e) => Err(e),
-        };
-        match removed {
+        match self.keep(record, bytes).await {
             Ok(()) => {
-                tracing::warn!(queue_id = %entry.id, target, attempts = entry.attempts, reason = %note, "spool: not deliverable; moved to the quarantine")
+                live.mark_done(&key);
+                self.metrics.spool_delivery("quarantined");
+                tracing::warn!(queue_id = %entry.id, target, attempts = entry.attempts, reason = %note, "spool: not deliverable; moved to the quarantine");
+                None
             }
             Err(e) => {
+                // Tried again after the schedule's next delay.
                 tracing::error!(queue_id = %entry.id, target, error = %e, reason = %note, "spool: not deliverable and not quarantined; stays in the spool");
-                self.postpone(entry).await;
+                let next_attempt =
+                    super::unix_now() + self.spool.settings.retry_delay(entry.attempts).as_secs();
+                live.record_attempt(RetryState {
+                    key,
+                    attempts: entry.attempts,
+                    next_attempt,
+                    last_answer: entry.last_answer,
+                });
+                Some(next_attempt)
             }
-        }
-    }
-
-    /// The quarantine could not take it: tried again after the schedule's next delay.
-    async fn postpone(&self, mut entry: SpoolEntry) {
-        entry.next_attempt =
-            super::unix_now() + self.spool.settings.retry_delay(entry.attempts).as_secs();
-        let queue_id = entry.id.clone();
-        let spool = self.spool.spool.clone();
-        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || spool.update(&entry)).await {
-            tracing::error!(queue_id = %queue_id, error = %e, "spool: next attempt not recorded");
         }
     }
 }

@@ -82,6 +82,8 @@ fn transaction(from: &str, rcpt: &str, subject: &str) -> Transaction {
         mail_from: Some(from.to_string()),
         recipients: vec![rcpt.to_string()],
         bytes: bytes.into_bytes(),
+        forwarding: crate::act::Forwarding::TicketQueue,
+        others_served: false,
     }
 }
 
@@ -169,7 +171,7 @@ fn forward_through_spool_then_delivery_maps_every_queue_answer() {
         );
         assert_eq!(rt.block_on(bench.actor.deliver_waiting(true)), 1);
         assert_eq!(bench.queue.attempts().len(), 1);
-        let left = bench.actor.spool.spool.list().unwrap().len();
+        let left = rt.block_on(bench.actor.spool_waiting());
         assert_eq!(
             (left, bench.quarantine.count()),
             (waiting, kept),
@@ -214,7 +216,7 @@ fn reply_is_queued_then_recorded_for_every_transport_answer() {
             assert!(sent[0].text().contains("Auto-Submitted: auto-replied"));
             let record = bench.quarantine.record(&decided.queue_id).unwrap();
             assert_eq!(record.decision.reply, reply, "spool {spool}, {answer:?}");
-            assert_eq!(bench.actor.spool.spool.list().unwrap().len(), waiting);
+            assert_eq!(rt.block_on(bench.actor.spool_waiting()), waiting);
             assert!(
                 bench.queue.attempts().is_empty(),
                 "refused mail never reaches the queue"

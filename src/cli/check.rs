@@ -38,6 +38,13 @@ pub struct CheckArgs {
     /// With --auth: the EHLO name (SPF's HELO identity when MAIL FROM is null).
     #[arg(long, requires = "auth")]
     helo: Option<String>,
+    /// `check` keeps no sender history: it assumes the sender sent nothing else within
+    /// `[limits] sender_window`. This says it sent N messages before this one (mail-loop).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    sender_recent: u32,
+    /// Assume this Message-ID already came from this sender within the window (mail-loop).
+    #[arg(long)]
+    repeated_message_id: bool,
     /// The message file (RFC 5322, as received).
     file: PathBuf,
 }
@@ -144,13 +151,21 @@ pub fn run(args: CheckArgs) -> ExitCode {
         engine.authenticate_offline(&facts, args.assume_authenticated)
     };
     let now = crate::act::unix_now();
+    let history = crate::policy::SenderHistory {
+        recent_messages: args.sender_recent,
+        repeated_message_id: args.repeated_message_id,
+        blocked_until: None,
+    };
     let decided = crate::pipeline::decide_each_account(
         &engine,
         &facts,
         envelope.mail_from.as_deref(),
         &auth,
-        &NoReplyMemory,
-        now,
+        &crate::pipeline::DecisionState {
+            reply_memory: &NoReplyMemory,
+            sender_history: &history,
+            now,
+        },
         envelope.recipients.clone(),
     );
     let several = decided.len() > 1;

@@ -1,6 +1,8 @@
 //! `supportgate config check`: every problem with file, key and reason; or a one-line summary.
 //!
-//! Besides what `Config::load` validates, each listener (`server.listen`, `metrics.listen`) is
+//! Besides what `Config::load` validates, the `[server.tls]` certificate and key are loaded as
+//! `serve` loads them, and each listener (`server.listen`, `metrics.listen`, a
+//! TCP `milter.listen`) is
 //! bound for a moment, as `serve` would bind it: an address this host does not have, or a
 //! port another program holds, is a problem (`cannot listen on X: …`). Two cases are notes
 //! on stderr that leave the exit code 0: a port below 1024 without the privilege to bind it
@@ -37,7 +39,8 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let (problems, notes) = try_listeners(&config);
+    let (mut problems, notes) = try_listeners(&config);
+    problems.extend(try_tls(&config));
     if !problems.is_empty() {
         return refuse(path, &problems, &notes);
     }
@@ -82,7 +85,11 @@ fn try_listeners(config: &Config) -> (Vec<ConfigProblem>, Vec<String>) {
         .listen
         .iter()
         .map(|&a| ("server.listen", a))
-        .chain(config.metrics_listen.map(|a| ("metrics.listen", a)));
+        .chain(config.metrics_listen.map(|a| ("metrics.listen", a)))
+        .chain(match &config.milter.listen {
+            Some(crate::milter::MilterAddress::Inet(a)) => Some(("milter.listen", *a)),
+            _ => None,
+        });
     let (mut problems, mut notes) = (Vec::new(), Vec::new());
     for (key, address) in listeners {
         match try_bind(address, running) {
@@ -96,6 +103,26 @@ fn try_listeners(config: &Config) -> (Vec<ConfigProblem>, Vec<String>) {
         }
     }
     (problems, notes)
+}
+
+/// Loads `[server.tls]` as `serve` would: a certificate or key that does not parse, or a pair
+/// that does not match, is a problem naming the files.
+fn try_tls(config: &Config) -> Option<ConfigProblem> {
+    let (certificate, key) = config.server.tls.as_ref()?;
+    let error = crate::smtp::load_tls_config(certificate, key).err()?;
+    let message = match error {
+        crate::smtp::TlsError::Rustls(e) => format!(
+            "certificate {} and key {} do not load together: {e}",
+            certificate.display(),
+            key.display()
+        ),
+        other => other.to_string(),
+    };
+    Some(ConfigProblem {
+        file: config.path.display().to_string(),
+        key: "server.tls".into(),
+        message,
+    })
 }
 
 enum Tried {

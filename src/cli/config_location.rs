@@ -27,6 +27,17 @@ pub struct ConfigArg {
 }
 
 impl ConfigArg {
+    /// The configuration, or (its problems printed, one a line) the exit code of unusable
+    /// input.
+    pub fn load_or_exit(&self) -> Result<crate::config::Config, std::process::ExitCode> {
+        self.locate().load().map_err(|problems| {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            std::process::ExitCode::from(super::EXIT_UNUSABLE)
+        })
+    }
+
     /// The file to read, from this process's flag, environment and working directory.
     pub fn locate(&self) -> ConfigLocation {
         locate(self.config.clone(), std::env::var_os(CONFIG_ENV), |p| {

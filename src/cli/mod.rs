@@ -4,6 +4,7 @@
 mod check;
 mod config_check;
 pub mod config_location;
+mod console;
 mod directory_lint;
 mod directory_reload;
 mod generate;
@@ -64,6 +65,9 @@ enum Command {
         after_help = "Examples:\n  supportgate queue list\n  supportgate queue flush\n  supportgate queue delete 0067A1B2C3D4E5F6"
     )]
     Queue(queue::QueueArgs),
+    /// The web console for support staff: set a user's password.
+    #[command(after_help = "Example:\n  supportgate console passwd jdoe")]
+    Console(console::ConsoleArgs),
     /// Write the manual page or shell completions (for packaging).
     #[command(subcommand, hide = true)]
     Generate(generate::GenerateCommand),
@@ -154,6 +158,7 @@ pub fn run() -> ExitCode {
         }
         Command::Quarantine(args) => quarantine::run(args),
         Command::Queue(args) => queue::run(args),
+        Command::Console(args) => console::run(args),
         Command::Generate(command) => generate::run(command),
     }
 }

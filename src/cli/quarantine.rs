@@ -66,14 +66,9 @@ fn fail(error: &QuarantineError) -> ExitCode {
 }
 
 pub fn run(args: QuarantineArgs) -> ExitCode {
-    let config = match args.config.locate().load() {
+    let config = match args.config.load_or_exit() {
         Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            return ExitCode::from(super::EXIT_UNUSABLE);
-        }
+        Err(code) => return code,
     };
     let quarantine = Quarantine::new(&config.quarantine_path);
     match args.command {
@@ -81,7 +76,13 @@ pub fn run(args: QuarantineArgs) -> ExitCode {
             reason,
             since,
             json,
-        } => list(&quarantine, reason, since, json),
+        } => list(
+            &quarantine,
+            config.quarantine_retention,
+            reason,
+            since,
+            json,
+        ),
         QuarantineCommand::Show { id } => show(&quarantine, &id),
         QuarantineCommand::Release { id, by } => release(&config, &id, &by),
         QuarantineCommand::Delete { id } => match quarantine.delete(&id) {
@@ -96,6 +97,7 @@ pub fn run(args: QuarantineArgs) -> ExitCode {
 
 fn list(
     quarantine: &Quarantine,
+    retention: std::time::Duration,
     reason: Option<String>,
     since: Option<String>,
     json: bool,
@@ -126,10 +128,13 @@ fn list(
         Ok(records) => records,
         Err(e) => return fail(&e),
     };
+    // Past `[quarantine] retention` a message is as good as purged (the server purges hourly).
+    let oldest = crate::act::unix_now().saturating_sub(retention.as_secs());
     let keep = |record: &QuarantineRecord| {
-        reason
-            .as_deref()
-            .is_none_or(|r| r == record.decision.reason)
+        record.received_at >= oldest
+            && reason
+                .as_deref()
+                .is_none_or(|r| r == record.decision.reason)
             && since.is_none_or(|s| record.received_at >= s)
     };
     super::output::list_records("quarantine", records, keep, json, summary_line)

@@ -31,7 +31,9 @@ enum QueueCommand {
     /// Ask the running server (`[server] pid_file`, SIGUSR1) to attempt everything now.
     #[command(after_help = "Example:\n  supportgate queue flush")]
     Flush,
-    /// Delete a waiting message for good (it is not delivered).
+    /// Delete a waiting message for good (it is not delivered). A running server reads the
+    /// deletion within 5 seconds (at once with `queue flush`); one already on its way to the
+    /// ticket queue may still arrive.
     #[command(after_help = "Example:\n  supportgate queue delete 0067A1B2C3D4E5F6")]
     Delete { id: String },
 }
@@ -45,14 +47,9 @@ fn fail(error: &SpoolError) -> ExitCode {
 }
 
 pub fn run(args: QueueArgs) -> ExitCode {
-    let config = match args.config.locate().load() {
+    let config = match args.config.load_or_exit() {
         Ok(config) => config,
-        Err(problems) => {
-            for problem in &problems {
-                eprintln!("{problem}");
-            }
-            return ExitCode::from(super::EXIT_UNUSABLE);
-        }
+        Err(code) => return code,
     };
     let spool = Spool::new(&config.spool.path);
     match args.command {
@@ -94,6 +91,7 @@ fn list(config: &Config, spool: &Spool, json: bool) -> ExitCode {
         println!("{}", empty_spool(config));
         return ExitCode::SUCCESS;
     }
+    let entries = entries.into_iter().map(Ok::<_, SpoolError>);
     super::output::list_records("queue", entries, |_| true, json, summary_line)
 }
 

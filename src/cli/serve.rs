@@ -1,11 +1,14 @@
 //! `supportgate serve`: the SMTP gateway. Stops on SIGTERM or SIGINT (finishing sessions
 //! within `[server] shutdown_grace`); re-reads configuration, directory, templates and the TLS
 //! certificate on SIGHUP (`reload`; listeners, limits, transports, the quarantine folder and
-//! the metrics address stay as they were at start). Under systemd: listeners from socket activation, `READY=1` once listening,
+//! the metrics address stay as they were at start). Under systemd: listeners from socket activation (the one named `milter` for the milter
+//! front), `READY=1` once listening,
 //! `STOPPING=1` on shutdown, the watchdog if `WatchdogSec=` is set. The spool delivery runs
 //! beside the sessions (tickets with `[spool]` on; replies, notifications and releases always);
 //! SIGUSR1 makes it attempt everything at once (`supportgate queue flush`). The reply memory
-//! is pruned at start and hourly.
+//! is pruned at start and hourly, and so is the quarantine (`[quarantine] retention`); the
+//! sender history (`mail-loop`) every minute, and blocks that are over are ended within a
+//! second. With `[console] listen`, the web console for support staff is served too.
 
 use crate::act::Actor;
 use crate::config::Config;
@@ -14,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
 use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
+use crate::store::sender_history::{RedbSenderHistory, SenderHistoryStore};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,6 +111,7 @@ pub fn server_config(config: &Config) -> Result<ServerConfig, String> {
         bare_line_endings: s.bare_line_endings,
         shutdown_grace: s.shutdown_grace,
         events: Arc::new(smtp::NoEvents),
+        xforward_from: s.xforward_from.clone(),
     })
 }
 
@@ -114,7 +119,7 @@ async fn serve(
     args: ServeArgs,
     config_path: PathBuf,
     engine: Engine,
-    activated: Vec<std::net::TcpListener>,
+    activated: crate::systemd::ActivatedListeners,
 ) -> Result<(), String> {
     // Before any listener is bound: a client (or a test) that sees the port open may send
     // SIGTERM at once, and the default action would kill the process mid-start.
@@ -131,7 +136,7 @@ async fn serve(
         args.listen.clone()
     };
     let mut listeners = Vec::with_capacity(addresses.len());
-    for listener in activated {
+    for listener in activated.smtp {
         let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| format!("socket activation: {e}"))?;
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening (socket activation)");
@@ -148,12 +153,20 @@ async fn serve(
         tracing::info!(address = %listener.local_addr().map_err(|e| e.to_string())?, "listening");
         listeners.push(listener);
     }
-    let (stop_metrics, metrics_stopped) = tokio::sync::watch::channel(false);
+    let milter = milter_listeners(&config, activated.milter)?;
+    let (stop_http, http_stopped) = tokio::sync::watch::channel(false);
+    let console_listener = match &config.console {
+        Some(console) => Some(
+            bind(console.listen)
+                .map_err(|e| format!("console.listen: cannot listen on {}: {e}", console.listen))?,
+        ),
+        None => None,
+    };
     if let Some(address) = config.metrics_listen {
         let listener = bind(address)
             .map_err(|e| format!("metrics.listen: cannot listen on {address}: {e}"))?;
         tracing::info!(address = %address, "metrics on http://{address}/metrics");
-        let mut stopped = metrics_stopped.clone();
+        let mut stopped = http_stopped.clone();
         tokio::spawn(crate::metrics::http::serve(
             listener,
             Arc::clone(&metrics),
@@ -178,11 +191,19 @@ async fn serve(
     }
     let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
     metrics.watch_reply_memory(Arc::clone(&memory));
-    let actor = Arc::new(Actor::new(
-        &config,
-        Arc::clone(&memory),
+    let history: Arc<dyn SenderHistoryStore> = Arc::new(
+        RedbSenderHistory::open(&config.sender_limits.path)
+            .map_err(|e| format!("sender_history.path: {e}"))?,
+    );
+    let actor = Arc::new(
+        Actor::new(&config, Arc::clone(&memory), Arc::clone(&metrics))?
+            .with_sender_history(Arc::clone(&history)),
+    );
+    tokio::spawn(crate::pipeline::loop_guard::sweep(
+        history,
         Arc::clone(&metrics),
-    )?);
+        config.sender_limits.window.as_secs(),
+    ));
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
     let directory_resync = follow_directory(&config, &gateway, &metrics);
     tokio::spawn(super::reload::reload_on_sighup(
@@ -194,8 +215,16 @@ async fn serve(
     ));
     // Always: auto-replies, notifications and releases go through the spool even when
     // forwarded mail does not (`[spool] enabled = false`).
-    tokio::spawn(crate::act::spool_runner::run(Arc::clone(&actor)));
+    tokio::spawn(crate::act::scheduler::run(Arc::clone(&actor)));
     tokio::spawn(flush_on_sigusr1(Arc::clone(&actor)));
+    tokio::spawn(crate::act::retention::run(
+        crate::store::quarantine::Quarantine::new(&config.quarantine_path),
+        config.quarantine_retention,
+        Arc::clone(&metrics),
+    ));
+    if let Some(listener) = console_listener {
+        crate::console::server::spawn(&config, Arc::clone(&actor), listener, http_stopped.clone())?;
+    }
     tokio::spawn(prune_reply_memory(
         memory,
         config.replies.interval,
@@ -217,14 +246,32 @@ async fn serve(
         .map(super::pid_file::PidFile::write)
         .transpose()?;
     crate::systemd::notify_or_log("READY=1\nSTATUS=accepting mail");
-    let shutdown = async {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
         stop_signals.wait().await;
         crate::systemd::notify_or_log("STOPPING=1\nSTATUS=finishing sessions");
+        stop.send_replace(true);
+    });
+    let when_stopped = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
     };
-    smtp::run(listeners, server, gateway, shutdown)
-        .await
-        .map_err(|e| e.to_string())?;
-    stop_metrics.send_replace(true);
+    let milter_front = async {
+        if !milter.is_empty() {
+            let limits = milter_limits(&config);
+            crate::milter::run(milter, limits, Arc::clone(&gateway), when_stopped()).await;
+        }
+    };
+    let (served, ()) = tokio::join!(
+        smtp::run(listeners, server, Arc::clone(&gateway), when_stopped()),
+        milter_front
+    );
+    served.map_err(|e| e.to_string())?;
+    // The last `done` markers on disk: a clean stop re-delivers nothing.
+    actor.sync_spool().await;
+    stop_http.send_replace(true);
     drop(pid_file);
     tracing::info!("supportgate stopped");
     Ok(())
@@ -254,6 +301,49 @@ fn follow_directory(
             ));
             Some(resync)
         }
+    }
+}
+
+/// The milter front's listeners: those systemd passed named `milter` (then systemd owns the
+/// address, and `[milter] listen` is not bound), else `[milter] listen` if set.
+fn milter_listeners(
+    config: &Config,
+    activated: Vec<crate::systemd::ActivatedMilter>,
+) -> Result<Vec<crate::milter::MilterListener>, String> {
+    use crate::milter::MilterListener;
+    use crate::systemd::ActivatedMilter;
+    let mut listeners = Vec::with_capacity(activated.len().max(1));
+    for listener in activated {
+        let listener = match listener {
+            ActivatedMilter::Tcp(l) => MilterListener::inherited_tcp(l),
+            ActivatedMilter::Unix(l) => MilterListener::inherited_unix(l),
+        }
+        .map_err(|e| format!("socket activation (milter): {e}"))?;
+        tracing::info!(address = %listener.address(), "milter listening (socket activation)");
+        listeners.push(listener);
+    }
+    if let (true, Some(address)) = (listeners.is_empty(), &config.milter.listen) {
+        let listener = crate::milter::bind(address)
+            .map_err(|e| format!("milter.listen: cannot listen on {address}: {e}"))?;
+        tracing::info!(address = %address, "milter listening");
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// The milter front's bounds: its own `[milter]` keys, and `[server]`'s message limits.
+fn milter_limits(config: &Config) -> crate::milter::MilterLimits {
+    let s = &config.server;
+    crate::milter::MilterLimits {
+        max_frame: crate::milter::MAX_FRAME,
+        max_message_size: s.max_message_size as usize,
+        max_header_size: s.max_header_size as usize,
+        max_header_count: s.max_header_count as usize,
+        max_recipients: s.max_recipients as usize,
+        max_macros: 64,
+        max_connections: config.milter.max_connections as usize,
+        idle_timeout: config.milter.idle_timeout,
+        shutdown_grace: s.shutdown_grace,
     }
 }
 
@@ -352,7 +442,7 @@ async fn prune_reply_memory(
 async fn flush_on_sigusr1(gateway: Arc<Actor>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
-        tracing::warn!("cannot watch SIGUSR1: queue flush waits for the next scan");
+        tracing::warn!("cannot watch SIGUSR1: queue flush waits for the next retry");
         return;
     };
     while usr1.recv().await.is_some() {

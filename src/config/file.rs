@@ -23,8 +23,13 @@ pub struct ConfigFile {
     pub reply_memory: ReplyMemoryFile,
     pub actions: BTreeMap<String, String>,
     pub category: Vec<CategoryFile>,
+    pub lists: super::suspension::ListsFile,
+    pub limits: super::suspension::LimitsFile,
+    pub sender_history: super::suspension::SenderHistoryFile,
     pub log: LogFile,
     pub metrics: MetricsFile,
+    pub milter: super::milter::MilterFile,
+    pub console: ConsoleFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +50,7 @@ pub struct ServerFile {
     pub bare_line_endings: String,
     pub shutdown_grace: String,
     pub pid_file: Option<String>,
+    pub xforward_from: Vec<String>,
     pub timeouts: TimeoutsFile,
     pub tls: Option<TlsFile>,
 }
@@ -69,6 +75,7 @@ impl Default for ServerFile {
             bare_line_endings: "reject".into(),
             shutdown_grace: format_duration(DEFAULT_SHUTDOWN_GRACE),
             pid_file: None,
+            xforward_from: Vec::new(),
             timeouts: TimeoutsFile::default(),
             tls: None,
         }
@@ -236,6 +243,7 @@ pub struct RepliesFile {
     pub templates: String,
     pub template_files: BTreeMap<String, String>,
     pub sign_in_url: String,
+    pub billing_contact: String,
     pub max_per_hour: u32,
 }
 
@@ -249,6 +257,7 @@ impl Default for RepliesFile {
             templates: "templates".into(),
             template_files: BTreeMap::new(),
             sign_in_url: "https://vendor.example/sign-in".into(),
+            billing_contact: "billing@vendor.example".into(),
             max_per_hour: 500,
         }
     }
@@ -258,12 +267,15 @@ impl Default for RepliesFile {
 #[serde(deny_unknown_fields, default)]
 pub struct QuarantineFile {
     pub path: String,
+    pub retention: String,
 }
 
 impl Default for QuarantineFile {
     fn default() -> Self {
         QuarantineFile {
             path: "../var/quarantine".into(),
+            // As Zendesk keeps suspended tickets (SPEC §13).
+            retention: "14d".into(),
         }
     }
 }
@@ -344,4 +356,31 @@ impl Default for LogFile {
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsFile {
     pub listen: Option<String>,
+}
+
+/// `[console]` (SPEC §13): no console unless `listen` is set.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleFile {
+    pub listen: Option<String>,
+    pub users: String,
+    pub trusted_user_header: Option<String>,
+    pub audit_log: String,
+    pub session_lifetime: String,
+    pub max_failed_sign_ins: u32,
+    pub failed_sign_in_window: String,
+}
+
+impl Default for ConsoleFile {
+    fn default() -> Self {
+        ConsoleFile {
+            listen: None,
+            users: "console-users.toml".into(),
+            trusted_user_header: None,
+            audit_log: "../var/console-audit.jsonl".into(),
+            session_lifetime: "8h".into(),
+            max_failed_sign_ins: 5,
+            failed_sign_in_window: "15m".into(),
+        }
+    }
 }

@@ -6,20 +6,24 @@
 //! own folder, so a configuration tree can be moved as a whole.
 //!
 //! One file per section: `server`, `authentication`, `policy` (with `[addresses]`), `targets`
-//! (`[queue]`), `replies`, `spool`; each adds its part to the `Checker` that collects the
+//! (`[queue]`), `replies`, `spool`, `console` (with `[quarantine] retention`), `suspension`
+//! (`[lists]`, `[limits]`, `[sender_history]`); each adds its part to the `Checker` that collects the
 //! problems. A layer's own settings type lives with the layer and is named here too:
 //! [`ReplySettings`] in `reply`, [`BareLineEndings`](crate::smtp::BareLineEndings) in `smtp`.
 
 mod authentication;
 mod checker;
+mod console;
 mod directory;
 mod duration;
 mod file;
+mod milter;
 mod pipe;
 mod policy;
 mod replies;
 mod server;
 mod spool;
+mod suspension;
 mod targets;
 pub(crate) mod toml_error;
 
@@ -27,11 +31,14 @@ pub(crate) mod toml_error;
 pub use crate::reply::{ReplySettings, ReplyTransport};
 pub use authentication::{AuthenticationMode, AuthenticationSettings};
 pub use checker::ConfigProblem;
+pub use console::{ConsoleSettings, ConsoleSignIn};
 pub use directory::{DirectorySource, PostgresDirectorySettings};
-pub use duration::parse_duration;
+pub use duration::{format_duration, parse_duration};
+pub use milter::MilterSettings;
 pub use pipe::{split_command, PipeCommand};
 pub use server::ServerSettings;
 pub use spool::SpoolSettings;
+pub use suspension::SenderLimits;
 pub use targets::QueueTarget;
 
 use crate::address::{AddressRules, NormalizedAddress};
@@ -61,12 +68,19 @@ pub struct Config {
     pub queue: QueueTarget,
     pub replies: ReplySettings,
     pub quarantine_path: PathBuf,
+    /// Kept messages older than this are purged by the running server.
+    pub quarantine_retention: std::time::Duration,
     pub spool: SpoolSettings,
     pub reply_memory_path: PathBuf,
+    /// `[limits]` windows and `[sender_history] path` (`mail-loop`).
+    pub sender_limits: SenderLimits,
     pub log_format: LogFormat,
     pub log_level: String,
     pub log_file: Option<PathBuf>,
     pub metrics_listen: Option<SocketAddr>,
+    pub milter: MilterSettings,
+    /// `[console]`; `None`: no console.
+    pub console: Option<ConsoleSettings>,
 }
 
 impl Config {
@@ -135,7 +149,20 @@ impl Config {
 impl Checker {
     fn validate(&mut self, raw: file::ConfigFile, path: &Path) -> Config {
         let address_rules = self.address_rules(&raw.addresses);
-        let server = self.server(raw.server);
+        let milter = self.milter(&raw.milter);
+        let server = self.server(raw.server, milter.listen.is_some());
+        if let Some(crate::milter::MilterAddress::Inet(address)) = &milter.listen {
+            if let Some(smtp) = server
+                .listen
+                .iter()
+                .find(|&&a| crate::smtp::listener::overlap(a, *address))
+            {
+                self.problem(
+                    "milter.listen",
+                    format!("{address} overlaps server.listen {smtp}: both cannot be listened on"),
+                );
+            }
+        }
         let mut support_addresses = Vec::new();
         if raw.mailboxes.addresses.is_empty() {
             self.problem(
@@ -151,6 +178,8 @@ impl Checker {
         let directory_path = self.path(&raw.directory.path);
         let directory_source = self.directory_source(&raw.directory, &directory_path);
         let mut policy = self.policy(&raw.policy, &raw.actions, &raw.category);
+        self.lists(&raw.lists, &address_rules, &mut policy);
+        let sender_limits = self.limits(&raw.limits, &raw.sender_history, &mut policy);
         let authentication = self.authentication(raw.authentication);
         let queue = self.queue(&raw.queue);
         let spool = self.spool(&raw.spool, &queue);
@@ -199,6 +228,28 @@ impl Checker {
                 );
             }
         }
+        let console = self.console(&raw.console);
+        if let (Some(console), Some(metrics)) = (&console, metrics_listen) {
+            if crate::smtp::listener::overlap(console.listen, metrics) {
+                self.problem(
+                    "console.listen",
+                    format!("{} overlaps metrics.listen {metrics}", console.listen),
+                );
+            }
+        }
+        if let Some(console) = &console {
+            if let Some(smtp) = server
+                .listen
+                .iter()
+                .find(|&&a| crate::smtp::listener::overlap(a, console.listen))
+            {
+                self.problem(
+                    "console.listen",
+                    format!("{} overlaps server.listen {smtp}", console.listen),
+                );
+            }
+        }
+        let quarantine_retention = self.quarantine_retention(&raw.quarantine);
         Config {
             path: path.to_path_buf(),
             server,
@@ -211,12 +262,16 @@ impl Checker {
             queue,
             replies,
             quarantine_path: self.path(&raw.quarantine.path),
+            quarantine_retention,
             spool,
             reply_memory_path: self.path(&raw.reply_memory.path),
+            sender_limits,
             log_format,
             log_level: raw.log.level,
             log_file: raw.log.file.as_deref().map(|f| self.path(f)),
             metrics_listen,
+            milter,
+            console,
         }
     }
 }

@@ -65,6 +65,12 @@ impl Checker {
             template_files.insert(name.clone(), self.path(value));
         }
         self.positive("replies.max_per_hour", raw.max_per_hour.into());
+        if raw.billing_contact.trim().is_empty() {
+            self.problem(
+                "replies.billing_contact",
+                "empty: replies about an inactive account must say whom to contact",
+            );
+        }
         ReplySettings {
             max_per_hour: raw.max_per_hour,
             from,
@@ -74,6 +80,7 @@ impl Checker {
             templates,
             template_files,
             sign_in_url: raw.sign_in_url,
+            billing_contact: raw.billing_contact.trim().to_string(),
         }
     }
 }

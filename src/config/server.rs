@@ -5,7 +5,7 @@ use super::checker::Checker;
 use super::file;
 use crate::smtp::listener::overlap;
 use crate::smtp::BareLineEndings;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,13 +35,19 @@ pub struct ServerSettings {
     pub data_block_timeout: Duration,
     pub data_termination_timeout: Duration,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Peers whose XFORWARD is believed (Postfix's before-queue proxy).
+    pub xforward_from: Vec<IpAddr>,
 }
 
 impl Checker {
-    pub(super) fn server(&mut self, raw: file::ServerFile) -> ServerSettings {
+    /// `milter`: the milter front is on, so the SMTP front may have no listener.
+    pub(super) fn server(&mut self, raw: file::ServerFile, milter: bool) -> ServerSettings {
         let mut listen = Vec::new();
-        if raw.listen.is_empty() {
-            self.problem("server.listen", "at least one listen address is needed");
+        if raw.listen.is_empty() && !milter {
+            self.problem(
+                "server.listen",
+                "at least one listen address is needed (or a [milter] listen)",
+            );
         }
         for value in &raw.listen {
             listen.extend(self.socket("server.listen", value));
@@ -105,6 +111,20 @@ impl Checker {
             }
             (cert, key)
         });
+        let xforward_from = raw
+            .xforward_from
+            .iter()
+            .filter_map(|value| match value.parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.problem(
+                        "server.xforward_from",
+                        format!("{value:?} is not an IP address"),
+                    );
+                    None
+                }
+            })
+            .collect();
         ServerSettings {
             listen,
             hostname: raw.hostname,
@@ -129,6 +149,7 @@ impl Checker {
                 &raw.timeouts.data_termination,
             ),
             tls,
+            xforward_from,
         }
     }
 }
@@ -159,7 +180,7 @@ mod tests {
             base: PathBuf::from("/etc/supportgate"),
             problems: Vec::new(),
         };
-        let settings = checker.server(raw);
+        let settings = checker.server(raw, false);
         let problems = checker.problems.iter().map(|p| p.to_string()).collect();
         (settings, problems)
     }

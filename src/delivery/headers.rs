@@ -64,14 +64,21 @@ fn is_forgeable(field: &[u8], own_authserv_id: &str) -> bool {
     let Some(colon) = field.iter().position(|&b| b == b':') else {
         return false;
     };
-    let name = String::from_utf8_lossy(&field[..colon])
-        .trim()
-        .to_ascii_lowercase();
+    is_forgeable_field(
+        &String::from_utf8_lossy(&field[..colon]),
+        &String::from_utf8_lossy(&field[colon + 1..]),
+        own_authserv_id,
+    )
+}
+
+/// A header field a sender could forge our verdict with: any `X-Supportgate-*`, and an
+/// `Authentication-Results` claiming our authserv-id.
+pub fn is_forgeable_field(name: &str, value: &str, own_authserv_id: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
     if name.starts_with("x-supportgate-") {
         return true;
     }
     if name == "authentication-results" {
-        let value = String::from_utf8_lossy(&field[colon + 1..]);
         let id = value
             .split([';', ' ', '\t', '\r', '\n'])
             .find(|s| !s.is_empty())
@@ -139,23 +146,36 @@ pub fn trace_headers(trace: &Trace<'_>, authentication: &str, stamp: &Stamp<'_>)
         out.push_str(&format!("\r\n\tfor <{}>", header_safe(rcpt)));
     }
     out.push_str(&format!(";\r\n\t{}\r\n", trace.date));
-    out.push_str(&format!(
-        "Authentication-Results: {}; {}\r\n",
-        trace.hostname,
-        header_value_safe(authentication)
-    ));
-    out.push_str(&format!(
-        "X-Supportgate-Verdict: {}\r\n",
-        header_safe(stamp.verdict)
-    ));
-    out.push_str(&format!(
-        "X-Supportgate-Reason: {}\r\n",
-        header_safe(stamp.reason)
-    ));
-    out.push_str(&format!(
-        "X-Supportgate-Queue-Id: {}\r\n",
-        header_safe(trace.queue_id)
-    ));
+    for (name, value) in stamp_fields(trace.hostname, trace.queue_id, authentication, stamp) {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out
+}
+
+/// Our `Authentication-Results:` and `X-Supportgate-*` fields, in order: (name, value), the
+/// value made safe (folded with CRLF + tab). The milter front adds these without our
+/// `Received:` (the MTA writes its own).
+pub fn stamp_fields(
+    hostname: &str,
+    queue_id: &str,
+    authentication: &str,
+    stamp: &Stamp<'_>,
+) -> Vec<(String, String)> {
+    let mut fields = vec![
+        (
+            "Authentication-Results".to_string(),
+            format!("{hostname}; {}", header_value_safe(authentication)),
+        ),
+        (
+            "X-Supportgate-Verdict".to_string(),
+            header_safe(stamp.verdict),
+        ),
+        (
+            "X-Supportgate-Reason".to_string(),
+            header_safe(stamp.reason),
+        ),
+        ("X-Supportgate-Queue-Id".to_string(), header_safe(queue_id)),
+    ];
     for (name, value) in [
         ("Account", stamp.account),
         ("Agent", stamp.agent),
@@ -163,10 +183,10 @@ pub fn trace_headers(trace: &Trace<'_>, authentication: &str, stamp: &Stamp<'_>)
         ("Released-By", stamp.released_by),
     ] {
         if let Some(value) = value {
-            out.push_str(&format!("X-Supportgate-{name}: {}\r\n", header_safe(value)));
+            fields.push((format!("X-Supportgate-{name}"), header_safe(value)));
         }
     }
-    out
+    fields
 }
 
 /// A stored `Authentication-Results` value: its own folding (CRLF + tab) is kept, any other

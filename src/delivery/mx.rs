@@ -1,12 +1,21 @@
 //! `mx`: direct delivery to the recipient domain's MX hosts (RFC 5321 §5.1), for replies. The
 //! resolver is built once, from `[authentication] nameservers` (or `/etc/resolv.conf`), and
 //! kept: hickory caches answers by their TTL. MX and host addresses both come from it.
+//!
+//! STARTTLS is opportunistic, as MTAs do it between MX hosts (RFC 7435; Postfix's
+//! `smtp_tls_security_level = may`): used whenever the MX offers it, with the certificate
+//! not verified — MX names come from unauthenticated DNS, so a verified name would prove
+//! nothing without DANE or MTA-STS, and a receiver with a self-signed or mismatched
+//! certificate must still get the reply. This protects against passive eavesdropping only.
+//! A host whose connection fails with TLS (a failed handshake among others: lettre does not
+//! tell them apart) is tried once more without TLS, as Postfix does.
 
 use super::envelope::{classify, lettre_envelope};
 use super::target::{Delivery, DeliveryError, Parcel, Target};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
+use lettre::transport::smtp::client::{CertificateStore, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
@@ -77,6 +86,56 @@ impl MxTarget {
     }
 }
 
+impl MxTarget {
+    /// One attempt at `address` (an address of MX `host`): STARTTLS if offered, and without
+    /// TLS again if the handshake failed.
+    async fn send_to(
+        &self,
+        host: &str,
+        address: std::net::IpAddr,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> Result<(), DeliveryError> {
+        let opportunistic = TlsParameters::builder(host.to_string())
+            .certificate_store(CertificateStore::None)
+            .dangerous_accept_invalid_certs(true)
+            .dangerous_accept_invalid_hostnames(true)
+            .build_rustls()
+            .map(Tls::Opportunistic);
+        let tls = match opportunistic {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::warn!(host, error = %e, "mx: no TLS parameters; sending without TLS");
+                Tls::None
+            }
+        };
+        let with_tls = !matches!(tls, Tls::None);
+        match self.relay(address, tls).send_raw(envelope, bytes).await {
+            Ok(_) => Ok(()),
+            // Not an SMTP reply, nor a timeout: the connection or its TLS handshake failed
+            // (lettre reports both as connection errors), so once more without TLS.
+            Err(e) if with_tls && !e.is_permanent() && !e.is_transient() && !e.is_timeout() => {
+                tracing::info!(host, %address, error = %e, "mx: failed with STARTTLS; retrying without TLS");
+                self.relay(address, Tls::None)
+                    .send_raw(envelope, bytes)
+                    .await
+                    .map(|_| ())
+                    .map_err(classify)
+            }
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    fn relay(&self, address: std::net::IpAddr, tls: Tls) -> AsyncSmtpTransport<Tokio1Executor> {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.to_string())
+            .port(self.port)
+            .hello_name(ClientId::Domain(self.hostname.clone()))
+            .timeout(Some(self.timeout))
+            .tls(tls)
+            .build()
+    }
+}
+
 impl Target for MxTarget {
     fn description(&self) -> &str {
         "mx"
@@ -103,17 +162,10 @@ impl Target for MxTarget {
                     }
                 };
                 for address in addresses {
-                    let relay = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                        address.to_string(),
-                    )
-                    .port(self.port)
-                    .hello_name(ClientId::Domain(self.hostname.clone()))
-                    .timeout(Some(self.timeout))
-                    .build();
-                    match relay.send_raw(&envelope, bytes).await {
-                        Ok(_) => return Ok(()),
+                    match self.send_to(&host, address, &envelope, bytes).await {
+                        Ok(()) => return Ok(()),
                         Err(e) => {
-                            last = classify(e);
+                            last = e;
                             if matches!(last, DeliveryError::Permanent(_)) {
                                 return Err(last);
                             }

@@ -1,7 +1,7 @@
 //! The loaded directory: accounts, and an index from normalised address to what the address is.
 
 use super::finding::Finding;
-use super::model::{Account, AccountEntry, Agent, Language, Role};
+use super::model::{Account, AccountEntry, AccountStatus, Agent, Language, Role};
 use crate::address::{normalize_domain, AddressRules, NormalizedAddress};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -181,6 +181,22 @@ impl Directory {
             }
             language
         });
+        // A status nobody can read is not taken as "active": the account is held as
+        // suspended until the directory says what it is (and `directory lint` says why).
+        let status = match entry.status.as_deref().map(str::parse::<AccountStatus>) {
+            None => AccountStatus::Active,
+            Some(Ok(status)) => status,
+            Some(Err(())) => {
+                self.error(
+                    id,
+                    format!(
+                        "status {:?}: expected \"active\", \"suspended\" or \"closed\" (held as suspended)",
+                        entry.status.as_deref().unwrap_or_default()
+                    ),
+                );
+                AccountStatus::Suspended
+            }
+        };
         let mut hosts = Vec::with_capacity(entry.hosts.len());
         for host in &entry.hosts {
             match normalize_domain(host) {
@@ -250,6 +266,7 @@ impl Directory {
             name: entry.name.into_boxed_str(),
             language,
             sign_in_url: entry.sign_in_url.map(String::into_boxed_str),
+            status,
             hosts,
             agents,
         });

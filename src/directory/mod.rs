@@ -20,6 +20,6 @@ pub use finding::{Finding, Severity};
 pub use index::{AccountId, AddressListing, Directory};
 pub use live::{follow, DirectoryHost};
 pub use load::DirectoryError;
-pub use model::{Account, AccountEntry, Agent, AgentEntry, Language, Role};
+pub use model::{Account, AccountEntry, AccountStatus, Agent, AgentEntry, Language, Role};
 pub use patch::AccountChange;
 pub use postgres::{load_once, DatabaseError, DirectoryDatabase};

@@ -81,6 +81,39 @@ impl fmt::Display for Language {
     }
 }
 
+/// Whether an account may be served (SPEC §10 `account-inactive`): `status` in the directory,
+/// `active` when absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    #[default]
+    Active,
+    Suspended,
+    Closed,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Suspended => "suspended",
+            AccountStatus::Closed => "closed",
+        }
+    }
+}
+
+impl FromStr for AccountStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "active" => Ok(AccountStatus::Active),
+            "suspended" => Ok(AccountStatus::Suspended),
+            "closed" => Ok(AccountStatus::Closed),
+            _ => Err(()),
+        }
+    }
+}
+
 /// One `[[account]]` as written. Strings stay unchecked here; [`super::Directory`] validates them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,6 +124,9 @@ pub struct AccountEntry {
     pub language: Option<String>,
     #[serde(default)]
     pub sign_in_url: Option<String>,
+    /// `active` (the default), `suspended` or `closed`.
+    #[serde(default)]
+    pub status: Option<String>,
     #[serde(default)]
     pub hosts: Vec<String>,
     #[serde(default)]
@@ -126,6 +162,7 @@ pub struct Account {
     pub name: Box<str>,
     pub language: Option<Language>,
     pub sign_in_url: Option<Box<str>>,
+    pub status: AccountStatus,
     pub hosts: Vec<Box<str>>,
     pub agents: Vec<Agent>,
 }

@@ -82,6 +82,7 @@ mod tests {
             name: format!("Account {id}"),
             language: None,
             sign_in_url: None,
+            status: None,
             hosts: vec![format!("{id}.example")],
             mailboxes: vec![format!("support+{id}@vendor.example")],
             helpdesk_addresses: vec![format!("helpdesk@{id}.example")],

@@ -215,14 +215,13 @@ fn assemble(accounts: &[Row], agents: &[Row]) -> Result<Vec<AccountEntry>, Datab
 }
 
 fn account_entry(row: &Row) -> Result<AccountEntry, DatabaseError> {
-    // `status` is read so that a table or view without it is refused at start; this index has
-    // no account status yet and does not keep it.
-    let _status: Option<String> = row.try_get("status")?;
     Ok(AccountEntry {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         language: row.try_get("language")?,
         sign_in_url: row.try_get("sign_in_url")?,
+        // `active`, `suspended` or `closed`, checked as the file's (`directory lint`).
+        status: row.try_get("status")?,
         hosts: texts(row, "hosts")?,
         mailboxes: texts(row, "mailboxes")?,
         helpdesk_addresses: texts(row, "helpdesk_addresses")?,

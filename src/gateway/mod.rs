@@ -3,6 +3,8 @@
 //! the typed results become the final reply to DATA ([`SmtpReply::for_outcome`]), given only
 //! once the outcome is safe (SPEC §6).
 
+pub mod milter;
+
 use crate::act::{Actor, Client};
 use crate::address::AddressRules;
 use crate::directory::{Directory, DirectoryHost};
@@ -109,6 +111,8 @@ impl MessageHandler for Gateway {
             mail_from: envelope.mail_from.clone(),
             recipients: envelope.rcpt_to.clone(),
             bytes: message,
+            forwarding: crate::act::Forwarding::TicketQueue,
+            others_served: false,
         };
         let receipt = crate::pipeline::receive(&engine, &self.actor, transaction).await;
         let mut replies = Vec::with_capacity(receipt.handled.len());

@@ -84,8 +84,14 @@ pub struct Metrics {
     message_seconds: Histogram,
     quarantine_messages: Gauge,
     reply_memory_entries: Gauge,
+    blocked_senders: Gauge,
     reloads: Family<ResultLabel, Counter>,
     directory_source_up: Gauge,
+    quarantine_purged: Counter,
+    spool_messages: Gauge,
+    spool_oldest_age: Gauge,
+    spool_deliveries: Family<ResultLabel, Counter>,
+    spool: std::sync::RwLock<Option<std::sync::Arc<crate::store::spool::LiveSpool>>>,
     quarantine_root: std::sync::RwLock<Option<PathBuf>>,
     reply_memory:
         std::sync::RwLock<Option<std::sync::Arc<dyn crate::store::reply_memory::ReplyMemory>>>,
@@ -129,8 +135,14 @@ impl Metrics {
             message_seconds: Histogram::new(latency_buckets()),
             quarantine_messages: Gauge::default(),
             reply_memory_entries: Gauge::default(),
+            blocked_senders: Gauge::default(),
             reloads: Family::default(),
             directory_source_up: Gauge::default(),
+            quarantine_purged: Counter::default(),
+            spool_messages: Gauge::default(),
+            spool_oldest_age: Gauge::default(),
+            spool_deliveries: Family::default(),
+            spool: std::sync::RwLock::new(None),
             quarantine_root: std::sync::RwLock::new(None),
             reply_memory: std::sync::RwLock::new(None),
             registry: Registry::default(),
@@ -208,6 +220,11 @@ impl Metrics {
             m.reply_memory_entries.clone(),
         );
         registry.register(
+            "blocked_senders",
+            "Senders held back by a mail-loop block (SPEC §10 mail-loop)",
+            m.blocked_senders.clone(),
+        );
+        registry.register(
             "config_reloads",
             "Configuration reloads on SIGHUP, by result (success, failure)",
             m.reloads.clone(),
@@ -217,7 +234,43 @@ impl Metrics {
             "1 while the directory source is readable (always for a file; for PostgreSQL, while connected)",
             m.directory_source_up.clone(),
         );
+        registry.register(
+            "quarantine_purged",
+            "Quarantined messages purged after [quarantine] retention",
+            m.quarantine_purged.clone(),
+        );
+        registry.register(
+            "spool_messages",
+            "Messages waiting in the spool (tickets, replies, notifications, releases; at scrape time)",
+            m.spool_messages.clone(),
+        );
+        registry.register_with_unit(
+            "spool_oldest_message_age",
+            "Age of the oldest message waiting in the spool (0 when it is empty; at scrape time)",
+            Unit::Seconds,
+            m.spool_oldest_age.clone(),
+        );
+        registry.register(
+            "spool_deliveries",
+            "Spool delivery attempts by result (delivered, deferred, quarantined, failed)",
+            m.spool_deliveries.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// The spool counted into `supportgate_spool_messages` and its oldest message's age at
+    /// each scrape (from memory: no file is read).
+    pub fn watch_spool(&self, spool: std::sync::Arc<crate::store::spool::LiveSpool>) {
+        if let Ok(mut slot) = self.spool.write() {
+            *slot = Some(spool);
+        }
+    }
+
+    /// One spool delivery attempt's result.
+    pub fn spool_delivery(&self, result: &'static str) {
+        self.spool_deliveries
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// The quarantine folder counted into `supportgate_quarantine_messages` at each scrape.
@@ -242,6 +295,15 @@ impl Metrics {
         let memory = self.reply_memory.read().ok().and_then(|m| m.clone());
         if let Some(entries) = memory.and_then(|m| m.entries().ok()) {
             self.reply_memory_size(entries);
+        }
+        let spool = self.spool.read().ok().and_then(|s| s.clone());
+        if let Some(spool) = spool {
+            let (waiting, oldest) = spool.backlog();
+            let age = oldest.map_or(0, |at| crate::act::unix_now().saturating_sub(at));
+            self.spool_messages
+                .set(i64::try_from(waiting).unwrap_or(i64::MAX));
+            self.spool_oldest_age
+                .set(i64::try_from(age).unwrap_or(i64::MAX));
         }
         let root = self.quarantine_root.read().ok().and_then(|r| r.clone());
         if let Some(root) = root {
@@ -302,6 +364,12 @@ impl Metrics {
             .set(i64::try_from(entries).unwrap_or(i64::MAX));
     }
 
+    /// Senders held back by a `mail-loop` block now.
+    pub fn blocked_senders(&self, blocked: u64) {
+        self.blocked_senders
+            .set(i64::try_from(blocked).unwrap_or(i64::MAX));
+    }
+
     pub fn transport_error(&self, transport: TransportRole, permanent: bool) {
         let labels = TransportLabels {
             transport: match transport {
@@ -326,6 +394,10 @@ impl Metrics {
 
     pub fn message_time(&self, took: Duration) {
         self.message_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn quarantine_purged(&self, removed: usize) {
+        self.quarantine_purged.inc_by(removed as u64);
     }
 
     pub fn reload(&self, ok: bool) {

@@ -10,7 +10,7 @@ use crate::directory::Account;
 use crate::directory::{DatabaseError, Directory, DirectoryError};
 use crate::policy::{
     decide, AuthResult, AuthSource, CategoryRule, Decision, Envelope, MessageFacts, PolicyInput,
-    ReplyMemoryView,
+    ReplyMemoryView, SenderHistory,
 };
 use crate::reply::{
     compose_notification, compose_reply, ComposeError, NotificationInput, OutgoingMessage,
@@ -273,6 +273,7 @@ impl Engine {
         envelope: &Envelope,
         auth: &AuthResult,
         reply_memory: &dyn ReplyMemoryView,
+        sender_history: &SenderHistory,
         now: u64,
     ) -> Decision {
         decide(&PolicyInput {
@@ -282,6 +283,7 @@ impl Engine {
             directory: &self.directory,
             settings: &self.config.policy,
             reply_memory,
+            sender_history,
             now,
         })
     }

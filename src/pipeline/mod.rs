@@ -1,5 +1,5 @@
 //! The pipeline, the only wiring of the gateway: receive → parse → authenticate → identify
-//! account → decide → act. A front (the SMTP server in [`crate::gateway`], later a milter)
+//! account → decide → act. A front (the SMTP server or the milter, in [`crate::gateway`])
 //! hands over a [`Transaction`] and maps the typed results to its protocol; `check` runs parse
 //! → decide offline through the same [`Engine`].
 //!
@@ -9,10 +9,11 @@
 //! decision (one ticket).
 
 pub mod engine;
+pub mod loop_guard;
 
 pub use engine::{load_directory, parse_message, Engine, EngineError, Evaluation, ParseError};
 
-use crate::act::{Acted, Actor, Client, Decided, Received};
+use crate::act::{Acted, Actor, Client, Decided, Forwarding, Received};
 use crate::address::{AddressRules, NormalizedAddress};
 use crate::authentication::Connection;
 use crate::policy::{identify::account_named_by_recipient, Action, Envelope};
@@ -29,6 +30,11 @@ pub struct Transaction {
     pub recipients: Vec<String>,
     /// The message, dot-unstuffed, CRLF line endings.
     pub bytes: Vec<u8>,
+    /// Who delivers what is forwarded.
+    pub forwarding: Forwarding,
+    /// Other recipients of the same transaction, outside the pipeline, are served (the milter
+    /// front leaves them to the MTA): a refusal cannot be given in the session then.
+    pub others_served: bool,
 }
 
 /// What the pipeline did with a transaction: the message as received, and for each decision
@@ -77,18 +83,37 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         client: transaction.client,
         mail_from: transaction.mail_from,
         bytes: transaction.bytes,
+        forwarding: transaction.forwarding,
         facts,
         auth,
         received_at,
         started,
     };
-    let decided = decide_per_account(engine, actor, &received, transaction.recipients);
+    let history_store = actor.sender_history();
+    let tracked = loop_guard::record(engine, history_store, &received);
+    let history = loop_guard::history(tracked.as_ref());
+    let decided = decide_per_account(
+        engine,
+        actor,
+        &received,
+        transaction.recipients,
+        transaction.others_served,
+        &history,
+    );
+    loop_guard::after_decide(
+        engine,
+        history_store,
+        actor.metrics(),
+        tracked.as_ref(),
+        &decided,
+    );
     let mut handled = Vec::with_capacity(decided.len());
     for decided in decided {
         let acted = actor.act(engine, &received, &decided).await;
         crate::act::log::count(actor.metrics(), &received, &decided, &acted);
         handled.push((decided, acted));
     }
+    loop_guard::after_act(history_store, tracked.as_ref(), &handled);
     Receipt { received, handled }
 }
 
@@ -121,6 +146,15 @@ pub struct AccountDecision {
     pub took: std::time::Duration,
 }
 
+/// What a decision knows beyond the message: the reply memory, what the sender history said
+/// (`check`: nothing seen) and the time.
+pub struct DecisionState<'a> {
+    pub reply_memory: &'a dyn crate::policy::ReplyMemoryView,
+    pub sender_history: &'a crate::policy::SenderHistory,
+    /// Unix seconds.
+    pub now: u64,
+}
+
 /// One decision per account concerned (`support+acme@` and `support+globex@` in one
 /// transaction); recipients that name no account by themselves form one group; two groups
 /// that end with the same account and reason are one decision (one ticket). Pure: `serve` and
@@ -130,8 +164,7 @@ pub fn decide_each_account(
     facts: &crate::policy::MessageFacts,
     mail_from: Option<&str>,
     auth: &crate::policy::AuthResult,
-    reply_memory: &dyn crate::policy::ReplyMemoryView,
-    now: u64,
+    state: &DecisionState<'_>,
     recipients: Vec<String>,
 ) -> Vec<AccountDecision> {
     let rules = recipient_rules(engine);
@@ -158,7 +191,14 @@ pub fn decide_each_account(
             mail_from: mail_from.map(str::to_string),
             recipients: recipients.clone(),
         };
-        let decision = engine.decide(facts, &envelope, auth, reply_memory, now);
+        let decision = engine.decide(
+            facts,
+            &envelope,
+            auth,
+            state.reply_memory,
+            state.sender_history,
+            state.now,
+        );
         let took = started.elapsed();
         let same = decided.iter_mut().find(|d| {
             d.decision.account.is_some()
@@ -183,14 +223,19 @@ fn decide_per_account(
     actor: &Actor,
     received: &Received,
     recipients: Vec<String>,
+    others_served: bool,
+    history: &crate::policy::SenderHistory,
 ) -> Vec<Decided> {
     let mut decided: Vec<Decided> = decide_each_account(
         engine,
         &received.facts,
         received.mail_from.as_deref(),
         &received.auth,
-        actor.reply_memory(),
-        received.received_at,
+        &DecisionState {
+            reply_memory: actor.reply_memory(),
+            sender_history: history,
+            now: received.received_at,
+        },
         recipients,
     )
     .into_iter()
@@ -206,8 +251,10 @@ fn decide_per_account(
     })
     .collect();
     // A refusal in the session cannot be given to some recipients only: when another decision
-    // of the same transaction is served, a `reject` is kept in the quarantine instead.
-    let mixed = decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject);
+    // of the same transaction (or another recipient, left to the MTA) is served, a `reject` is
+    // kept in the quarantine instead.
+    let mixed =
+        others_served || (decided.len() > 1 && decided.iter().any(|d| d.action != Action::Reject));
     for d in &mut decided {
         d.mixed = mixed;
         if mixed && d.action == Action::Reject {
@@ -247,6 +294,8 @@ mod tests {
             mail_from: Some("a@b.example".into()),
             recipients: vec!["support@vendor.example".into()],
             bytes,
+            forwarding: crate::act::Forwarding::TicketQueue,
+            others_served: false,
         };
         let turns = Arc::new(AtomicUsize::new(0));
         let parsed = Arc::new(AtomicBool::new(false));

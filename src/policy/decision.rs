@@ -29,10 +29,22 @@ pub enum Reason {
     MalformedSender,
     /// P8
     AmbiguousAccount,
+    /// SPEC §10: the sender's address or domain is in `[lists] block`.
+    BlockedSender,
+    /// SPEC §10: auto-generated or auto-replied mail (out-of-office, delivery reports).
+    Automated,
+    /// SPEC §10: the sender's local part is a no-reply address.
+    NoReplySender,
+    /// SPEC §10: too many messages, or a repeated Message-ID, from one sender.
+    MailLoop,
+    /// SPEC §10: the account concerned is suspended or closed.
+    AccountInactive,
+    /// SPEC §10: `Reply-To` or `Sender` names an address on no profile of the account.
+    UnregisteredReplyTo,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 16] = [
         Reason::Accepted,
         Reason::NotRegistered,
         Reason::UnknownSender,
@@ -43,6 +55,12 @@ impl Reason {
         Reason::UnauthenticatedSender,
         Reason::MalformedSender,
         Reason::AmbiguousAccount,
+        Reason::BlockedSender,
+        Reason::Automated,
+        Reason::NoReplySender,
+        Reason::MailLoop,
+        Reason::AccountInactive,
+        Reason::UnregisteredReplyTo,
     ];
 
     pub fn code(self) -> &'static str {
@@ -57,6 +75,12 @@ impl Reason {
             Reason::UnauthenticatedSender => "unauthenticated-sender",
             Reason::MalformedSender => "malformed-sender",
             Reason::AmbiguousAccount => "ambiguous-account",
+            Reason::BlockedSender => "blocked-sender",
+            Reason::Automated => "automated",
+            Reason::NoReplySender => "no-reply-sender",
+            Reason::MailLoop => "mail-loop",
+            Reason::AccountInactive => "account-inactive",
+            Reason::UnregisteredReplyTo => "unregistered-reply-to",
         }
     }
 
@@ -73,6 +97,12 @@ impl Reason {
             Reason::UnauthenticatedSender => "Sender could not be authenticated",
             Reason::MalformedSender => "A single valid From address is required",
             Reason::AmbiguousAccount => "The account this request concerns is not named",
+            Reason::BlockedSender => "Messages from this sender are not accepted",
+            Reason::Automated => "Automatic messages cannot open support requests",
+            Reason::NoReplySender => "No-reply addresses cannot open support requests",
+            Reason::MailLoop => "Too many messages from this sender",
+            Reason::AccountInactive => "This account is not active",
+            Reason::UnregisteredReplyTo => "Replies would go to an address that is not registered",
         }
     }
 
@@ -80,9 +110,17 @@ impl Reason {
         match self {
             Reason::Accepted => Action::Forward,
             Reason::UnauthenticatedSender => Action::Quarantine,
-            Reason::MalformedSender => Action::Reject,
+            Reason::MalformedSender | Reason::BlockedSender => Action::Reject,
+            Reason::Automated | Reason::NoReplySender | Reason::MailLoop => Action::Quarantine,
             _ => Action::Reply,
         }
+    }
+
+    /// Whether an auto-reply may ever answer this reason. Automatic mail never gets one
+    /// (RFC 3834 §2: answering an auto-reply is how mail loops start), whatever `[actions]`
+    /// says; such a reason has no template.
+    pub fn may_reply(self) -> bool {
+        !matches!(self, Reason::Accepted | Reason::Automated)
     }
 }
 
@@ -167,6 +205,8 @@ pub enum Suppression {
     OwnAddress,
     Unauthenticated,
     AlreadyReplied,
+    /// The message is automatic (SPEC §10 `automated`): never answered.
+    Automated,
 }
 
 impl Suppression {
@@ -182,6 +222,7 @@ impl Suppression {
             Suppression::OwnAddress => "own-address",
             Suppression::Unauthenticated => "unauthenticated",
             Suppression::AlreadyReplied => "already-replied",
+            Suppression::Automated => "automated",
         }
     }
 }

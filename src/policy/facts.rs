@@ -1,7 +1,7 @@
 //! What the policy needs to know about a message, read once from the parsed headers.
 
 use super::text::part_texts;
-use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
+use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser, MimeHeaders};
 
 /// The sender as read from the From header(s), before any directory lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,20 @@ pub struct MessageFacts {
     pub group_marker: Option<String>,
     /// The `Authentication-Results` headers, topmost first (raw, unfolded).
     pub authentication_results: Vec<String>,
+    /// An auto-responder's own header (`X-Autoreply`, `X-Autorespond`, `X-Autoresponder`),
+    /// named as written (SPEC §10 `automated`).
+    pub autoresponder_header: Option<String>,
+    /// The `report-type` of a top-level `multipart/report` (RFC 6522: `delivery-status`,
+    /// `disposition-notification`, …; empty when not given).
+    pub report_type: Option<String>,
+    /// Every address of the `Reply-To` header(s), as written (mailboxes without one left out).
+    pub reply_to: Vec<String>,
+    /// The address of the `Sender` header, as written.
+    pub sender_header: Option<String>,
 }
+
+/// Headers that only auto-responders add (their value does not matter).
+const AUTORESPONDER_HEADERS: [&str; 3] = ["x-autoreply", "x-autorespond", "x-autoresponder"];
 
 /// Header fields that a message has at most once (RFC 5322 §3.6) and that someone reads: the
 /// ticket keeps every copy, mail clients show the first, mail-parser reads the last.
@@ -80,6 +93,27 @@ impl MessageFacts {
             ..MessageFacts::default()
         };
         facts.part_texts = part_texts(message, body_chars);
+        facts.report_type = message
+            .content_type()
+            .filter(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart")
+                    && ct
+                        .subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            })
+            .map(|ct| {
+                ct.attribute("report-type")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase()
+            });
+        facts.reply_to = message
+            .header_values(HeaderName::ReplyTo)
+            .filter_map(HeaderValue::as_address)
+            .flat_map(Address::iter)
+            .filter_map(|a| a.address().map(str::trim))
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
         let mut seen = [0u8; SINGLETON_HEADERS.len()];
         for header in message.headers() {
             let name = header.name.as_str();
@@ -106,6 +140,17 @@ impl MessageFacts {
                     if let Some(list) = sender_names_list(&header.value) {
                         facts.group_marker = Some(format!("Sender: {list}"));
                     }
+                    facts.sender_header = header
+                        .value
+                        .as_address()
+                        .and_then(Address::first)
+                        .and_then(|a| a.address())
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_string);
+                }
+                _ if AUTORESPONDER_HEADERS.contains(&lower.as_str()) => {
+                    facts.autoresponder_header = Some(name.to_string())
                 }
                 _ if lower.starts_with("list-") => facts.has_list_header = true,
                 _ if GROUP_HEADERS.contains(&lower.as_str()) => {

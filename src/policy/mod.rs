@@ -9,11 +9,14 @@
 //! - [`identify`]: which account the mail concerns (four strategies, configurable order).
 //! - [`rules`]: P1–P8 in order, producing the reason.
 //! - [`suppression`]: the never-reply rules of SPEC §5.
+//! - [`suspension`] and [`block_list`]: the suspension causes of SPEC §10 (automated mail,
+//!   no-reply senders, mail loops over a [`SenderHistory`] passed in, foreign `Reply-To`).
 //! - [`categories`]: P4 sensitive categories.
 //! - [`text`]: the text P4 reads (every text part, HTML reduced) and its normalisation.
 //! - [`authentication`]: RFC 8601 results and how they map to P6.
 
 pub mod authentication;
+pub mod block_list;
 pub mod categories;
 mod decision;
 pub mod facts;
@@ -21,15 +24,18 @@ pub mod identify;
 pub mod reply_to;
 pub mod rules;
 pub mod suppression;
+pub mod suspension;
 pub mod text;
 
 pub use authentication::{AuthOutcome, AuthResult, AuthSource, MethodResult};
+pub use block_list::BlockList;
 pub use categories::{Categories, CategoryRule};
 pub use decision::{Action, Decision, Reason, ReplyPlan, Suppression, Verdict};
 pub use facts::{FromHeader, MessageFacts};
 pub use identify::IdentificationStrategy;
 pub use rules::{decide, Envelope, PolicyInput};
 pub use suppression::ReplyMemoryView;
+pub use suspension::SenderHistory;
 
 use crate::address::NormalizedAddress;
 use std::collections::HashMap;
@@ -53,6 +59,14 @@ pub struct PolicySettings {
     pub require_dmarc: bool,
     /// How long a reply for one reason to one address suppresses the next.
     pub reply_interval: Duration,
+    /// `[lists] block` (`blocked-sender`).
+    pub block: BlockList,
+    /// `[lists] no_reply_local_parts`, lower-cased (`no-reply-sender`).
+    pub no_reply_local_parts: Vec<String>,
+    /// `[lists] out_of_office_subjects`, lower-cased (`automated`).
+    pub out_of_office_subjects: Vec<String>,
+    /// `[limits] sender_messages`: more within the window is a `mail-loop`.
+    pub sender_messages: u32,
     actions: HashMap<Reason, Action>,
 }
 
@@ -68,6 +82,10 @@ impl Default for PolicySettings {
             notify_privileged: true,
             require_dmarc: false,
             reply_interval: Duration::from_secs(7 * 86_400),
+            block: BlockList::default(),
+            no_reply_local_parts: Vec::new(),
+            out_of_office_subjects: Vec::new(),
+            sender_messages: 20,
             actions: HashMap::new(),
         }
     }

@@ -1,9 +1,11 @@
-//! P1–P8 (SPEC §3), applied in a fixed order; the first rule broken gives the reason.
+//! P1–P8 (SPEC §3) and the suspension causes of SPEC §10, applied in a fixed order; the first
+//! rule broken gives the reason.
 //!
 //! Order: P7 (a usable sender: one From mailbox, and no header that RFC 5322 allows once given
-//! twice) → P6 (authenticated) → identify the account → P2 (helpdesk) →
-//! P3 (group) → P8 (ambiguous) → P1 (registered) → P5 (shared) → P4 (authorisation). Cheap,
-//! message-only checks come first; identity before authorisation.
+//! twice) → `blocked-sender` → P6 (authenticated) → `automated` → `no-reply-sender` →
+//! `mail-loop` → identify the account → `account-inactive` → P2 (helpdesk) → P3 (group) →
+//! P8 (ambiguous) → P1 (registered) → P5 (shared) → `unregistered-reply-to` → P4
+//! (authorisation). Cheap, message-only checks come first; identity before authorisation.
 
 use super::categories::find_category;
 use super::decision::{Decision, Reason, ReplyPlan, Suppression, Verdict};
@@ -11,9 +13,12 @@ use super::facts::{FromHeader, MessageFacts};
 use super::identify::{identify_account, IdentificationFacts, Identified};
 use super::reply_to::{reply_address, reply_memory_key};
 use super::suppression::{reply_suppression, ReplyMemoryView};
+use super::suspension::{
+    is_automated, is_no_reply_sender, names_unregistered_address, SenderHistory,
+};
 use super::{Action, AuthResult, PolicySettings};
 use crate::address::{AddressRules, NormalizedAddress};
-use crate::directory::{AccountId, AddressListing, Directory, Role};
+use crate::directory::{AccountId, AccountStatus, AddressListing, Directory, Role};
 
 /// The SMTP envelope of one message (for one account concerned).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,6 +36,8 @@ pub struct PolicyInput<'a> {
     pub directory: &'a Directory,
     pub settings: &'a PolicySettings,
     pub reply_memory: &'a dyn ReplyMemoryView,
+    /// What the state store knew about the sender (`mail-loop`); the default for none.
+    pub sender_history: &'a SenderHistory,
     /// Unix seconds.
     pub now: u64,
 }
@@ -56,12 +63,16 @@ impl Outcome {
     }
 }
 
-pub fn decide(input: &PolicyInput<'_>) -> Decision {
-    let rules = input.directory.address_rules();
-    let sender = match &input.facts.from {
+/// The From mailbox, normalised with the directory's rules, when there is exactly one.
+pub fn sender_address(facts: &MessageFacts, rules: &AddressRules) -> Option<NormalizedAddress> {
+    match &facts.from {
         Some(FromHeader::Mailbox(raw)) => NormalizedAddress::parse(raw, rules).ok(),
         _ => None,
-    };
+    }
+}
+
+pub fn decide(input: &PolicyInput<'_>) -> Decision {
+    let sender = sender_address(input.facts, input.directory.address_rules());
     let authenticated = sender.as_ref().is_some_and(|s| {
         input
             .auth
@@ -74,10 +85,48 @@ pub fn decide(input: &PolicyInput<'_>) -> Decision {
             Outcome::refuse(Reason::MalformedSender, None)
         }
         None => Outcome::refuse(Reason::MalformedSender, None),
+        Some(sender) if is_blocked(input, sender) => Outcome::refuse(Reason::BlockedSender, None),
         Some(_) if !authenticated => Outcome::refuse(Reason::UnauthenticatedSender, None),
-        Some(sender) => evaluate(input, sender),
+        Some(sender) => message_checks(input, sender)
+            .map_or_else(|| evaluate(input, sender), |r| Outcome::refuse(r, None)),
     };
     finish(input, sender, authenticated, outcome)
+}
+
+/// `blocked-sender`: the From address, or the reverse-path, is on `[lists] block`.
+fn is_blocked(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> bool {
+    let block = &input.settings.block;
+    if block.is_empty() {
+        return false;
+    }
+    let rules = input.directory.address_rules();
+    let separator = rules.subaddress_separator;
+    block.blocks(sender, separator)
+        || input
+            .envelope
+            .mail_from
+            .as_deref()
+            .and_then(|path| NormalizedAddress::parse(path, rules).ok())
+            .is_some_and(|path| block.blocks(&path, separator))
+}
+
+/// The checks of SPEC §10 that need the message and the sender but no account: `automated`,
+/// `no-reply-sender`, `mail-loop`, in that order.
+fn message_checks(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Option<Reason> {
+    let settings = input.settings;
+    let separator = input.directory.address_rules().subaddress_separator;
+    if is_automated(input.facts, &settings.out_of_office_subjects) {
+        Some(Reason::Automated)
+    } else if is_no_reply_sender(sender, &settings.no_reply_local_parts, separator) {
+        Some(Reason::NoReplySender)
+    } else if input
+        .sender_history
+        .is_loop(input.now, settings.sender_messages)
+    {
+        Some(Reason::MailLoop)
+    } else {
+        None
+    }
 }
 
 fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
@@ -108,6 +157,21 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         Identified::Account(account, _) => Some(account),
         _ => None,
     };
+    if let Some(account) = account {
+        if directory.account(account).status != AccountStatus::Active {
+            // The account's own agents are told which account; anyone else is not.
+            let agent = listings.iter().find_map(|l| match *l {
+                AddressListing::Agent {
+                    account: a, agent, ..
+                } if a == account => Some((account, agent)),
+                _ => None,
+            });
+            return Outcome {
+                agent,
+                ..Outcome::refuse(Reason::AccountInactive, Some(account))
+            };
+        }
+    }
     // P2 and P3 hold whatever the account: such an address never opens a ticket.
     let listed_as = |wanted: fn(&AddressListing) -> bool| {
         let mut matching = listings.iter().filter(|l| wanted(l)).map(|l| l.account());
@@ -155,6 +219,12 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         [one] => *one,
         _ => return Outcome::refuse(Reason::SharedAddress, Some(account)),
     };
+    if names_unregistered_address(input.facts, sender, account, directory) {
+        return Outcome {
+            agent: Some((account, agent)),
+            ..Outcome::refuse(Reason::UnregisteredReplyTo, Some(account))
+        };
+    }
     let role = directory.agent(account, agent).role;
     let parts: &[String] = if input.settings.categories_match_body {
         &input.facts.part_texts
@@ -236,6 +306,10 @@ fn plan_reply(
     authenticated: bool,
     reason: Reason,
 ) -> ReplyPlan {
+    // Automatic mail is never answered, whatever `[actions]` says (RFC 3834 §2).
+    if !reason.may_reply() {
+        return ReplyPlan::Suppressed(Suppression::Automated);
+    }
     let reply_rules = AddressRules {
         strip_subaddress: false,
         ..input.directory.address_rules().clone()

@@ -54,6 +54,15 @@ name = "Initech"
 name = "Consultant"
 role = "admin"
 emails = ["consultant@mail.example"]
+
+[[account]]
+id = "dormant"
+name = "Dormant"
+status = "suspended"
+[[account.agent]]
+name = "Sleeper"
+role = "owner"
+emails = ["sleeper@dormant.example"]
 "#;
 
 fn settings() -> PolicySettings {
@@ -128,6 +137,7 @@ fn run(case: &Case, settings: &PolicySettings, directory: &Directory) -> Decisio
         directory,
         settings,
         reply_memory: &NoReplyMemory,
+        sender_history: &SenderHistory::default(),
         now: 1_000_000,
     })
 }
@@ -471,6 +481,7 @@ fn reply_memory_suppresses_within_the_interval() {
             directory: &directory,
             settings: &settings,
             reply_memory: &RepliedAt(replied_at),
+            sender_history: &SenderHistory::default(),
             now,
         });
         assert_eq!(
@@ -519,6 +530,7 @@ fn a_null_and_an_unusable_reverse_path_are_told_apart() {
             directory: &directory,
             settings: &settings,
             reply_memory: &NoReplyMemory,
+            sender_history: &SenderHistory::default(),
             now: 1_000_000,
         });
         assert_eq!(decision.reason, Reason::NotRegistered, "{mail_from:?}");
@@ -548,6 +560,7 @@ fn decide_raw(raw: &str, settings: &PolicySettings, directory: &Directory) -> De
         directory,
         settings,
         reply_memory: &NoReplyMemory,
+        sender_history: &SenderHistory::default(),
         now: 1_000_000,
     })
 }
@@ -806,4 +819,312 @@ fn p4_evasion_d_request_in_another_part() {
             Reason::Accepted,
         ),
     ]);
+}
+
+/// SPEC §10's settings as shipped, with a block list.
+fn suspension_settings() -> PolicySettings {
+    let mut settings = settings();
+    let rules = AddressRules::default();
+    for entry in ["blocked.example", "*.spam.example", "Pest@acme.example"] {
+        settings.block.add(entry, &rules).unwrap();
+    }
+    settings.no_reply_local_parts = ["noreply", "no-reply", "donotreply", "do-not-reply"]
+        .map(String::from)
+        .to_vec();
+    settings.out_of_office_subjects = ["out of office", "automatic reply", "réponse automatique"]
+        .map(String::from)
+        .to_vec();
+    settings
+}
+
+fn decide_with(raw: &str, settings: &PolicySettings, history: SenderHistory) -> Decision {
+    let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
+    let message = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("the test message parses");
+    let facts = MessageFacts::extract(&message, settings.category_body_chars);
+    let mail_from = match &facts.from {
+        Some(FromHeader::Mailbox(address)) => Some(address.clone()),
+        _ => None,
+    };
+    decide(&PolicyInput {
+        envelope: &Envelope {
+            mail_from,
+            recipients: vec!["support@vendor.example".into()],
+        },
+        facts: &facts,
+        auth: &AuthResult::with_source(AuthSource::Assumed),
+        directory: &directory,
+        settings,
+        reply_memory: &NoReplyMemory,
+        sender_history: &history,
+        now: 1_000_000,
+    })
+}
+
+/// SPEC §10: each suspension cause fires where it should, in the order of the SPEC, and not
+/// where it should not.
+#[test]
+fn suspension_causes_fire_in_spec_order_and_only_there() {
+    let settings = suspension_settings();
+    let plain = |from: &str, extra: &str| mail(from, extra, "Subject: Printer\n\nHello\n");
+    let subject =
+        |from: &str, subject: &str| mail(from, "", &format!("Subject: {subject}\n\nHi\n"));
+    let report = "Subject: Undelivered\nMIME-Version: 1.0\nContent-Type: multipart/report; \
+                  report-type=delivery-status; boundary=r\n\n--r\nContent-Type: text/plain\n\n\
+                  Could not deliver\n--r--\n";
+    let table: Vec<(&str, String, Reason)> = vec![
+        // blocked-sender: address (any tag), domain, subdomain; before P6 and everything else.
+        (
+            "blocked domain",
+            plain("x@blocked.example", ""),
+            Reason::BlockedSender,
+        ),
+        (
+            "blocked subdomain",
+            plain("x@mx.spam.example", ""),
+            Reason::BlockedSender,
+        ),
+        (
+            "blocked address, tagged",
+            plain("pest+1@acme.example", ""),
+            Reason::BlockedSender,
+        ),
+        (
+            "blocked beats automated",
+            plain("x@blocked.example", "Auto-Submitted: auto-replied\n"),
+            Reason::BlockedSender,
+        ),
+        (
+            "not blocked: parent of *.spam",
+            plain("x@spam.example", ""),
+            Reason::UnknownSender,
+        ),
+        (
+            "not blocked: sub of a plain domain",
+            plain("x@mx.blocked.example", ""),
+            Reason::UnknownSender,
+        ),
+        // automated, registered agents too; before no-reply and identification.
+        (
+            "auto-replied agent",
+            plain(AGENT, "Auto-Submitted: auto-replied\n"),
+            Reason::Automated,
+        ),
+        (
+            "auto-generated",
+            plain(AGENT, "Auto-Submitted: auto-generated\n"),
+            Reason::Automated,
+        ),
+        (
+            "Auto-Submitted: no is a person",
+            plain(AGENT, "Auto-Submitted: no\n"),
+            Reason::Accepted,
+        ),
+        (
+            "X-Autoreply",
+            plain(AGENT, "X-Autoreply: yes\n"),
+            Reason::Automated,
+        ),
+        (
+            "X-Autorespond",
+            plain(AGENT, "X-Autorespond: x\n"),
+            Reason::Automated,
+        ),
+        (
+            "X-Autoresponder",
+            plain(AGENT, "X-Autoresponder: x\n"),
+            Reason::Automated,
+        ),
+        (
+            "Precedence: auto_reply",
+            plain(AGENT, "Precedence: auto_reply\n"),
+            Reason::Automated,
+        ),
+        (
+            "Exchange OOF",
+            plain(
+                AGENT,
+                "X-Auto-Response-Suppress: All\nAuto-Submitted: auto-replied\n",
+            ),
+            Reason::Automated,
+        ),
+        (
+            "X-Auto-Response-Suppress alone",
+            plain(AGENT, "X-Auto-Response-Suppress: All\n"),
+            Reason::Accepted,
+        ),
+        (
+            "DSN",
+            mail("MAILER-DAEMON@acme.example", "", report),
+            Reason::Automated,
+        ),
+        (
+            "OOO subject en",
+            subject(AGENT, "Automatic reply: Printer"),
+            Reason::Automated,
+        ),
+        (
+            "OOO subject fr",
+            subject(AGENT, "Réponse automatique : Imprimante"),
+            Reason::Automated,
+        ),
+        (
+            "OOO words in a person's subject",
+            subject(AGENT, "Automatic reply rules are broken"),
+            Reason::Accepted,
+        ),
+        (
+            "automated beats no-reply",
+            plain("noreply@acme.example", "X-Autoreply: yes\n"),
+            Reason::Automated,
+        ),
+        // no-reply-sender
+        (
+            "noreply",
+            plain("noreply@acme.example", ""),
+            Reason::NoReplySender,
+        ),
+        (
+            "Do-Not-Reply tagged",
+            plain("Do-Not-Reply+x@acme.example", ""),
+            Reason::NoReplySender,
+        ),
+        (
+            "reply is not no-reply",
+            plain("reply@acme.example", ""),
+            Reason::UnknownSender,
+        ),
+        // account-inactive, before P2/P3 and P1.
+        (
+            "suspended account, its owner",
+            plain("sleeper@dormant.example", ""),
+            Reason::AccountInactive,
+        ),
+        (
+            "suspended account by tag, a stranger",
+            mail("x@else.example", "", "Subject: [dormant] x\n\nHi\n"),
+            Reason::AccountInactive,
+        ),
+        ("active account", plain(OWNER, ""), Reason::Accepted),
+        // unregistered-reply-to: after P5, before P4.
+        (
+            "Reply-To a stranger",
+            plain(AGENT, "Reply-To: someone@else.example\n"),
+            Reason::UnregisteredReplyTo,
+        ),
+        (
+            "Sender a stranger",
+            plain(AGENT, "Sender: secretary@else.example\n"),
+            Reason::UnregisteredReplyTo,
+        ),
+        (
+            "Reply-To own secondary",
+            plain(
+                "owner@acme.example",
+                "Reply-To: Owner.Private@mail.example\n",
+            ),
+            Reason::Accepted,
+        ),
+        (
+            "Reply-To a colleague",
+            plain(AGENT, "Reply-To: admin@acme.example\n"),
+            Reason::Accepted,
+        ),
+        (
+            "Reply-To an agent of another account",
+            plain(AGENT, "Reply-To: g@globex.example\n"),
+            Reason::UnregisteredReplyTo,
+        ),
+        (
+            "Reply-To self",
+            plain(AGENT, "Reply-To: Agent <AGENT@acme.example>\n"),
+            Reason::Accepted,
+        ),
+        (
+            "Reply-To beats P4",
+            mail(
+                AGENT,
+                "Reply-To: x@else.example\n",
+                "Subject: Invoice\n\nHi\n",
+            ),
+            Reason::UnregisteredReplyTo,
+        ),
+        (
+            "P1 beats Reply-To",
+            plain("x@else.example", "Reply-To: y@else.example\n"),
+            Reason::UnknownSender,
+        ),
+    ];
+    let wrong: Vec<String> = table
+        .iter()
+        .filter_map(|(label, raw, reason)| {
+            let decision = decide_with(raw, &settings, SenderHistory::default());
+            (decision.reason != *reason)
+                .then(|| format!("{label}: {} instead of {reason}", decision.reason))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// SPEC §10 `mail-loop`: the history the pipeline hands in decides, after `no-reply-sender`
+/// and before identification; the actions are the SPEC's defaults and `automated` never gets a
+/// reply even when configured to.
+#[test]
+fn mail_loop_and_the_suspension_defaults() {
+    let settings = suspension_settings();
+    let agent = mail(AGENT, "", "Subject: Printer\n\nHello\n");
+    let seen = |recent_messages, repeated_message_id, blocked_until| SenderHistory {
+        recent_messages,
+        repeated_message_id,
+        blocked_until,
+    };
+    let rows = [
+        (seen(19, false, None), Reason::Accepted),
+        (seen(20, false, None), Reason::MailLoop),
+        (seen(0, true, None), Reason::MailLoop),
+        (seen(0, false, Some(1_000_001)), Reason::MailLoop),
+        (seen(0, false, Some(1_000_000)), Reason::Accepted),
+    ];
+    for (history, reason) in rows {
+        let decision = decide_with(&agent, &settings, history);
+        assert_eq!(decision.reason, reason, "{history:?}");
+    }
+    let no_reply = mail("noreply@acme.example", "", "Subject: x\n\nHi\n");
+    assert_eq!(
+        decide_with(&no_reply, &settings, seen(50, false, None)).reason,
+        Reason::NoReplySender,
+        "no-reply-sender comes before mail-loop"
+    );
+    let looped = decide_with(&agent, &settings, seen(20, false, None));
+    assert_eq!(looped.action, Action::Quarantine);
+    assert_eq!(looped.account, None, "before identification");
+    let inactive = decide_with(
+        &mail("sleeper@dormant.example", "", "Subject: x\n\nHi\n"),
+        &settings,
+        SenderHistory::default(),
+    );
+    assert_eq!(inactive.account.as_deref(), Some("dormant"));
+    assert!(matches!(inactive.reply, ReplyPlan::Send { .. }));
+    let blocked = decide_with(
+        &mail("x@blocked.example", "", "Subject: x\n\nHi\n"),
+        &settings,
+        SenderHistory::default(),
+    );
+    assert_eq!(blocked.action, Action::Reject);
+    let mut replying = settings.clone();
+    replying.set_action(Reason::Automated, Action::Reply);
+    let automated = decide_with(
+        &mail(
+            AGENT,
+            "Auto-Submitted: auto-replied\n",
+            "Subject: x\n\nHi\n",
+        ),
+        &replying,
+        SenderHistory::default(),
+    );
+    assert_eq!(
+        automated.reply,
+        ReplyPlan::Suppressed(Suppression::Automated)
+    );
 }

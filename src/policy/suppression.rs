@@ -49,6 +49,13 @@ pub fn reply_suppression(
     if facts.auto_submitted.as_deref().is_some_and(|v| v != "no") {
         return Some(Suppression::AutoSubmitted);
     }
+    // The other marks of automatic mail (SPEC §10 `automated`), whatever the reason.
+    if facts.autoresponder_header.is_some()
+        || facts.report_type.is_some()
+        || facts.precedence.as_deref() == Some("auto_reply")
+    {
+        return Some(Suppression::Automated);
+    }
     if facts.has_list_header {
         return Some(Suppression::ListHeader);
     }
@@ -118,6 +125,24 @@ mod tests {
                 with(|f| f.auto_submitted = Some("no".into())),
                 true,
                 None,
+            ),
+            (
+                person.clone(),
+                with(|f| f.autoresponder_header = Some("X-Autoreply".into())),
+                true,
+                Some(Suppression::Automated),
+            ),
+            (
+                person.clone(),
+                with(|f| f.report_type = Some("delivery-status".into())),
+                true,
+                Some(Suppression::Automated),
+            ),
+            (
+                person.clone(),
+                with(|f| f.precedence = Some("auto_reply".into())),
+                true,
+                Some(Suppression::Automated),
             ),
             (
                 person.clone(),

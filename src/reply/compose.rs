@@ -249,6 +249,7 @@ fn common_values(
         support_address: support.as_str().to_string(),
         support_local: support.local_part().to_string(),
         support_domain: support.domain().to_string(),
+        billing_contact: headers::clean_text(&settings.billing_contact, NAME_CHARS),
         ..Values::default()
     }
 }

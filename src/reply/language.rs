@@ -78,6 +78,14 @@ pub fn reason_text(reason: Reason, language: Language) -> &'static str {
                 "le message n'a pas une adresse d'expéditeur unique et valide"
             }
             Reason::AmbiguousAccount => "le message n'indique pas le compte concerné",
+            Reason::BlockedSender => "les messages de cet expéditeur ne sont pas acceptés",
+            Reason::Automated => "le message a été envoyé automatiquement",
+            Reason::NoReplySender => "le message vient d'une adresse qui ne reçoit pas de réponse",
+            Reason::MailLoop => "trop de messages sont arrivés de cette adresse en peu de temps",
+            Reason::AccountInactive => "le compte concerné n'est pas actif",
+            Reason::UnregisteredReplyTo => {
+                "les réponses iraient à une adresse qui ne figure sur aucun profil du compte"
+            }
         },
         Language::En => match reason {
             Reason::Accepted => "message accepted",
@@ -96,6 +104,14 @@ pub fn reason_text(reason: Reason, language: Language) -> &'static str {
             Reason::UnauthenticatedSender => "the sender could not be authenticated",
             Reason::MalformedSender => "the message has no single, valid sender address",
             Reason::AmbiguousAccount => "the message does not say which account it concerns",
+            Reason::BlockedSender => "messages from this sender are not accepted",
+            Reason::Automated => "the message was sent automatically",
+            Reason::NoReplySender => "the message came from an address that takes no replies",
+            Reason::MailLoop => "too many messages came from this address in a short time",
+            Reason::AccountInactive => "the account concerned is not active",
+            Reason::UnregisteredReplyTo => {
+                "replies would go to an address that is on no profile of the account"
+            }
         },
     }
 }

@@ -11,8 +11,8 @@
 //! - `headers`: sanitising values copied from the incoming mail, RFC 2047, quoted-printable.
 //!
 //! Template variables: `account_name`, `sign_in_url`, `reason`, `reason_text`,
-//! `original_subject`, `support_address`, `support_local`, `support_domain`, `category`, and
-//! `sender` in `notify-privileged` only. Condition: `notified` (P4, owner and admins told).
+//! `original_subject`, `support_address`, `support_local`, `support_domain`, `category`,
+//! `billing_contact`, and `sender` in `notify-privileged` only. Condition: `notified` (P4, owner and admins told).
 
 pub mod compose;
 mod headers;

@@ -28,6 +28,8 @@ pub struct ReplySettings {
     /// `"fr/not-registered" = "path"` overrides.
     pub template_files: BTreeMap<String, PathBuf>,
     pub sign_in_url: String,
+    /// Whom the customers of a suspended or closed account contact (`{{billing_contact}}`).
+    pub billing_contact: String,
     /// At most this many auto-replies and notifications queued per hour, whatever their
     /// recipients (a cap against reply storms).
     pub max_per_hour: u32,

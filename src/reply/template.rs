@@ -24,12 +24,14 @@ pub enum Variable {
     /// The domain of the support address.
     SupportDomain,
     Category,
+    /// Whom the customers of an inactive account contact (`[replies] billing_contact`).
+    BillingContact,
     /// The address that made a P4 request; in the notification only.
     Sender,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 10] = [
+    pub const ALL: [Variable; 11] = [
         Variable::AccountName,
         Variable::SignInUrl,
         Variable::Reason,
@@ -39,6 +41,7 @@ impl Variable {
         Variable::SupportLocal,
         Variable::SupportDomain,
         Variable::Category,
+        Variable::BillingContact,
         Variable::Sender,
     ];
 
@@ -53,6 +56,7 @@ impl Variable {
             Variable::SupportLocal => "support_local",
             Variable::SupportDomain => "support_domain",
             Variable::Category => "category",
+            Variable::BillingContact => "billing_contact",
             Variable::Sender => "sender",
         }
     }
@@ -106,6 +110,7 @@ pub struct Values {
     pub support_local: String,
     pub support_domain: String,
     pub category: String,
+    pub billing_contact: String,
     pub sender: String,
     pub notified: bool,
 }
@@ -122,6 +127,7 @@ impl Values {
             Variable::SupportLocal => &self.support_local,
             Variable::SupportDomain => &self.support_domain,
             Variable::Category => &self.category,
+            Variable::BillingContact => &self.billing_contact,
             Variable::Sender => &self.sender,
         }
     }

@@ -24,11 +24,12 @@ pub enum TemplateName {
 }
 
 impl TemplateName {
-    /// Every template a complete set has: each reason but `accepted`, and the notification.
+    /// Every template a complete set has: each reason that may be replied to
+    /// ([`Reason::may_reply`]: not `accepted`, not `automated`), and the notification.
     pub fn all() -> impl Iterator<Item = TemplateName> {
         Reason::ALL
             .into_iter()
-            .filter(|r| *r != Reason::Accepted)
+            .filter(|r| r.may_reply())
             .map(TemplateName::Reply)
             .chain([TemplateName::Notification])
     }
@@ -53,7 +54,7 @@ impl TemplateName {
         }
         Reason::from_str(name)
             .ok()
-            .filter(|r| *r != Reason::Accepted)
+            .filter(|r| r.may_reply())
             .map(TemplateName::Reply)
     }
 }
@@ -221,6 +222,7 @@ pub(crate) mod tests {
             templates: Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates"),
             template_files: BTreeMap::new(),
             sign_in_url: "https://vendor.example/sign-in".into(),
+            billing_contact: "billing@vendor.example".into(),
         }
     }
 
@@ -258,7 +260,7 @@ pub(crate) mod tests {
         let templates = Templates::load(&settings).unwrap();
         let mut count = 0;
         for language in Language::ALL {
-            for reason in Reason::ALL.into_iter().filter(|r| *r != Reason::Accepted) {
+            for reason in Reason::ALL.into_iter().filter(|r| r.may_reply()) {
                 assert!(
                     templates.reply(language, reason).is_some(),
                     "{language}/{reason}"
@@ -268,7 +270,7 @@ pub(crate) mod tests {
             assert!(templates.notification(language).is_some());
             count += 1;
         }
-        assert_eq!(count, 20);
+        assert_eq!(count, 30);
         assert!(templates.reply(Language::Fr, Reason::Accepted).is_none());
     }
 
@@ -338,6 +340,6 @@ pub(crate) mod tests {
             .any(|p| p == "template fr/not-registered: missing"));
         let err = Templates::from_texts([("de/not-registered", "x")]).unwrap_err();
         assert_eq!(err[0], "template de/not-registered: not a LANG/REASON name");
-        assert_eq!(err.len(), 21);
+        assert_eq!(err.len(), 31);
     }
 }

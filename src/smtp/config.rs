@@ -1,6 +1,7 @@
 //! What the protocol layer is told ([`ServerConfig`]) and the server's lifecycle ([`Phase`]),
 //! shared by the listeners (`server`) and the sessions (`session`).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Told about sessions, limits and replies (metrics); [`NoEvents`] by default.
     pub events: Arc<dyn SessionEvents>,
+    /// The peers (a before-queue proxy) whose XFORWARD we offer and believe; empty by
+    /// default: nobody's.
+    pub xforward_from: Vec<IpAddr>,
 }
 
 impl ServerConfig {
@@ -37,6 +41,7 @@ impl ServerConfig {
             bare_line_endings: BareLineEndings::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             events: Arc::new(NoEvents),
+            xforward_from: Vec::new(),
         }
     }
 

@@ -38,10 +38,13 @@ impl<H: MessageHandler> Session<H> {
         let Some(envelope) = self.envelope.take() else {
             return Ok(());
         };
+        // XFORWARD describes one transaction.
+        let client = self.client();
+        self.forwarded = Default::default();
         match outcome {
             DataOutcome::Complete(message) => {
                 let size = message.len();
-                let deliver = self.handler.deliver(&self.info, &envelope, message);
+                let deliver = self.handler.deliver(&client, &envelope, message);
                 let limit = self.config.limits.timeouts.data_termination;
                 let reply = match tokio::time::timeout(limit, deliver).await {
                     Ok(reply) => reply,

@@ -12,6 +12,7 @@
 //! * [`reply`] — the one place that maps outcomes to reply codes.
 //! * `events` — [`SessionEvents`], the observer hook that metrics listen on.
 //! * [`limits`] — [`SessionLimits`] and their Postfix-like defaults.
+//! * `xforward` — Postfix's XFORWARD, believed from `xforward_from` peers only.
 //! * [`tls`] — STARTTLS configuration, replaceable while sessions run ([`ReloadableTls`]).
 
 pub mod address;
@@ -30,6 +31,7 @@ pub mod server;
 mod session;
 pub mod tls;
 mod transaction;
+mod xforward;
 
 pub use config::ServerConfig;
 pub use data::{BareLineEndings, DataOutcome, DataProblem, DataReader};

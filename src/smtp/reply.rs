@@ -61,7 +61,7 @@ impl SmtpReply {
     /// The final reply to DATA for what the act stage did with one decision.
     pub fn for_outcome(acted: &Acted) -> Self {
         match acted.outcome {
-            Acting::Forwarded | Acting::Spooled => {
+            Acting::Forwarded | Acting::Spooled | Acting::Passed => {
                 Self::accepted(format!("Queued as {}", acted.queue_id))
             }
             Acting::Quarantined => Self::accepted(format!("Received as {}", acted.queue_id)),

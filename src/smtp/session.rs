@@ -24,6 +24,7 @@ use super::deadline::later;
 use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, SessionInfo};
 use super::reply::{Outcome, SmtpReply};
+use super::xforward::{self, Forwarded};
 
 /// What the loop does after a command.
 enum Next {
@@ -63,6 +64,8 @@ pub(crate) struct Session<H> {
     phase: watch::Receiver<Phase>,
     /// `Some` between MAIL and the end of the transaction.
     pub(crate) envelope: Option<Envelope>,
+    /// What a trusted proxy said about its client (XFORWARD), for the next transaction.
+    pub(crate) forwarded: Forwarded,
     /// A command line longer than the limit is being skipped up to its LF.
     skipping_long_line: bool,
     /// When the command line being received must be complete; `None` between lines.
@@ -87,6 +90,7 @@ impl<H: MessageHandler> Session<H> {
             conn,
             phase,
             envelope: None,
+            forwarded: Forwarded::default(),
             skipping_long_line: false,
             command_deadline: None,
             errors: 0,
@@ -150,6 +154,7 @@ impl<H: MessageHandler> Session<H> {
                             self.info.tls = true;
                             self.info.helo = None;
                             self.envelope = None;
+                            self.forwarded = Forwarded::default();
                         }
                         Ok(Err(e)) => {
                             warn!(session = %self.info.session_id, error = %e, "tls handshake failed");
@@ -277,6 +282,10 @@ impl<H: MessageHandler> Session<H> {
             self.reply_outcome(Outcome::NulInCommand);
             return Next::Continue;
         }
+        if xforward::is_xforward(line) {
+            self.xforward(line);
+            return Next::Continue;
+        }
         let parsed = Request::parse(&mut line.iter());
         debug!(session = %self.info.session_id, request = ?parsed, "command");
         let junk = match &parsed {
@@ -305,6 +314,7 @@ impl<H: MessageHandler> Session<H> {
             Ok(Request::Data) => return self.data_command(),
             Ok(Request::Rset) => {
                 self.envelope = None;
+                self.forwarded = Forwarded::default();
                 self.reply_outcome(Outcome::Ok);
             }
             Ok(Request::Noop { .. }) => self.reply_outcome(Outcome::Ok),
@@ -332,6 +342,12 @@ impl<H: MessageHandler> Session<H> {
             Err(_) => self.reply_outcome(Outcome::SyntaxError),
         }
         Next::Continue
+    }
+
+    /// The session as the handler sees it: with the original client's address and HELO name
+    /// when a trusted proxy passed them on (XFORWARD).
+    pub(crate) fn client(&self) -> SessionInfo {
+        self.forwarded.apply(self.info.clone())
     }
 
     /// As Postfix: junk commands are counted between accepted messages.

@@ -12,6 +12,7 @@ use super::events::LimitKind;
 use super::handler::{Envelope, MessageHandler, RcptCheck};
 use super::reply::Outcome;
 use super::session::Session;
+use super::xforward;
 
 impl<H: MessageHandler> Session<H> {
     pub(crate) fn ehlo(&mut self, host: String) {
@@ -21,6 +22,7 @@ impl<H: MessageHandler> Session<H> {
         if self.config.tls.is_some() && !self.info.tls {
             ehlo.capabilities |= EXT_START_TLS;
         }
+        let xforward = self.xforward_allowed();
         ehlo.size = self.config.limits.max_message_size;
         let mut capabilities = Vec::new();
         // Writing into a Vec cannot fail.
@@ -32,11 +34,48 @@ impl<H: MessageHandler> Session<H> {
             .position(|&b| b == b'\n')
             .map_or(&capabilities[..], |end| &capabilities[end + 1..]);
         let mut out = format!("250-{} Hello\r\n", self.config.hostname).into_bytes();
+        if xforward {
+            out.extend_from_slice(format!("250-{}\r\n", xforward::EHLO_KEYWORD).as_bytes());
+        }
         out.extend_from_slice(rest);
         self.conn.queue_raw(&out);
         self.config.events.reply_sent(250);
         self.info.helo = Some(host);
         self.envelope = None;
+    }
+
+    fn xforward_allowed(&self) -> bool {
+        xforward::allowed(self.info.peer.ip(), &self.config.xforward_from)
+    }
+
+    /// XFORWARD from a trusted proxy: the original client, for the next transaction. From
+    /// anyone else it is an unknown command, as it is not advertised to them.
+    pub(crate) fn xforward(&mut self, line: &[u8]) {
+        if !self.xforward_allowed() {
+            warn!(session = %self.info.session_id, peer = %self.info.peer, "XFORWARD refused: peer not in server.xforward_from");
+            return self.reply_outcome(Outcome::UnknownCommand);
+        }
+        if self.envelope.is_some() {
+            return self.reply_outcome(Outcome::BadSequence("XFORWARD inside a transaction"));
+        }
+        match xforward::parse(line, &mut self.forwarded) {
+            Ok(()) => {
+                let f = &self.forwarded;
+                let addr = f.addr.map_or_else(String::new, |a| a.to_string());
+                info!(
+                    session = %self.info.session_id,
+                    addr,
+                    helo = f.helo.as_deref().unwrap_or(""),
+                    name = f.name.as_deref().unwrap_or(""),
+                    "xforward"
+                );
+                self.reply_outcome(Outcome::Ok);
+            }
+            Err(reason) => {
+                warn!(session = %self.info.session_id, reason, "XFORWARD refused: bad syntax");
+                self.reply_outcome(Outcome::SyntaxError);
+            }
+        }
     }
 
     /// Why MAIL cannot start a transaction now, if it cannot.
@@ -123,7 +162,7 @@ impl<H: MessageHandler> Session<H> {
                 Charset::NotUtf8 => Outcome::BadRecipientSyntax,
             });
         }
-        match self.handler.check_recipient(&self.info, &to.address) {
+        match self.handler.check_recipient(&self.client(), &to.address) {
             RcptCheck::Accept => {
                 if let Some(envelope) = &mut self.envelope {
                     envelope.rcpt_to.push(to.address);

@@ -1,10 +1,11 @@
-//! Durable storage on the local disk: Maildir delivery, the quarantine, the spool and the reply
-//! memory.
+//! Durable storage on the local disk: Maildir delivery, the quarantine, the spool, the reply
+//! memory and the sender history (`mail-loop`).
 //! Every write that a `250` depends on is fsync'd (file, then directory) before it returns.
 
 pub mod maildir;
 pub mod quarantine;
 pub mod reply_memory;
+pub mod sender_history;
 pub mod spool;
 
 use std::fs::File;

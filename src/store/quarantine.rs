@@ -1,7 +1,8 @@
 //! The quarantine: refused mail kept for support staff (SPEC §4). One folder per message with
-//! `message.eml` (the bytes as received) and `record.json` (envelope, decision, why kept and,
-//! once released, who released it). A folder appears whole or not at all: it is written under
-//! a temporary name, fsync'd, then renamed.
+//! `message.eml` (the bytes as received), `record.json` (envelope, decision, why kept and,
+//! once released, who released it) and, when an auto-reply was composed, `reply.eml`. A
+//! folder appears whole or not at all: it is written under a temporary name, fsync'd, then
+//! renamed.
 
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
@@ -139,11 +140,25 @@ impl Quarantine {
         record: &QuarantineRecord,
         message: &[u8],
     ) -> Result<PathBuf, QuarantineError> {
+        self.store_with_reply(record, message, None)
+    }
+
+    /// Keeps a message with the auto-reply composed for it (`reply.eml`, what support staff
+    /// see as "the auto-reply that was sent").
+    pub fn store_with_reply(
+        &self,
+        record: &QuarantineRecord,
+        message: &[u8],
+        reply: Option<&[u8]>,
+    ) -> Result<PathBuf, QuarantineError> {
         let folder = self.folder(&record.id)?;
         let staging = self.root.join(format!(".tmp-{}", record.id));
         let result = (|| {
             fs::create_dir_all(&staging)?;
             write_synced(&staging.join("message.eml"), message)?;
+            if let Some(reply) = reply {
+                write_synced(&staging.join("reply.eml"), reply)?;
+            }
             let json = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
             write_synced(&staging.join("record.json"), &json)?;
             super::fsync_dir(&staging)?;
@@ -181,6 +196,16 @@ impl Quarantine {
                 source: e,
             },
         })
+    }
+
+    /// The auto-reply kept with message `id`, if one was composed for it.
+    pub fn reply(&self, id: &str) -> Result<Option<Vec<u8>>, QuarantineError> {
+        let path = self.folder(id)?.join("reply.eml");
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path)(e)),
+        }
     }
 
     /// Every record, oldest first. Damaged records are returned as errors, not skipped.
@@ -298,45 +323,56 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// A record for tests (of this module and of the ones that store records).
+#[cfg(test)]
+pub(crate) fn sample_record(id: &str) -> QuarantineRecord {
+    QuarantineRecord {
+        id: id.into(),
+        received_at: 100,
+        peer: Some("127.0.0.1:4000".into()),
+        helo: Some("client.example".into()),
+        mail_from: "bob@else.example".into(),
+        recipients: vec!["support@vendor.example".into()],
+        from_header: Some("bob@else.example".into()),
+        subject: Some("Hi".into()),
+        message_id: None,
+        size: 10,
+        decision: DecisionRecord {
+            verdict: "refuse".into(),
+            reason: "unknown-sender".into(),
+            account: None,
+            agent: None,
+            role: None,
+            action: "reply".into(),
+            category: None,
+            reply: "sent".into(),
+        },
+        note: "auto-reply sent".into(),
+        authentication: None,
+        released: None,
+        release_attempts: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn record(id: &str) -> QuarantineRecord {
-        QuarantineRecord {
-            id: id.into(),
-            received_at: 100,
-            peer: Some("127.0.0.1:4000".into()),
-            helo: Some("client.example".into()),
-            mail_from: "bob@else.example".into(),
-            recipients: vec!["support@vendor.example".into()],
-            from_header: Some("bob@else.example".into()),
-            subject: Some("Hi".into()),
-            message_id: None,
-            size: 10,
-            decision: DecisionRecord {
-                verdict: "refuse".into(),
-                reason: "unknown-sender".into(),
-                account: None,
-                agent: None,
-                role: None,
-                action: "reply".into(),
-                category: None,
-                reply: "sent".into(),
-            },
-            note: "auto-reply sent".into(),
-            authentication: None,
-            released: None,
-            release_attempts: Vec::new(),
-        }
-    }
+    use super::sample_record as record;
 
     #[test]
     fn store_list_release_delete() {
         let dir = tempfile::tempdir().unwrap();
         let q = Quarantine::new(dir.path());
         q.store(&record("A1"), b"Subject: Hi\r\n\r\nx\r\n").unwrap();
-        q.store(&record("B2"), b"Subject: Ho\r\n\r\ny\r\n").unwrap();
+        q.store_with_reply(
+            &record("B2"),
+            b"Subject: Ho\r\n\r\ny\r\n",
+            Some(b"Subject: Auto: Ho\r\n"),
+        )
+        .unwrap();
+        assert_eq!(q.reply("A1").unwrap(), None);
+        assert_eq!(q.reply("B2").unwrap().unwrap(), b"Subject: Auto: Ho\r\n");
         let listed: Vec<_> = q
             .list()
             .unwrap()

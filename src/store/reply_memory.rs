@@ -50,11 +50,36 @@ impl RedbReplyMemory {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
+        if !path.exists() {
+            create_whole(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         let db = Database::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let txn = db.begin_write().map_err(|e| e.to_string())?;
         txn.open_table(REPLIES).map_err(|e| e.to_string())?;
         txn.commit().map_err(|e| e.to_string())?;
         Ok(RedbReplyMemory { db })
+    }
+}
+
+/// A new database is made under a temporary name and renamed into place once initialised: a
+/// process killed while redb writes a new file's header (seen under SIGKILL in
+/// `tests/spool_crash.rs` on a busy machine) must not leave a file that redb refuses to open.
+fn create_whole(path: &Path) -> Result<(), String> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".new");
+    let fresh = path.with_file_name(name);
+    let _ = std::fs::remove_file(&fresh);
+    let db = Database::create(&fresh).map_err(|e| e.to_string())?;
+    let txn = db.begin_write().map_err(|e| e.to_string())?;
+    txn.open_table(REPLIES).map_err(|e| e.to_string())?;
+    txn.commit().map_err(|e| e.to_string())?;
+    drop(db);
+    std::fs::rename(&fresh, path).map_err(|e| e.to_string())?;
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            super::fsync_dir(parent).map_err(|e| e.to_string())
+        }
+        _ => super::fsync_dir(Path::new(".")).map_err(|e| e.to_string()),
     }
 }
 

@@ -51,6 +51,9 @@ pub struct Options {
     pub spool_max_age: Option<&'static str>,
     /// `[spool] retry_schedule`; default `["1s"]`.
     pub spool_retry_schedule: Option<Vec<&'static str>>,
+    /// `[limits]` overrides (`sender_messages`, `sender_window`, `sender_block`); default: the
+    /// shipped limits.
+    pub limits: Vec<(&'static str, toml::Value)>,
 }
 
 /// A running `supportgate serve`, its temporary folder and its log; killed on drop.
@@ -230,15 +233,15 @@ impl Gateway {
         maildir_new(&self.var("outbox"))
     }
 
-    /// Waits (bounded by [`WAIT`]) until the spool's `queue/` is empty: every reply,
-    /// notification, release and spooled ticket has been delivered or given up.
+    /// The ids waiting in the spool, sorted (read from its segments, as `queue list` does).
+    pub fn spooled(&self) -> Vec<String> {
+        spooled_in(&self.var("spool"))
+    }
+
+    /// Waits (bounded by [`WAIT`]) until the spool is empty: every reply, notification,
+    /// release and spooled ticket has been delivered or given up.
     pub fn settle(&self) -> bool {
-        let queue = self.var("spool").join("queue");
-        poll(|| {
-            let waiting = fs::read_dir(&queue).map_or(0, |d| d.count());
-            (waiting == 0).then_some(())
-        })
-        .is_some()
+        poll(|| self.spooled().is_empty().then_some(())).is_some()
     }
 
     /// `(id, record.json, message.eml)` of every kept message, oldest first.
@@ -411,6 +414,16 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
     let mut memory = table(&mut config, "reply_memory");
     memory.insert("path".into(), s(dir.join("reply-memory.redb")));
     config.insert("reply_memory".into(), memory.into());
+
+    let mut history = table(&mut config, "sender_history");
+    history.insert("path".into(), s(dir.join("sender-history.redb")));
+    config.insert("sender_history".into(), history.into());
+
+    let mut limits = table(&mut config, "limits");
+    for (key, value) in &options.limits {
+        limits.insert((*key).into(), value.clone());
+    }
+    config.insert("limits".into(), limits.into());
 
     let mut actions = table(&mut config, "actions");
     for (reason, action) in &options.actions {
@@ -640,4 +653,12 @@ pub fn require_tool(name: &str, package: &str) -> PathBuf {
          echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; \
          DEBIAN_FRONTEND=noninteractive apt-get install -y {package}"
     );
+}
+
+/// The ids waiting in the spool at `path`, sorted (a spool not readable counts as empty).
+pub fn spooled_in(path: &Path) -> Vec<String> {
+    supportgate::store::spool::Spool::new(path)
+        .list()
+        .map(|entries| entries.into_iter().map(|e| e.id).collect())
+        .unwrap_or_default()
 }

@@ -35,6 +35,9 @@ pub struct Start {
     pub edit: Edit,
     /// Run through `systemd-socket-activate -l 127.0.0.1:PORT` instead of `--listen`.
     pub socket_activate: Option<PathBuf>,
+    /// With `socket_activate`: one more socket for the launcher to bind (`127.0.0.1:PORT` or
+    /// a Unix socket path), passed named `milter` (`FileDescriptorName=milter`).
+    pub activated_milter: Option<String>,
     /// Extra environment (e.g. `NOTIFY_SOCKET`).
     pub env: Vec<(String, String)>,
 }
@@ -47,6 +50,7 @@ impl Default for Start {
             own_directory: false,
             edit: Box::new(|_, _| {}),
             socket_activate: None,
+            activated_milter: None,
             env: Vec::new(),
         }
     }
@@ -88,6 +92,11 @@ impl Server {
             Some(launcher) => {
                 let mut c = Command::new(launcher);
                 c.arg("-l").arg(format!("127.0.0.1:{port}"));
+                if let Some(milter) = &start.activated_milter {
+                    // The SMTP socket keeps the name a socket unit gives by default.
+                    c.arg("-l").arg(milter);
+                    c.arg("--fdname=supportgate.socket:milter");
+                }
                 // The launcher gives the program a fresh environment: pass ours with -E.
                 for (k, v) in &start.env {
                     c.arg(format!("--setenv={k}={v}"));

@@ -4,6 +4,8 @@
 //! the sink and supportgate are stopped on drop, also when a test fails.
 #![allow(dead_code)]
 
+pub mod milter;
+
 use crate::gateway_support::{self, free_port, repo_path, Options};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -82,6 +84,8 @@ pub struct Ports {
     pub reinject: u16,
     pub sink: u16,
     pub sales: u16,
+    /// supportgate as a milter (the doc's 10027).
+    pub milter: u16,
 }
 
 impl Ports {
@@ -100,6 +104,7 @@ impl Ports {
             reinject: next(),
             sink: next(),
             sales: next(),
+            milter: next(),
         }
     }
 
@@ -110,7 +115,8 @@ impl Ports {
         for line in text.lines() {
             let line = line
                 .replace(":10025", &format!(":{}", self.filter))
-                .replace(":10026", &format!(":{}", self.reinject));
+                .replace(":10026", &format!(":{}", self.reinject))
+                .replace(":10027", &format!(":{}", self.milter));
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() >= 8 && fields[0] == "smtp" && fields[1] == "inet" {
                 let service = format!("127.0.0.1:{}", self.smtp);
@@ -124,7 +130,7 @@ impl Ports {
             out.push('\n');
         }
         assert!(
-            !out.contains("10025") && !out.contains("10026"),
+            !out.contains("10025") && !out.contains("10026") && !out.contains("10027"),
             "unreplaced port in\n{out}"
         );
         out
@@ -198,6 +204,58 @@ pub fn swaks(
         command.args(["--add-header", header]);
     }
     run_bounded(&mut command, Duration::from_secs(60))
+}
+
+/// The `n`th (from 1) swaks command of the doc's `test.swaks` block, as a shell would split
+/// it (backslash-newline continuations, single quotes), run against 127.0.0.1:`port` instead
+/// of `mx.vendor.example:25`, with `--body token` added; returns (success, transcript).
+pub fn doc_swaks(n: usize, port: u16, token: &str) -> (bool, String) {
+    let block = fragment("test.swaks");
+    let joined = block.replace("\\\n", " ");
+    let commands: Vec<&str> = joined
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("swaks "))
+        .collect();
+    let line = commands
+        .get(n - 1)
+        .unwrap_or_else(|| panic!("test.swaks has no command {n}:\n{block}"));
+    let words = shell_words(line);
+    assert_eq!(words[0], "swaks");
+    let mut command = Command::new("swaks");
+    for word in &words[1..] {
+        command.arg(word.replace("mx.vendor.example:25", &format!("127.0.0.1:{port}")));
+    }
+    command.args(["--body", token, "--timeout", "30"]);
+    run_bounded(&mut command, Duration::from_secs(60))
+}
+
+/// Words of a command line: split on spaces outside single quotes, quotes removed.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' | '\t' if !quoted => {
+                if any {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            _ => {
+                word.push(c);
+                any = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {line}");
+    if any {
+        words.push(word);
+    }
+    words
 }
 
 /// The `Authentication-Results:` that OpenDMARC on Postfix (authserv-id [`MYHOSTNAME`]) would

@@ -1,0 +1,324 @@
+//! The spool's writer thread: the only one that appends to the running server's segment.
+//! Each turn it takes every request that queued up while it was busy (group commit), writes
+//! them in one `write`, fsyncs once if a message is among them, then answers; afterwards it
+//! deletes the segments nothing needs any more.
+
+use super::index::{Index, Location};
+use super::record::{self, MessageKey, RetryState};
+use super::segment::{self, Appender};
+use super::SpoolEntry;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::oneshot;
+
+/// A segment is closed once it is this large; the next batch starts a new one.
+pub const SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+/// At most this many bytes per write (a batch waiting behind it goes in the next one).
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// A message the delivery side has not seen yet, and when it is due (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    pub id: String,
+    pub due: u64,
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(super) enum Request {
+    Store {
+        entry: Box<SpoolEntry>,
+        bytes: Vec<u8>,
+        stored: oneshot::Sender<Result<(), String>>,
+    },
+    Done(MessageKey),
+    State(RetryState),
+    Adopt,
+    Sync(oneshot::Sender<()>),
+}
+
+/// The writer thread's state.
+pub(super) struct Writer {
+    root: PathBuf,
+    index: Arc<Mutex<Index>>,
+    current: Option<Appender>,
+    arrived: tokio::sync::mpsc::UnboundedSender<Arrival>,
+}
+
+/// A message of the batch being written: its entry, where its bytes start in the batch, and
+/// who waits for it.
+struct Pending {
+    entry: SpoolEntry,
+    bytes_at: usize,
+    len: usize,
+    stored: Option<oneshot::Sender<Result<(), String>>>,
+    /// The copy this one replaces (moved out of a mostly-done segment).
+    moved_from: Option<MessageKey>,
+}
+
+impl Writer {
+    pub(super) fn new(
+        root: &Path,
+        index: Arc<Mutex<Index>>,
+        arrived: tokio::sync::mpsc::UnboundedSender<Arrival>,
+    ) -> Writer {
+        Writer {
+            root: root.to_path_buf(),
+            index,
+            current: None,
+            arrived,
+        }
+    }
+
+    pub(super) fn run(mut self, incoming: mpsc::Receiver<Request>) {
+        while let Ok(first) = incoming.recv() {
+            let mut batch = vec![first];
+            let mut bytes = 0;
+            while bytes < BATCH_BYTES {
+                match incoming.try_recv() {
+                    Ok(request) => {
+                        if let Request::Store { bytes: b, .. } = &request {
+                            bytes += b.len();
+                        }
+                        batch.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.write_batch(batch);
+        }
+    }
+
+    fn has_segment(&self, name: &str) -> bool {
+        lock(&self.index).has_segment(name)
+    }
+
+    fn write_batch(&mut self, requests: Vec<Request>) {
+        let mut buffer = Vec::new();
+        let mut pending = Vec::new();
+        let mut markers = Vec::new();
+        let mut synced = Vec::new();
+        let mut adopt = false;
+        {
+            for request in requests {
+                match request {
+                    Request::Store {
+                        entry,
+                        bytes,
+                        stored,
+                    } => {
+                        let bytes_at = record::encode_message(&mut buffer, &entry, &bytes);
+                        pending.push(Pending {
+                            entry: *entry,
+                            bytes_at,
+                            len: bytes.len(),
+                            stored: Some(stored),
+                            moved_from: None,
+                        });
+                    }
+                    // About a segment already deleted: nothing to say any more.
+                    Request::Done(key) if self.has_segment(&key.segment) => {
+                        record::encode_done(&mut buffer, &key);
+                        markers.push(key);
+                    }
+                    Request::State(state) if self.has_segment(&state.key.segment) => {
+                        record::encode_state(&mut buffer, &state);
+                    }
+                    Request::Done(_) | Request::State(_) => {}
+                    Request::Adopt => adopt = true,
+                    Request::Sync(done) => synced.push(done),
+                }
+            }
+        }
+        let durable = !pending.is_empty() || !synced.is_empty();
+        if !buffer.is_empty() {
+            self.append(&buffer, durable, pending, &markers);
+        }
+        if adopt {
+            self.adopt();
+        }
+        self.delete_dead();
+        for done in synced {
+            let _ = done.send(());
+        }
+    }
+
+    fn append(
+        &mut self,
+        buffer: &[u8],
+        durable: bool,
+        pending: Vec<Pending>,
+        markers: &[MessageKey],
+    ) {
+        let failed = |pending: Vec<Pending>, why: String| {
+            for mut message in pending {
+                if let Some(stored) = message.stored.take() {
+                    let _ = stored.send(Err(why.clone()));
+                }
+            }
+        };
+        if self.current.is_none() {
+            match Appender::create(&self.root) {
+                Ok(appender) => {
+                    lock(&self.index).add_segment(&appender.name, appender.size);
+                    self.current = Some(appender);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "spool: no new segment");
+                    return failed(pending, format!("{}: {e}", self.root.display()));
+                }
+            }
+        }
+        let Some(current) = self.current.as_mut() else {
+            return;
+        };
+        let start = current.size;
+        if let Err((e, usable)) = current.append(buffer, durable) {
+            let name = current.name.clone();
+            if !usable {
+                tracing::error!(segment = %name, error = %e, "spool: segment abandoned after a failed write");
+                self.current = None;
+            }
+            return failed(
+                pending,
+                format!("{}: {e}", segment::path_of(&self.root, &name).display()),
+            );
+        }
+        let (name, size) = (current.name.clone(), current.size);
+        {
+            let mut index = lock(&self.index);
+            index.grow_segment(&name, size);
+            // A moved message delivered while it was being copied stays done.
+            let delivered_meanwhile: Vec<bool> = pending
+                .iter()
+                .map(|m| m.moved_from.as_ref().is_some_and(|old| index.is_done(old)))
+                .collect();
+            for key in markers {
+                index.apply_done(&name, key);
+            }
+            for (message, delivered) in pending.iter().zip(delivered_meanwhile) {
+                let key = MessageKey {
+                    segment: name.clone(),
+                    id: message.entry.id.clone(),
+                };
+                let at = Location {
+                    offset: start + message.bytes_at as u64,
+                    len: message.len as u64,
+                };
+                index.insert_message(key.clone(), message.entry.clone(), at);
+                if let Some(old) = &message.moved_from {
+                    index.note_move(old.clone(), key.clone());
+                }
+                if delivered {
+                    index.mark_done(&key);
+                }
+            }
+        }
+        for mut message in pending {
+            if let Some(stored) = message.stored.take() {
+                let _ = self.arrived.send(Arrival {
+                    id: message.entry.id.clone(),
+                    due: message.entry.next_attempt,
+                });
+                let _ = stored.send(Ok(()));
+            }
+        }
+        if size >= SEGMENT_SIZE {
+            self.current = None;
+            self.move_stragglers();
+        }
+    }
+
+    /// After a segment is closed: the few messages still waiting in mostly-done segments are
+    /// written again into the new one, so that those files can go.
+    fn move_stragglers(&mut self) {
+        let sparse = lock(&self.index).sparse_segments(None);
+        for name in sparse {
+            let waiting = lock(&self.index).waiting_in(&name);
+            let mut moved = Vec::new();
+            for (key, stored) in waiting {
+                match segment::read_bytes(&self.root, &key.segment, stored.at) {
+                    Ok(bytes) => moved.push((key, stored.entry, bytes)),
+                    Err(e) => {
+                        tracing::warn!(queue_id = %key.id, error = %e, "spool: message not moved")
+                    }
+                }
+            }
+            let mut buffer = Vec::new();
+            let mut pending = Vec::new();
+            for (key, entry, bytes) in &moved {
+                let bytes_at = record::encode_message(&mut buffer, entry, bytes);
+                record::encode_done(&mut buffer, key);
+                pending.push(Pending {
+                    entry: entry.clone(),
+                    bytes_at,
+                    len: bytes.len(),
+                    stored: None,
+                    moved_from: Some(key.clone()),
+                });
+            }
+            if pending.is_empty() {
+                continue;
+            }
+            // The old copies are done once the new ones are durable (a crash in between
+            // leaves two copies: the index keeps one).
+            let keys: Vec<MessageKey> = moved.into_iter().map(|(key, _, _)| key).collect();
+            self.append(&buffer, true, pending, &keys);
+            tracing::info!(segment = %name, moved = keys.len(), "spool: waiting messages moved out of a mostly delivered segment");
+        }
+    }
+
+    fn adopt(&mut self) {
+        let names = match segment::list(&self.root) {
+            Ok(names) => names,
+            Err(e) => return tracing::warn!(error = %e, "spool: segments not listed"),
+        };
+        for name in names {
+            let known = lock(&self.index).has_segment(&name);
+            if known {
+                continue;
+            }
+            let mut index = lock(&self.index);
+            match segment::load(&self.root, &name, &mut index) {
+                Ok(Some(loaded)) => {
+                    if let Some((at, damage)) = loaded.damage {
+                        tracing::warn!(segment = %name, offset = at, %damage, "spool: damaged segment from a command-line tool; what follows is not delivered");
+                    }
+                    for id in loaded.arrived {
+                        let due = index.live(&id).map_or(0, |(_, s)| s.entry.next_attempt);
+                        let _ = self.arrived.send(Arrival { id, due });
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(segment = %name, error = %e, "spool: segment not readable")
+                }
+            }
+        }
+    }
+
+    /// Deletes every segment that holds nothing needed (the current one too: the next batch
+    /// starts a new one, and a full disk gets its space back).
+    pub(super) fn delete_dead(&mut self) {
+        let mut index = lock(&self.index);
+        let dead = index.dead_segments();
+        if dead.is_empty() {
+            return;
+        }
+        for name in &dead {
+            if self.current.as_ref().is_some_and(|c| &c.name == name) {
+                self.current = None;
+            }
+            match std::fs::remove_file(segment::path_of(&self.root, name)) {
+                Ok(()) => index.remove_segment(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => index.remove_segment(name),
+                Err(e) => tracing::warn!(segment = %name, error = %e, "spool: segment not deleted"),
+            }
+        }
+        drop(index);
+        let _ = crate::store::fsync_dir(&self.root.join(segment::SEGMENTS));
+    }
+}
