@@ -87,19 +87,28 @@ fn the_json_decision_line_has_every_key_and_no_body() {
 #[test]
 fn a_reply_suppressed_says_why_in_the_decision_line() {
     let server = Server::start(Start::default());
-    let body = message(
-        "Mallory <mallory@else.example>",
-        "Out of office",
-        &["Auto-Submitted: auto-replied"],
-        "Away.\n",
+    // A stranger writes twice (two messages): the second auto-reply is suppressed. (An
+    // auto-reply of theirs would be `automated`, never replied to: no reply to suppress.)
+    for subject in ["Where is my ticket?", "Where is my ticket now?"] {
+        let body = message("Mallory <mallory@else.example>", subject, &[], "Hi.\n");
+        let reply = server.send(
+            "mallory@else.example",
+            &["support+acme@vendor.example"],
+            &body,
+        );
+        assert!(reply.starts_with("250 "), "{reply}");
+    }
+    let lines = gateway_support::poll(|| {
+        let decisions = server.decisions();
+        (decisions.len() >= 2).then_some(decisions)
+    })
+    .unwrap();
+    assert_eq!(
+        gateway_support::field_str(&lines[0], "reply"),
+        "queued",
+        "{}",
+        lines[0]
     );
-    let reply = server.send(
-        "mallory@else.example",
-        &["support+acme@vendor.example"],
-        &body,
-    );
-    assert!(reply.starts_with("250 "), "{reply}");
-    let line = gateway_support::poll(|| server.decisions().into_iter().next()).unwrap();
-    let reply = gateway_support::field_str(&line, "reply");
-    assert!(reply.starts_with("suppressed:"), "{line}");
+    let reply = gateway_support::field_str(&lines[1], "reply");
+    assert_eq!(reply, "suppressed:already-replied", "{}", lines[1]);
 }

@@ -49,11 +49,18 @@ fn counters_move_with_the_labels_of_what_happened() {
         &refused,
     );
     assert!(reply.starts_with("250 "), "{reply}");
-    // Same sender, same reason: the second auto-reply is suppressed.
+    // Same sender, same reason: the second auto-reply is suppressed (a new message: the same
+    // Message-ID again would be `mail-loop`).
+    let refused_again = message(
+        "Mallory <mallory@else.example>",
+        "Where is my ticket?",
+        &[],
+        "Hi.\n",
+    );
     let reply = server.send(
         "mallory@else.example",
         &["support+acme@vendor.example"],
-        &refused,
+        &refused_again,
     );
     assert!(reply.starts_with("250 "), "{reply}");
     // A recipient that is no support address: 550 at RCPT.

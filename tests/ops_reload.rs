@@ -76,6 +76,8 @@ fn sighup_during_data_completes_the_session_and_the_next_message_sees_the_new_di
     smtp.quit();
     assert_eq!(field_str(&decision_of(&server, 1), "reason"), "accepted");
 
+    // Nina writes again (a new message: the same Message-ID again would be `mail-loop`).
+    let nina = message("nina@newco.example", "Printer", &[], "Hi.\n");
     let reply = server.send(
         "nina@newco.example",
         &["support+newco@vendor.example"],
