@@ -60,6 +60,10 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session: {created}"))
             .to_string();
+        // An element looked for right after a click may belong to the page the click is still
+        // loading (seen on a loaded machine): the driver waits for it, up to this bound.
+        let timeouts = browser.session_path("/timeouts");
+        browser.command("POST", &timeouts, Some(json!({ "implicit": 10_000 })));
         browser
     }
 
