@@ -114,8 +114,10 @@ DIR
 sed -e "s#^listen = \[\"127.0.0.1:2525\"\]#listen = [\"127.0.0.1:$SG_PORT\"]#" \
     -e "s#^\# listen = \"127.0.0.1:10027\"#listen = \"127.0.0.1:$MILTER_PORT\"#" \
     -e 's|^listen = "127.0.0.1:9325"|# (no metrics listener in the bench)|' \
+    -e 's|^sender_messages = 20$|sender_messages = 100000000 # one smtp-source sender: no mail-loop|' \
     "$REPO/config/supportgate.toml" >"$SG/etc/supportgate.toml"
 grep -q "^listen = \"127.0.0.1:$MILTER_PORT\"" "$SG/etc/supportgate.toml" || die "config/supportgate.toml: [milter] listen line not found"
+grep -q "^sender_messages = 100000000" "$SG/etc/supportgate.toml" || die "config/supportgate.toml: [limits] sender_messages line not found"
 timeout 30 "$SUPPORTGATE_BIN" config check --config "$SG/etc/supportgate.toml" >"$SG/check.out" 2>&1 \
     || { cat "$SG/check.out"; die "config check failed"; }
 ( ulimit -n 65536 2>/dev/null || true
