@@ -74,6 +74,9 @@ done
 die() { echo "relay.sh: $*" >&2; exit 1; }
 say() { printf '%s\n' "$*"; }
 now() { date +%s.%N; }
+cpu_ticks() { # PID: user + system clock ticks so far
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 
 [ "$(id -u)" = 0 ] || die "run as root (the Postfix master and smtp-sink -u need it)"
 for c in smtp-source smtp-sink postfix postconf python3 timeout awk sed; do
@@ -361,8 +364,9 @@ wait_sink() { # TARGET SECONDS: until the sink count reaches TARGET; sets SINK_N
 }
 
 run_round() { # ROUND MODE: acknowledged (smtp-source done) and end to end (sink has all)
-    local r=$1 mode=$2 out=$WORK/source.$2.$1.out before t0 t1 t2 got rc=0 ack e2e status
+    local r=$1 mode=$2 out=$WORK/source.$2.$1.out before t0 t1 t2 got rc=0 ack e2e status cpu0=0 cpu=""
     before=$(sink_count)
+    [ "$mode" = supportgate ] && cpu0=$(cpu_ticks "$SG_PID")
     t0=$(now)
     run_source "$mode" "$MESSAGES" "$out" || rc=$?
     t1=$(now)
@@ -371,6 +375,10 @@ run_round() { # ROUND MODE: acknowledged (smtp-source done) and end to end (sink
     # is done: end to end is when the sink has every message.
     if [ "$rc" = 0 ]; then wait_sink $((before + MESSAGES)) "$ROUND_TIMEOUT"; fi
     t2=$(now)
+    # supportgate's own CPU time per message (user + system, in and out): a figure that a busy
+    # machine disturbs far less than the rates.
+    [ "$mode" = supportgate ] && cpu=$(awk -v a="$cpu0" -v b="$(cpu_ticks "$SG_PID")" -v hz="$(getconf CLK_TCK)" -v n="$MESSAGES" \
+        'BEGIN { printf "  cpu %.0f us/msg", (b - a) / hz / n * 1e6 }')
     got=$((SINK_N - before))
     ack=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     e2e=$(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.3f", b - a }')
@@ -381,8 +389,8 @@ run_round() { # ROUND MODE: acknowledged (smtp-source done) and end to end (sink
         status="FAIL (smtp-source exit $rc, sink received $got of $MESSAGES: $(tail -n 1 "$out" | tr -d '\r'))"
         FAILED=1
     fi
-    printf 'round %d  %-14s %6d msgs  ack %8.3f s %8.1f msg/s  end to end %8.3f s %8.1f msg/s  %s\n' "$r" "$mode" "$MESSAGES" \
-        "$ack" "$(rate "$MESSAGES" "$ack")" "$e2e" "$(rate "$MESSAGES" "$e2e")" "$status"
+    printf 'round %d  %-14s %6d msgs  ack %8.3f s %8.1f msg/s  end to end %8.3f s %8.1f msg/s  %s%s\n' "$r" "$mode" "$MESSAGES" \
+        "$ack" "$(rate "$MESSAGES" "$ack")" "$e2e" "$(rate "$MESSAGES" "$e2e")" "$status" "$cpu"
 }
 
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }'; }
@@ -449,10 +457,6 @@ EOF
 fi
 
 # --- backlog ----------------------------------------------------------------------------------
-
-cpu_ticks() { # PID: user + system clock ticks so far
-    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
 
 timed_source() { # COUNT OUTFILE: smtp-source into supportgate; sets SECS
     local t0 t1

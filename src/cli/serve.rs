@@ -17,7 +17,8 @@ use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
 use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
-use crate::store::sender_history::{RedbSenderHistory, SenderHistoryStore};
+use crate::store::sender_history::SenderHistoryStore;
+use crate::store::sender_window::WindowedSenderHistory;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -192,7 +193,7 @@ async fn serve(
     let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
     metrics.watch_reply_memory(Arc::clone(&memory));
     let history: Arc<dyn SenderHistoryStore> = Arc::new(
-        RedbSenderHistory::open(&config.sender_limits.path)
+        WindowedSenderHistory::open(&config.sender_limits.path)
             .map_err(|e| format!("sender_history.path: {e}"))?,
     );
     let actor = Arc::new(

@@ -6,6 +6,7 @@ pub mod maildir;
 pub mod quarantine;
 pub mod reply_memory;
 pub mod sender_history;
+pub mod sender_window;
 pub mod spool;
 
 use std::fs::File;
