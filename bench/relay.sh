@@ -208,6 +208,10 @@ SG_SKIP=""
 SG_CONF=""
 SG_MAX_CONN=$((IDLE_SESSIONS + 100 > 2000 ? IDLE_SESSIONS + 100 : 2000))
 
+server_key() { # KEY FILE: the value of KEY in FILE's [server] section
+    awk -F' *= *' -v key="$1" '/^\[/ { in_server = ($0 == "[server]") } in_server && $1 == key { print $2 }' "$2"
+}
+
 sg_prepare() { # sets SG_SKIP with the reason when supportgate cannot run
     local src=$SG_CONFIG dir=$WORK/supportgate
     if [ ! -x "$SUPPORTGATE_BIN" ]; then
@@ -279,7 +283,7 @@ EOF
         sed 's/^/  /' "$dir/config-check.out"
         SG_SKIP="'supportgate config check' rejects the generated $SG_CONF"; FAILED=1; return
     fi
-    say "supportgate bench config: max_connections $(awk -F' *= *' '$1=="max_connections"{print $2}' "$src") -> $SG_MAX_CONN, max_connections_per_ip $(awk -F' *= *' '$1=="max_connections_per_ip"{print $2}' "$src") -> $SG_MAX_CONN (all bench clients are 127.0.0.1); [metrics] removed; authentication off"
+    say "supportgate bench config: [server] max_connections $(server_key max_connections "$src") -> $SG_MAX_CONN, max_connections_per_ip $(server_key max_connections_per_ip "$src") -> $SG_MAX_CONN (all bench clients are 127.0.0.1); [metrics] removed; authentication off"
 }
 
 sg_start() { # LOGNAME [CONFIG]
