@@ -173,8 +173,11 @@ impl Actor {
             (None, Purpose::Release { .. }) => "delivered".to_string(),
             (None, _) => "sent".to_string(),
         };
-        if let Purpose::AutoReply { .. } = purpose {
-            self.metrics.auto_reply(&fate);
+        match purpose {
+            Purpose::AutoReply { .. } => self.metrics.auto_reply(&fate),
+            Purpose::Release { .. } => {}
+            // No record to update: no task to hand the nothing to.
+            Purpose::Ticket | Purpose::Notification { .. } => return,
         }
         let (quarantine, purpose) = (self.quarantine.clone(), purpose.clone());
         let updated = tokio::task::spawn_blocking(move || match &purpose {
