@@ -93,6 +93,13 @@ fn acknowledged_through_kills(gw: &mut Gateway) -> Vec<String> {
         })
         .collect();
     for _ in 0..KILLS {
+        // Each instance acknowledges something before it is killed, however slowly a busy
+        // machine starts it (bounded: the assertion below tells if none ever did).
+        let before = acknowledged.lock().unwrap().len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while acknowledged.lock().unwrap().len() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::thread::sleep(Duration::from_millis(400));
         gw.kill();
         gw.spawn();

@@ -11,6 +11,7 @@ pub mod mx;
 pub mod pipe;
 pub mod recording;
 pub mod relay;
+mod smtp_client;
 mod smtp_pool;
 pub mod target;
 

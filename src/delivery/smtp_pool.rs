@@ -1,13 +1,10 @@
-//! A pool of SMTP client connections to one relay, built on lettre's `AsyncSmtpConnection`.
+//! A pool of SMTP client connections to one relay ([`super::smtp_client`], pipelined).
 //!
-//! lettre's own pooled transport (0.11) leaves Nagle's algorithm on: the 5-byte end-of-data
-//! write then waits for the peer's delayed ACK, ~40 ms per message on loopback (measured with
-//! `bench/relay.sh`, see README). We open the TCP stream ourselves with `TCP_NODELAY` and hand
-//! it to lettre, which still speaks the protocol.
+//! The streams have `TCP_NODELAY`: with Nagle's algorithm on (lettre's pooled transport, 0.11)
+//! a short last write waits for the peer's delayed ACK, ~40 ms per message on loopback
+//! (measured with `bench/relay.sh`, see README).
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
-use lettre::transport::smtp::extension::ClientId;
+use super::smtp_client::{ClientError, SmtpClient};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -18,16 +15,16 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 pub struct SmtpPool {
     host: String,
     port: u16,
-    hello: ClientId,
+    hello: String,
     timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(SmtpClient, Instant)>>,
 }
 
 /// Why one attempt failed.
 pub enum SendError {
-    /// The relay answered with this error (or a client-side check failed).
-    Smtp(lettre::transport::smtp::Error),
+    /// The relay refused the message (or cannot take it).
+    Smtp(ClientError),
     /// No answer in time or no connection.
     Unreachable(String),
 }
@@ -43,37 +40,37 @@ impl SmtpPool {
         SmtpPool {
             host: host.to_string(),
             port,
-            hello: ClientId::Domain(hostname.to_string()),
+            hello: hostname.to_string(),
             timeout,
             max_idle,
             idle: Mutex::new(Vec::new()),
         }
     }
 
-    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    fn take_idle(&self) -> Option<SmtpClient> {
         let mut idle = match self.idle.lock() {
             Ok(idle) => idle,
             Err(poisoned) => poisoned.into_inner(),
         };
         while let Some((connection, since)) = idle.pop() {
-            if since.elapsed() < IDLE_LIMIT && !connection.has_broken() {
+            if since.elapsed() < IDLE_LIMIT && !connection.is_broken() {
                 return Some(connection);
             }
         }
         None
     }
 
-    fn give_back(&self, connection: AsyncSmtpConnection) {
+    fn give_back(&self, connection: SmtpClient) {
         let mut idle = match self.idle.lock() {
             Ok(idle) => idle,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if idle.len() < self.max_idle && !connection.has_broken() {
+        if idle.len() < self.max_idle && !connection.is_broken() {
             idle.push((connection, Instant::now()));
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+    async fn connect(&self) -> Result<SmtpClient, SendError> {
         let address = (self.host.as_str(), self.port);
         let stream = TcpStream::connect(address).await.map_err(|e| {
             SendError::Unreachable(format!("connect to {}:{}: {e}", self.host, self.port))
@@ -81,37 +78,43 @@ impl SmtpPool {
         stream
             .set_nodelay(true)
             .map_err(|e| SendError::Unreachable(format!("TCP_NODELAY: {e}")))?;
-        AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+        SmtpClient::start(stream, &self.hello)
             .await
-            .map_err(SendError::Smtp)
+            .map_err(|e| match e {
+                ClientError::Broken(why) => SendError::Unreachable(why),
+                refused => SendError::Smtp(refused),
+            })
     }
 
     /// Sends one message. A reused connection that turns out to be dead (the relay closed it
     /// while idle) is replaced by a fresh one, once.
-    pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), SendError> {
-        // lettre writes `CRLF . CRLF` after the data: without this, every message would gain
-        // an empty last line.
-        let message = message.strip_suffix(b"\r\n").unwrap_or(message);
+    pub async fn send(
+        &self,
+        mail_from: Option<&str>,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<(), SendError> {
         let attempt = async {
             if let Some(mut connection) = self.take_idle() {
-                match connection.send(envelope, message).await {
-                    Ok(_) => {
+                match connection.send(mail_from, recipients, message).await {
+                    Ok(()) => {
                         self.give_back(connection);
                         return Ok(());
                     }
-                    // An SMTP answer is the relay's verdict on this message: final.
-                    Err(e) if e.is_transient() || e.is_permanent() => {
-                        return Err(SendError::Smtp(e))
-                    }
                     // A broken stale connection: try a fresh one below.
-                    Err(_) => {}
+                    Err(ClientError::Broken(_)) => {}
+                    // An SMTP answer is the relay's verdict on this message: final.
+                    Err(refused) => return Err(SendError::Smtp(refused)),
                 }
             }
             let mut connection = self.connect().await?;
             connection
-                .send(envelope, message)
+                .send(mail_from, recipients, message)
                 .await
-                .map_err(SendError::Smtp)?;
+                .map_err(|e| match e {
+                    ClientError::Broken(why) => SendError::Unreachable(why),
+                    refused => SendError::Smtp(refused),
+                })?;
             self.give_back(connection);
             Ok(())
         };

@@ -1,0 +1,313 @@
+//! A small SMTP client for `smtp://` relays, with PIPELINING (RFC 2920).
+//!
+//! lettre's connection sends `MAIL`, each `RCPT` and `DATA` one at a time, waiting for each
+//! answer: four round trips and a dozen system calls per message on both sides. A relay that
+//! offers PIPELINING (Postfix, Exim, Exchange and `smtp-sink` all do) gets the envelope in one
+//! write and the message with its end in another, as Postfix's own client sends it. Without
+//! PIPELINING, the commands go one at a time. Every refusal ends the connection before any
+//! data is sent, so a recipient refused among several never leads to a half delivery.
+//!
+//! The message is dot-stuffed here; `BODY=8BITMIME` and `SMTPUTF8` are asked for when the
+//! message or the envelope needs them, and a relay that cannot take them is a temporary
+//! failure (as with lettre). Answers are bounded in size: a relay that talks without end is
+//! a broken relay.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The most bytes of one answer (all its lines) that are read.
+const MAX_REPLY: usize = 16 * 1024;
+
+/// One answer of the relay: its code and its lines' text, joined by spaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl Reply {
+    fn is_positive(&self) -> bool {
+        (200..400).contains(&self.code)
+    }
+}
+
+/// Why a transaction did not end with the relay's `250`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The relay answered this to the named step.
+    Refused { step: &'static str, reply: Reply },
+    /// The connection failed, or the relay's answer made no sense.
+    Broken(String),
+    /// The message needs an extension the relay does not offer.
+    Unsupported(&'static str),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Refused { step, reply } => {
+                write!(
+                    f,
+                    "{step}: the relay answered {} {}",
+                    reply.code, reply.text
+                )
+            }
+            ClientError::Broken(why) => f.write_str(why),
+            ClientError::Unsupported(what) => write!(f, "the relay does not offer {what}"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Extensions {
+    pipelining: bool,
+    eight_bit_mime: bool,
+    smtp_utf8: bool,
+}
+
+/// One open connection, greeted and introduced (EHLO, or HELO when EHLO is refused).
+pub struct SmtpClient {
+    stream: TcpStream,
+    /// Bytes read and not yet used.
+    buffer: Vec<u8>,
+    extensions: Extensions,
+    /// Set by every failure: the connection is not used again.
+    broken: bool,
+}
+
+fn broken(e: impl std::fmt::Display) -> ClientError {
+    ClientError::Broken(e.to_string())
+}
+
+impl SmtpClient {
+    /// Reads the greeting and introduces us as `hello`.
+    pub async fn start(stream: TcpStream, hello: &str) -> Result<SmtpClient, ClientError> {
+        let mut client = SmtpClient {
+            stream,
+            buffer: Vec::with_capacity(1024),
+            extensions: Extensions::default(),
+            broken: false,
+        };
+        client.expect("greeting", 220).await?;
+        client.write(format!("EHLO {hello}\r\n").as_bytes()).await?;
+        let (ehlo, extensions) = client.reply_and_keywords().await?;
+        if ehlo.code == 250 {
+            client.extensions = extensions;
+        } else {
+            client.write(format!("HELO {hello}\r\n").as_bytes()).await?;
+            client.expect("HELO", 250).await?;
+        }
+        Ok(client)
+    }
+
+    /// True once a failure made this connection unusable.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Sends one message to `recipients`; `message` is CRLF-ended text, not dot-stuffed.
+    pub async fn send(
+        &mut self,
+        mail_from: Option<&str>,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<(), ClientError> {
+        let result = self.transaction(mail_from, recipients, message).await;
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    async fn transaction(
+        &mut self,
+        mail_from: Option<&str>,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<(), ClientError> {
+        let mut mail = format!("MAIL FROM:<{}>", mail_from.unwrap_or(""));
+        if !message.is_ascii() {
+            if !self.extensions.eight_bit_mime {
+                return Err(ClientError::Unsupported("8BITMIME"));
+            }
+            mail.push_str(" BODY=8BITMIME");
+        }
+        let utf8_envelope =
+            !mail_from.unwrap_or("").is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+        if utf8_envelope {
+            if !self.extensions.smtp_utf8 {
+                return Err(ClientError::Unsupported("SMTPUTF8"));
+            }
+            mail.push_str(" SMTPUTF8");
+        }
+        mail.push_str("\r\n");
+        let commands: Vec<(&'static str, String)> = std::iter::once(("MAIL FROM", mail))
+            .chain(
+                recipients
+                    .iter()
+                    .map(|r| ("RCPT TO", format!("RCPT TO:<{r}>\r\n"))),
+            )
+            .chain(std::iter::once(("DATA", "DATA\r\n".to_string())))
+            .collect();
+        if self.extensions.pipelining {
+            let all: String = commands.iter().map(|(_, c)| c.as_str()).collect();
+            self.write(all.as_bytes()).await?;
+            for (step, _) in &commands {
+                self.expect_step(step).await?;
+            }
+        } else {
+            for (step, command) in &commands {
+                self.write(command.as_bytes()).await?;
+                self.expect_step(step).await?;
+            }
+        }
+        self.write(&dot_stuffed(message)).await?;
+        self.expect("end of data", 250).await
+    }
+
+    /// The answer to `step`: 354 for DATA, 2xx for the others.
+    async fn expect_step(&mut self, step: &'static str) -> Result<(), ClientError> {
+        let reply = self.reply().await?;
+        let expected = if step == "DATA" {
+            reply.code == 354
+        } else {
+            (200..300).contains(&reply.code)
+        };
+        if expected {
+            Ok(())
+        } else {
+            Err(ClientError::Refused { step, reply })
+        }
+    }
+
+    async fn expect(&mut self, step: &'static str, code: u16) -> Result<(), ClientError> {
+        let reply = self.reply().await?;
+        if reply.code == code || (code == 250 && reply.is_positive() && reply.code < 300) {
+            Ok(())
+        } else {
+            Err(ClientError::Refused { step, reply })
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.stream.write_all(bytes).await.map_err(|e| {
+            self.broken = true;
+            broken(format!("write to the relay: {e}"))
+        })
+    }
+
+    async fn reply(&mut self) -> Result<Reply, ClientError> {
+        Ok(self.reply_and_keywords().await?.0)
+    }
+
+    /// Reads one whole answer (every `ddd-` line and the `ddd ` one).
+    async fn reply_and_keywords(&mut self) -> Result<(Reply, Extensions), ClientError> {
+        loop {
+            match parse_reply(&self.buffer) {
+                Parsed::Complete {
+                    reply,
+                    used,
+                    extensions,
+                } => {
+                    self.buffer.drain(..used);
+                    return Ok((reply, extensions));
+                }
+                Parsed::Invalid(why) => {
+                    self.broken = true;
+                    return Err(broken(format!("the relay's answer makes no sense: {why}")));
+                }
+                Parsed::Incomplete if self.buffer.len() >= MAX_REPLY => {
+                    self.broken = true;
+                    return Err(broken("the relay's answer is longer than 16 KiB"));
+                }
+                Parsed::Incomplete => {}
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.map_err(|e| {
+                self.broken = true;
+                broken(format!("read from the relay: {e}"))
+            })?;
+            if n == 0 {
+                self.broken = true;
+                return Err(broken("the relay closed the connection"));
+            }
+            self.buffer.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+enum Parsed {
+    Complete {
+        reply: Reply,
+        used: usize,
+        extensions: Extensions,
+    },
+    Incomplete,
+    Invalid(String),
+}
+
+/// One answer from the start of `buffer`, with the EHLO keywords its lines name.
+fn parse_reply(buffer: &[u8]) -> Parsed {
+    let mut at = 0;
+    let mut text = Vec::new();
+    let mut extensions = Extensions::default();
+    let mut first = true;
+    while let Some(end) = memchr::memchr(b'\n', &buffer[at..]) {
+        let line = &buffer[at..at + end];
+        at += end + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = String::from_utf8_lossy(line);
+        let (code, rest) = match (line.get(..3), line.get(3..)) {
+            (Some(code), Some(rest)) if code.bytes().all(|b| b.is_ascii_digit()) => (code, rest),
+            _ => return Parsed::Invalid(format!("{line:?}")),
+        };
+        let last = !rest.starts_with('-');
+        let words = rest.get(1..).unwrap_or("").trim();
+        if !first {
+            let keyword = words.split_whitespace().next().unwrap_or("");
+            match keyword.to_ascii_uppercase().as_str() {
+                "PIPELINING" => extensions.pipelining = true,
+                "8BITMIME" => extensions.eight_bit_mime = true,
+                "SMTPUTF8" => extensions.smtp_utf8 = true,
+                _ => {}
+            }
+        }
+        first = false;
+        text.push(words.to_string());
+        if last {
+            let code = code.parse().unwrap_or(0);
+            return Parsed::Complete {
+                reply: Reply {
+                    code,
+                    text: text.join(" "),
+                },
+                used: at,
+                extensions,
+            };
+        }
+    }
+    Parsed::Incomplete
+}
+
+/// `message` with a dot doubled at the start of every line, ended by CRLF `.` CRLF.
+fn dot_stuffed(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    let mut line_start = 0;
+    while line_start < message.len() {
+        let end = memchr::memchr(b'\n', &message[line_start..])
+            .map_or(message.len(), |i| line_start + i + 1);
+        if message[line_start] == b'.' {
+            out.push(b'.');
+        }
+        out.extend_from_slice(&message[line_start..end]);
+        line_start = end;
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests;
