@@ -3,6 +3,7 @@
 //! Every write that a `250` depends on is fsync'd (file, then directory) before it returns.
 
 pub mod maildir;
+pub mod approvals;
 pub mod quarantine;
 pub mod reply_memory;
 pub mod sender_history;
