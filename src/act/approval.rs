@@ -40,8 +40,14 @@ pub enum ApprovalError {
 pub enum Settlement {
     /// `by`: the approver's primary address (or the operator's name, from the CLI or the
     /// console); `role`: `owner`, `admin` or `operator`.
-    Approve { by: String, role: String },
-    Decline { by: String, role: String },
+    Approve {
+        by: String,
+        role: String,
+    },
+    Decline {
+        by: String,
+        role: String,
+    },
     Expire,
 }
 
@@ -111,12 +117,20 @@ pub fn expire_due(engine: &Engine, store: &dyn ApprovalStore, now: u64) -> usize
             match settle(engine, store, &pending.id, &Settlement::Expire, now) {
                 Ok(_) => expired += 1,
                 Err(ApprovalError::NotPending { .. }) => {}
-                Err(e) => tracing::error!(queue_id = %pending.id, error = %e, "approval not expired; tried again later"),
+                Err(e) => {
+                    tracing::error!(queue_id = %pending.id, error = %e, "approval not expired; tried again later")
+                }
             }
         } else if !pending.state.is_pending() && !pending.settled {
-            match follow_up(engine, store, &pending, now).and_then(|()| Ok(store.finish(&pending.id)?)) {
-                Ok(()) => tracing::warn!(queue_id = %pending.id, state = pending.state.as_str(), "approval: follow-up of an interrupted decision stored"),
-                Err(e) => tracing::error!(queue_id = %pending.id, error = %e, "approval: follow-up of an interrupted decision not stored"),
+            match follow_up(engine, store, &pending, now)
+                .and_then(|()| Ok(store.finish(&pending.id)?))
+            {
+                Ok(()) => {
+                    tracing::warn!(queue_id = %pending.id, state = pending.state.as_str(), "approval: follow-up of an interrupted decision stored")
+                }
+                Err(e) => {
+                    tracing::error!(queue_id = %pending.id, error = %e, "approval: follow-up of an interrupted decision not stored")
+                }
             }
         }
     }
@@ -137,7 +151,13 @@ fn follow_up(
     let mut record = pending.record.clone();
     let note = match &pending.state {
         PendingState::Approved { by, role, .. } => {
-            let ticket = accepted_message(config, &record, &bytes, now, Attribution::Approved { by, role });
+            let ticket = accepted_message(
+                config,
+                &record,
+                &bytes,
+                now,
+                Attribution::Approved { by, role },
+            );
             record.decision.verdict = "accept".into();
             record.decision.action = "forward".into();
             // A ticket: if the queue never takes it, the spool delivery quarantines it.
@@ -158,11 +178,9 @@ fn follow_up(
     record.note = note;
     record.decision.action = "quarantine".into();
     let quarantine = Quarantine::new(&config.quarantine_path);
-    std::fs::create_dir_all(quarantine.root()).map_err(|e| {
-        QuarantineError::Io {
-            path: quarantine.root().display().to_string(),
-            source: e,
-        }
+    std::fs::create_dir_all(quarantine.root()).map_err(|e| QuarantineError::Io {
+        path: quarantine.root().display().to_string(),
+        source: e,
     })?;
     if quarantine.record(&record.id).is_err() {
         quarantine.store(&record, &bytes)?;
@@ -239,13 +257,18 @@ impl Actor {
             auto_reply,
         };
         let (Some(store), Some(request)) = (self.approvals.clone(), request) else {
-            return self.keep_ignored(received, queue_id, recipients, verdict.code()).await;
+            return self
+                .keep_ignored(received, queue_id, recipients, verdict.code())
+                .await;
         };
         let now = received.received_at;
         match verdict {
             ApprovalVerdict::Decide { kind, approver } => {
                 let settlement = settlement_of(*kind, approver);
-                let (owned, id) = (engine.with_directory(Arc::clone(&engine.directory)), request.id.clone());
+                let (owned, id) = (
+                    engine.with_directory(Arc::clone(&engine.directory)),
+                    request.id.clone(),
+                );
                 let label = settlement.as_str();
                 let settled = tokio::task::spawn_blocking(move || {
                     settle(&owned, store.as_ref(), &id, &settlement, now)
@@ -259,7 +282,8 @@ impl Actor {
                     }
                     // Another approver (or the timer) was first: this one is too late.
                     Ok(Err(ApprovalError::NotPending { .. })) => {
-                        self.no_longer_pending(engine, request, approver, queue_id, now).await;
+                        self.no_longer_pending(engine, request, approver, queue_id, now)
+                            .await;
                         acted(Outcome::Consumed, AutoReply::Queued)
                     }
                     Ok(Err(e)) => {
@@ -273,10 +297,13 @@ impl Actor {
                 }
             }
             ApprovalVerdict::NoLongerPending { approver } => {
-                self.no_longer_pending(engine, request, approver, queue_id, now).await;
+                self.no_longer_pending(engine, request, approver, queue_id, now)
+                    .await;
                 acted(Outcome::Consumed, AutoReply::Queued)
             }
-            ApprovalVerdict::Ignored(why) => self.keep_ignored(received, queue_id, recipients, why).await,
+            ApprovalVerdict::Ignored(why) => {
+                self.keep_ignored(received, queue_id, recipients, why).await
+            }
         }
     }
 
@@ -301,13 +328,24 @@ impl Actor {
             format!("{queue_id}-not-pending"),
         );
         let queued = tokio::task::spawn_blocking(move || {
-            queue_outgoing(&owned, &request, ApprovalTemplate::NotPending, &to, &id, now)
+            queue_outgoing(
+                &owned,
+                &request,
+                ApprovalTemplate::NotPending,
+                &to,
+                &id,
+                now,
+            )
         })
         .await;
         match queued {
             Ok(Ok(())) => self.adopt_written_segments().await,
-            Ok(Err(e)) => tracing::error!(queue_id, error = %e, "approval: no-longer-pending answer not queued"),
-            Err(e) => tracing::error!(queue_id, error = %e, "approval: no-longer-pending task failed"),
+            Ok(Err(e)) => {
+                tracing::error!(queue_id, error = %e, "approval: no-longer-pending answer not queued")
+            }
+            Err(e) => {
+                tracing::error!(queue_id, error = %e, "approval: no-longer-pending task failed")
+            }
         }
     }
 
@@ -346,7 +384,9 @@ impl Actor {
                 reply: "none".into(),
             },
             note: format!("message to an approval address changed nothing: {why}"),
-            authentication: Some(crate::delivery::headers::authentication_results_value(&received.auth)),
+            authentication: Some(crate::delivery::headers::authentication_results_value(
+                &received.auth,
+            )),
             released: None,
             release_attempts: Vec::new(),
         };

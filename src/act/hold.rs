@@ -13,7 +13,12 @@ use crate::store::approvals::{new_token, Pending, PendingState};
 use crate::store::spool::Purpose;
 
 impl Actor {
-    pub(super) async fn hold(&self, engine: &Engine, received: &Received, decided: &Decided) -> Acted {
+    pub(super) async fn hold(
+        &self,
+        engine: &Engine,
+        received: &Received,
+        decided: &Decided,
+    ) -> Acted {
         let decision = &decided.decision;
         let Some(store) = self.approvals.clone() else {
             return self.reply_and_keep(engine, received, decided).await;
@@ -46,13 +51,27 @@ impl Actor {
                 continue;
             }
             let token = format!("{}-approval{i}", decided.queue_id);
-            let composed = notice(engine, &pending, ApprovalTemplate::Request, approver, now, &token);
+            let composed = notice(
+                engine,
+                &pending,
+                ApprovalTemplate::Request,
+                approver,
+                now,
+                &token,
+            );
             self.queue_notice(received, decided, composed, token).await;
         }
         let auto_reply = match &decision.reply {
             ReplyPlan::Send { to } if self.within_budget(engine, now, &decided.queue_id) => {
                 let token = format!("{}-reply", decided.queue_id);
-                let composed = notice(engine, &pending, ApprovalTemplate::HeldForApproval, to.as_str(), now, &token);
+                let composed = notice(
+                    engine,
+                    &pending,
+                    ApprovalTemplate::HeldForApproval,
+                    to.as_str(),
+                    now,
+                    &token,
+                );
                 self.queue_notice(received, decided, composed, token).await
             }
             ReplyPlan::Send { .. } => AutoReply::Suppressed("rate-limit".into()),
@@ -113,7 +132,8 @@ fn pending_of(engine: &Engine, received: &Received, decided: &Decided) -> Pendin
         .account_by_id(&account)
         .and_then(|a| engine.directory.account(a).language)
         .unwrap_or(config.replies.default_language);
-    let mut record = super::keep::record_of(received, decided, "held for approval", &AutoReply::None);
+    let mut record =
+        super::keep::record_of(received, decided, "held for approval", &AutoReply::None);
     record.decision.action = "hold".into();
     Pending {
         id: decided.queue_id.clone(),
@@ -185,8 +205,18 @@ pub(crate) fn notice(
     let separator = rules.subaddress_separator;
     let (approve, decline) = match template {
         ApprovalTemplate::Request => (
-            Some(build_address(&support, separator, ApprovalKind::Approve, &pending.token)),
-            Some(build_address(&support, separator, ApprovalKind::Decline, &pending.token)),
+            Some(build_address(
+                &support,
+                separator,
+                ApprovalKind::Approve,
+                &pending.token,
+            )),
+            Some(build_address(
+                &support,
+                separator,
+                ApprovalKind::Decline,
+                &pending.token,
+            )),
         ),
         _ => (None, None),
     };

@@ -33,7 +33,11 @@ pub struct ApprovalSettings {
 }
 
 impl Checker {
-    pub(super) fn approval(&mut self, raw: &ApprovalFile, policy: &PolicySettings) -> ApprovalSettings {
+    pub(super) fn approval(
+        &mut self,
+        raw: &ApprovalFile,
+        policy: &PolicySettings,
+    ) -> ApprovalSettings {
         let expiry = self.duration("approval.expiry", &raw.expiry);
         if super::parse_duration(&raw.expiry).is_ok_and(|d| d.is_zero()) {
             self.problem("approval.expiry", "must be longer than 0s");

@@ -165,12 +165,16 @@ pub fn decide_approval(input: &ApprovalInput<'_>) -> ApprovalVerdict {
     let Some(account) = input.directory.account_by_id(account) else {
         return ApprovalVerdict::Ignored("unknown-account");
     };
-    let mut profiles = input.directory.listings(&sender).iter().filter_map(|l| match *l {
-        AddressListing::Agent {
-            account: a, agent, ..
-        } if a == account => Some(agent),
-        _ => None,
-    });
+    let mut profiles = input
+        .directory
+        .listings(&sender)
+        .iter()
+        .filter_map(|l| match *l {
+            AddressListing::Agent {
+                account: a, agent, ..
+            } if a == account => Some(agent),
+            _ => None,
+        });
     let (Some(agent), None) = (profiles.next(), profiles.next()) else {
         // On no profile of this account (another account's owner, a stranger), or on two.
         return ApprovalVerdict::Ignored("not-an-approver");

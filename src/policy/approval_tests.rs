@@ -38,7 +38,12 @@ fn known(requires: Role, open: bool) -> TokenState {
     }
 }
 
-fn run(from: &str, authenticated: bool, extra: impl FnOnce(&mut MessageFacts), token: &TokenState) -> String {
+fn run(
+    from: &str,
+    authenticated: bool,
+    extra: impl FnOnce(&mut MessageFacts),
+    token: &TokenState,
+) -> String {
     let directory = Directory::from_toml(DIRECTORY, &AddressRules::default()).unwrap();
     let mut facts = MessageFacts {
         from: Some(FromHeader::Mailbox(from.into())),
@@ -76,20 +81,82 @@ fn who_may_approve_and_what_changes_nothing() {
     let owner_needed = known(Role::Owner, true);
     let none = |_: &mut MessageFacts| {};
     let cases: Vec<(&str, String, &str)> = vec![
-        ("owner", run("owner@acme.example", true, none, &admin_needed), "approved by owner@acme.example (owner)"),
+        (
+            "owner",
+            run("owner@acme.example", true, none, &admin_needed),
+            "approved by owner@acme.example (owner)",
+        ),
         // A secondary address approves; the header names the primary.
-        ("owner from secondary", run("owner.private@mail.example", true, none, &admin_needed), "approved by owner@acme.example (owner)"),
-        ("admin", run("admin@acme.example", true, none, &admin_needed), "approved by admin@acme.example (admin)"),
-        ("admin, owner required", run("admin@acme.example", true, none, &owner_needed), "not-an-approver"),
-        ("plain agent", run("agent@acme.example", true, none, &admin_needed), "not-an-approver"),
-        ("another account's owner", run("g@globex.example", true, none, &admin_needed), "not-an-approver"),
-        ("stranger", run("someone@else.example", true, none, &admin_needed), "not-an-approver"),
-        ("forged owner", run("owner@acme.example", false, none, &admin_needed), "unauthenticated-sender"),
-        ("unknown token", run("owner@acme.example", true, none, &TokenState::Unknown), "unknown-token"),
-        ("closed", run("owner@acme.example", true, none, &known(Role::Admin, false)), "no-longer-pending for owner@acme.example"),
-        ("closed, not an approver", run("agent@acme.example", true, none, &known(Role::Admin, false)), "not-an-approver"),
-        ("out of office", run("owner@acme.example", true, |f| f.auto_submitted = Some("auto-replied".into()), &admin_needed), "automated"),
-        ("two Froms", run("owner@acme.example", true, |f| f.duplicated_headers = vec!["From"], &admin_needed), "malformed-sender"),
+        (
+            "owner from secondary",
+            run("owner.private@mail.example", true, none, &admin_needed),
+            "approved by owner@acme.example (owner)",
+        ),
+        (
+            "admin",
+            run("admin@acme.example", true, none, &admin_needed),
+            "approved by admin@acme.example (admin)",
+        ),
+        (
+            "admin, owner required",
+            run("admin@acme.example", true, none, &owner_needed),
+            "not-an-approver",
+        ),
+        (
+            "plain agent",
+            run("agent@acme.example", true, none, &admin_needed),
+            "not-an-approver",
+        ),
+        (
+            "another account's owner",
+            run("g@globex.example", true, none, &admin_needed),
+            "not-an-approver",
+        ),
+        (
+            "stranger",
+            run("someone@else.example", true, none, &admin_needed),
+            "not-an-approver",
+        ),
+        (
+            "forged owner",
+            run("owner@acme.example", false, none, &admin_needed),
+            "unauthenticated-sender",
+        ),
+        (
+            "unknown token",
+            run("owner@acme.example", true, none, &TokenState::Unknown),
+            "unknown-token",
+        ),
+        (
+            "closed",
+            run("owner@acme.example", true, none, &known(Role::Admin, false)),
+            "no-longer-pending for owner@acme.example",
+        ),
+        (
+            "closed, not an approver",
+            run("agent@acme.example", true, none, &known(Role::Admin, false)),
+            "not-an-approver",
+        ),
+        (
+            "out of office",
+            run(
+                "owner@acme.example",
+                true,
+                |f| f.auto_submitted = Some("auto-replied".into()),
+                &admin_needed,
+            ),
+            "automated",
+        ),
+        (
+            "two Froms",
+            run(
+                "owner@acme.example",
+                true,
+                |f| f.duplicated_headers = vec!["From"],
+                &admin_needed,
+            ),
+            "malformed-sender",
+        ),
     ];
     for (name, got, want) in cases {
         assert_eq!(got, want, "{name}");
@@ -106,10 +173,20 @@ fn approval_addresses_are_read_and_built_on_the_support_address() {
     let parsed = NormalizedAddress::parse(&approve.to_uppercase(), &rules).unwrap();
     assert_eq!(
         approval_address(&parsed, '+'),
-        Some(ApprovalAddress { kind: ApprovalKind::Approve, token: token.into() })
+        Some(ApprovalAddress {
+            kind: ApprovalKind::Approve,
+            token: token.into()
+        })
     );
-    let decline = NormalizedAddress::parse(&build_address(&support, '+', ApprovalKind::Decline, token), &rules).unwrap();
-    assert_eq!(approval_address(&decline, '+').map(|a| a.kind), Some(ApprovalKind::Decline));
+    let decline = NormalizedAddress::parse(
+        &build_address(&support, '+', ApprovalKind::Decline, token),
+        &rules,
+    )
+    .unwrap();
+    assert_eq!(
+        approval_address(&decline, '+').map(|a| a.kind),
+        Some(ApprovalKind::Decline)
+    );
     for not_ours in [
         "support+acme@vendor.example",
         "support+approve-short@vendor.example",

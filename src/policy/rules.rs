@@ -254,7 +254,11 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
 
 /// The primary addresses of those who may ask for a category: the owner, and the admins when
 /// `requires` is admin.
-pub fn privileged_primaries(directory: &Directory, account: AccountId, requires: Role) -> Vec<String> {
+pub fn privileged_primaries(
+    directory: &Directory,
+    account: AccountId,
+    requires: Role,
+) -> Vec<String> {
     directory
         .account(account)
         .agents

@@ -287,7 +287,10 @@ pub(crate) mod tests {
         }
         for language in Language::ALL {
             for which in ApprovalTemplate::ALL {
-                assert!(templates.approval(language, which).is_some(), "{language}/{which:?}");
+                assert!(
+                    templates.approval(language, which).is_some(),
+                    "{language}/{which:?}"
+                );
                 count += 1;
             }
         }

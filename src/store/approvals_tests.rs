@@ -159,7 +159,9 @@ fn two_stores_on_one_file_take_turns() {
 fn tokens_are_160_bit_lowercase_base32_and_differ() {
     let (a, b) = (new_token(), new_token());
     assert_eq!(a.len(), 32);
-    assert!(a.bytes().all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)));
+    assert!(a
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(&c)));
     assert_ne!(a, b);
     assert_eq!(base32_lower(b"foobar"), "mzxw6ytboi");
 }

@@ -2,8 +2,8 @@
 //! memory and the sender history (`mail-loop`).
 //! Every write that a `250` depends on is fsync'd (file, then directory) before it returns.
 
-pub mod maildir;
 pub mod approvals;
+pub mod maildir;
 pub mod quarantine;
 pub mod reply_memory;
 pub mod sender_history;
