@@ -29,7 +29,7 @@ const TOKENS: TableDefinition<&str, &str> = TableDefinition::new("approval_token
 const MESSAGES: TableDefinition<&str, &[u8]> = TableDefinition::new("approval_messages");
 
 /// How long an opener waits for another process (the CLI, the server) to close the file.
-const OPEN_WAIT: Duration = Duration::from_secs(10);
+const OPEN_WAIT: Duration = Duration::from_secs(30);
 const OPEN_RETRY: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]

@@ -140,7 +140,7 @@ fn two_stores_on_one_file_take_turns() {
         .into_iter()
         .map(|store| {
             std::thread::spawn(move || {
-                (0..20)
+                (0..5)
                     .filter(|i| {
                         store
                             .claim("A1", approved(&format!("{i}")))
