@@ -234,7 +234,12 @@ async fn serve(
         Arc::clone(&metrics),
     ));
     if let Some(listener) = console_listener {
-        crate::console::server::spawn(&config, Arc::clone(&actor), listener, http_stopped.clone())?;
+        crate::console::server::spawn(
+            &config,
+            Arc::clone(&gateway),
+            listener,
+            http_stopped.clone(),
+        )?;
     }
     tokio::spawn(prune_reply_memory(
         memory,
