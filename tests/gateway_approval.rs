@@ -1,10 +1,14 @@
 //! Black-box: approval by the owner or an admin (SPEC §11, issue 14) over real SMTP against
 //! `supportgate serve`: a plain agent's invoice request is held, the owner and the admin are
 //! asked, the owner's reply releases it with the approval headers; everything else changes
-//! nothing.
+//! nothing, a forged owner (`verify` mode against a real DNS server on loopback) included.
 
-mod gateway_support;
+// The `gateway_support` harness, through `auth_support` (which builds on it): one `Gateway`
+// type for the tests in `verify` mode and the others.
+mod auth_support;
 
+use auth_support::gw as gateway_support;
+use auth_support::{start_gateway, verify_mode, zones, Dns};
 use gateway_support::{field_str, header, message, poll, Gateway, Options};
 
 const ACME: &str = "support+acme@vendor.example";
@@ -324,4 +328,72 @@ fn an_operator_approves_from_the_command_line() {
     let ticket = poll(|| gw.tickets().into_iter().next()).expect("released by the operator");
     assert_eq!(header(&ticket, "X-Supportgate-Approved-By"), "jdoe");
     assert_eq!(header(&ticket, "X-Supportgate-Approved-Role"), "operator");
+}
+
+#[test]
+fn a_forged_owner_changes_nothing_and_gets_no_reply() {
+    let dns = Dns::start(&zones());
+    let gw = start_gateway(&verify_mode(dns.addr, ""), &[]);
+    // Chloé's own envelope passes SPF (acme.example authorises loopback; DMARC p=reject).
+    let (queue_id, approve) = hold_an_invoice_request(&gw);
+    let outbox_before = gw.outbox().len();
+
+    // The owner's address in From, the attacker's envelope: SPF passes for evil.example only,
+    // nothing is aligned with acme.example, so DMARC fails and P6 does not authenticate her.
+    let forged = answer("Alice Martin <alice@acme.example>");
+    let reply = gw.send("attacker@evil.example", &[&approve], &forged);
+    assert!(reply.starts_with("250 "), "{reply}");
+    let lines = wait_approval_lines(&gw, 1);
+    assert_eq!(field_str(&lines[0], "reason"), "unauthenticated-sender");
+    assert_eq!(field_str(&lines[0], "request"), queue_id);
+    let kept = poll(|| {
+        let kept = gw.quarantine();
+        (!kept.is_empty()).then_some(kept)
+    })
+    .expect("the forged approval quarantined");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let note = kept[0].1["note"].as_str().unwrap_or_default();
+    assert!(note.contains("changed nothing"), "{note}");
+    assert!(
+        kept[0].2.contains("alice@acme.example"),
+        "the forged message is what was kept"
+    );
+    // Still pending, nothing released, nobody answered.
+    let listed = gw.cli(&["approval", "list", "--json"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        text.contains(&queue_id) && text.contains("\"pending\""),
+        "{text}"
+    );
+    assert!(
+        gw.tickets().is_empty(),
+        "a forged owner released the request"
+    );
+
+    // The genuine owner, whose envelope passes SPF aligned, approves: only now a ticket. The
+    // outbox then holds the requester's notice of the approval and nothing for the forger.
+    let reply = gw.send(
+        "alice@acme.example",
+        &[&approve],
+        &answer("alice@acme.example"),
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    let ticket = poll(|| gw.tickets().into_iter().next()).expect("approved by the owner");
+    assert_eq!(
+        header(&ticket, "X-Supportgate-Approved-By"),
+        "alice@acme.example"
+    );
+    let granted = poll(|| {
+        gw.outbox()
+            .into_iter()
+            .find(|m| body_text(m).contains("approuvée"))
+    })
+    .expect("the requester told");
+    assert!(to(&granted).contains("chloe@acme.example"));
+    let outbox = gw.outbox();
+    assert_eq!(outbox.len(), outbox_before + 1, "{outbox:#?}");
+    assert!(
+        outbox.iter().all(|m| !to(m).contains("evil.example")),
+        "{outbox:#?}"
+    );
 }
