@@ -23,7 +23,7 @@ impl Actor {
         let Some(store) = self.approvals.clone() else {
             return self.reply_and_keep(engine, received, decided).await;
         };
-        if decision.notify.is_empty() {
+        if !holds(decision) {
             // Nobody could approve it: refused and kept as with `reply`.
             tracing::warn!(queue_id = %decided.queue_id, "hold: the account has no owner or admin with an address; replied instead");
             return self.reply_and_keep(engine, received, decided).await;
@@ -118,8 +118,33 @@ impl Actor {
 
 /// The pending record of a request just decided `hold`.
 fn pending_of(engine: &Engine, received: &Received, decided: &Decided) -> Pending {
+    let mut record =
+        super::keep::record_of(received, decided, "held for approval", &AutoReply::None);
+    record.decision.action = "hold".into();
+    let mut pending = pending_for(
+        engine,
+        &decided.decision,
+        &received.facts,
+        &decided.recipients,
+        received.received_at,
+        record,
+    );
+    pending.id = decided.queue_id.clone();
+    pending
+}
+
+/// The pending record `decision` (a `hold`) makes of a message with `facts`, written to
+/// `recipients` at `now`; `record` is what the quarantine keeps if it is declined or expires.
+/// Its id is empty: the caller names it.
+fn pending_for(
+    engine: &Engine,
+    decision: &crate::policy::Decision,
+    facts: &crate::policy::MessageFacts,
+    recipients: &[String],
+    now: u64,
+    record: crate::store::quarantine::QuarantineRecord,
+) -> Pending {
     let config = &engine.config;
-    let decision = &decided.decision;
     let category = decision.category.clone().unwrap_or_default();
     let requires = config
         .policy
@@ -132,11 +157,8 @@ fn pending_of(engine: &Engine, received: &Received, decided: &Decided) -> Pendin
         .account_by_id(&account)
         .and_then(|a| engine.directory.account(a).language)
         .unwrap_or(config.replies.default_language);
-    let mut record =
-        super::keep::record_of(received, decided, "held for approval", &AutoReply::None);
-    record.decision.action = "hold".into();
     Pending {
-        id: decided.queue_id.clone(),
+        id: String::new(),
         token: new_token(),
         account,
         category,
@@ -147,17 +169,46 @@ fn pending_of(engine: &Engine, received: &Received, decided: &Decided) -> Pendin
             _ => None,
         },
         approvers: decision.notify.clone(),
-        support_address: support_address(engine, &decided.recipients).to_string(),
+        support_address: support_address(engine, recipients).to_string(),
         language: language.as_str().to_string(),
-        subject: received.facts.subject.clone(),
-        text_start: received.facts.text_start.clone(),
-        message_id: received.facts.message_id.clone(),
-        held_at: received.received_at,
-        expires_at: received.received_at + config.approval.expiry.as_secs(),
+        subject: facts.subject.clone(),
+        text_start: facts.text_start.clone(),
+        message_id: facts.message_id.clone(),
+        held_at: now,
+        expires_at: now + config.approval.expiry.as_secs(),
         record,
         state: PendingState::Pending,
         settled: false,
     }
+}
+
+/// Whether the act stage holds a message decided `decision`: the action is `hold` and someone
+/// can approve it (else it is refused and kept as with `reply`).
+pub fn holds(decision: &crate::policy::Decision) -> bool {
+    decision.action == crate::policy::Action::Hold && !decision.notify.is_empty()
+}
+
+/// The `held-for-approval` reply that holding a message decided `decision` would send to
+/// `to` (what `supportgate check` shows), composed as [`Actor::hold`] composes it.
+pub fn held_notice(
+    engine: &Engine,
+    decision: &crate::policy::Decision,
+    facts: &crate::policy::MessageFacts,
+    recipients: &[String],
+    to: &str,
+    now: u64,
+    token: &str,
+) -> Result<crate::reply::OutgoingMessage, crate::reply::ComposeError> {
+    let record = crate::store::quarantine::QuarantineRecord::default();
+    let pending = pending_for(engine, decision, facts, recipients, now, record);
+    notice(
+        engine,
+        &pending,
+        ApprovalTemplate::HeldForApproval,
+        to,
+        now,
+        token,
+    )
 }
 
 /// The support address (or per-account mailbox) the request was written to, without `+tag`;

@@ -8,7 +8,7 @@
 pub mod approval;
 mod budget;
 mod forward;
-mod hold;
+pub mod hold;
 mod keep;
 pub mod log;
 pub mod message;
