@@ -9,7 +9,7 @@ mod auth_support;
 
 use auth_support::gw as gateway_support;
 use auth_support::{start_gateway, verify_mode, zones, Dns};
-use gateway_support::{field_str, header, message, poll, Gateway, Options};
+use gateway_support::{field_str, header, header_values, message, poll, Gateway, Options};
 
 const ACME: &str = "support+acme@vendor.example";
 
@@ -395,5 +395,71 @@ fn a_forged_owner_changes_nothing_and_gets_no_reply() {
     assert!(
         outbox.iter().all(|m| !to(m).contains("evil.example")),
         "{outbox:#?}"
+    );
+}
+
+#[test]
+fn one_message_to_an_approve_address_and_the_support_address_is_served_for_each() {
+    let gw = Gateway::start(Options::default());
+    let (queue_id, approve) = hold_an_invoice_request(&gw);
+
+    // A plain agent writes to both: her message is a ticket of its own, the approval part
+    // changes nothing (a copy kept in the quarantine for the approve address only).
+    let both = message(
+        "agent@acme.example",
+        "Printer on fire",
+        &[],
+        "Also, please approve.\n",
+    );
+    let reply = gw.send("agent@acme.example", &[&approve, ACME], &both);
+    assert!(reply.starts_with("250 "), "{reply}");
+    let lines = wait_approval_lines(&gw, 1);
+    assert_eq!(field_str(&lines[0], "reason"), "not-an-approver");
+    let ticket = poll(|| gw.tickets().into_iter().next()).expect("her message as a ticket");
+    assert_eq!(header(&ticket, "Subject"), "Printer on fire");
+    assert!(header_values(&ticket, "X-Supportgate-Approved-By").is_empty());
+    let kept = gw.quarantine();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1["recipients"], serde_json::json!([approve]));
+    assert!(kept[0].1["note"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("changed nothing"));
+
+    // The owner writes to both: the held request is approved, and her own message is a ticket
+    // too — two tickets, each once.
+    let both = message(
+        "alice@acme.example",
+        "Re: Votre accord est demandé",
+        &[],
+        "OK, and a question of my own.\n",
+    );
+    let reply = gw.send("alice@acme.example", &[&approve, ACME], &both);
+    assert!(reply.starts_with("250 "), "{reply}");
+    let tickets = poll(|| {
+        let tickets = gw.tickets();
+        (tickets.len() >= 3).then_some(tickets)
+    })
+    .expect("the approved request and the owner's own message");
+    assert_eq!(tickets.len(), 3, "{tickets:#?}");
+    let approved: Vec<_> = tickets
+        .iter()
+        .filter(|t| header(t, "X-Supportgate-Queue-Id") == queue_id)
+        .collect();
+    assert_eq!(approved.len(), 1, "{tickets:#?}");
+    assert_eq!(
+        header(approved[0], "X-Supportgate-Approved-By"),
+        "alice@acme.example"
+    );
+    assert_eq!(header(approved[0], "Subject"), "Invoice for March");
+    let own: Vec<_> = tickets
+        .iter()
+        .filter(|t| header(t, "Subject") == "Re: Votre accord est demandé")
+        .collect();
+    assert_eq!(own.len(), 1, "{tickets:#?}");
+    assert!(header_values(own[0], "X-Supportgate-Approved-By").is_empty());
+    assert_eq!(
+        field_str(&wait_approval_lines(&gw, 2)[1], "reason"),
+        "approved"
     );
 }
