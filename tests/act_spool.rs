@@ -158,6 +158,8 @@ fn release_through_pipe_tells_the_command_account_agent_and_queue_id() {
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
     let gw = Gateway::start(Options {
         queue: Some(format!("pipe:{}", script.display())),
+        // Refused and kept (not held for approval, SPEC 11), so that it can be released.
+        actions: vec![("authorization-required", "reply")],
         ..Options::default()
     });
     // A plain agent asking for an invoice: refused (P4), kept with its account and agent.

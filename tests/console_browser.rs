@@ -1,7 +1,9 @@
 //! Black-box, in a real browser: Debian's headless chromium, driven over WebDriver by
 //! chromedriver, against a real `supportgate serve` with the console on a loopback port —
 //! sign in, filter, open a message, release it (with the confirmation) and find it in the
-//! ticket queue, delete another, read the audit log; a hostile Subject runs no script.
+//! ticket queue, delete another, approve a held request on the owner's behalf (with the
+//! confirmation) and find it in the ticket queue, read the audit log; a hostile Subject runs
+//! no script.
 //! With SUPPORTGATE_SCREENSHOT=PATH the quarantine page is saved there as a PNG (the README's
 //! picture: docs/console-quarantine.png).
 
@@ -44,6 +46,18 @@ fn support_staff_release_and_delete_in_a_browser() {
         "support+globex@vendor.example",
         hostile,
     );
+    // Chloé, a plain agent, asks for an invoice: held for the owner or an admin.
+    let before = console.server.decisions().len();
+    let held = console.server.send(
+        "chloe@acme.example",
+        &["support+acme@vendor.example"],
+        &message("chloe@acme.example", "Invoice for March", &[], "Hello.\n"),
+    );
+    assert!(held.starts_with("250 "), "{held}");
+    let decision = gateway_support::poll(|| console.server.decisions().into_iter().nth(before))
+        .expect("the decision line");
+    assert_eq!(gateway_support::field_str(&decision, "outcome"), "held");
+    let held = gateway_support::field_str(&decision, "queue_id");
     let base = format!("http://127.0.0.1:{}", console.port);
     let browser = Browser::start();
 
@@ -98,11 +112,38 @@ fn support_staff_release_and_delete_in_a_browser() {
     assert!(browser.text("#results").contains("deleted"));
     assert!(!console.server.var("quarantine").join(&delete).exists());
 
-    // The audit log page shows both.
+    // Approve the held request on the owner's behalf: tick it, Approve, confirm.
+    browser.open(&format!("{base}/approvals"));
+    let pending = browser.text("#approvals");
+    assert!(
+        pending.contains(&held) && pending.contains("chloe@acme.example"),
+        "{pending}"
+    );
+    browser.click(&format!("input[name=id][value='{held}']"));
+    browser.click("button#approve");
+    assert!(browser.text("#confirm").contains(&held));
+    browser.click("#confirm-button");
+    assert!(
+        browser.text("#results").contains("approved"),
+        "{}",
+        browser.source()
+    );
+    let approved = gateway_support::poll(|| {
+        gateway_support::maildir_new(&console.server.var("tickets"))
+            .into_iter()
+            .find(|m| gateway_support::header(m, "X-Supportgate-Queue-Id") == held)
+    })
+    .expect("the approved request reaches the ticket queue");
+    assert_eq!(
+        gateway_support::header(&approved, "X-Supportgate-Approved-By"),
+        USER
+    );
+
+    // The audit log page shows all three.
     browser.open(&format!("{base}/audit"));
     let audit = browser.text("#audit");
     assert!(
-        audit.contains(&release) && audit.contains(&delete),
+        audit.contains(&release) && audit.contains(&delete) && audit.contains(&held),
         "{audit}"
     );
 

@@ -176,6 +176,9 @@ fn every_post_needs_the_session_csrf_token() {
         "/delete",
         "/release",
         "/confirm",
+        "/approvals/confirm",
+        "/approvals/approve",
+        "/approvals/decline",
         "/spool/flush",
         "/sign-out",
     ] {
@@ -427,11 +430,6 @@ fn release_and_delete_with_confirmation_through_the_cli_code_and_audited() {
         "{}",
         page.body
     );
-    // The approvals page says that the feature is off rather than showing an empty list.
-    assert!(client
-        .get("/approvals")
-        .body
-        .contains("Approvals are not enabled"));
 }
 
 #[test]
@@ -526,4 +524,171 @@ fn the_sso_header_signs_in_on_loopback() {
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["user"], "sso.user");
     assert_eq!(audit[0]["action"], "flush");
+}
+
+/// The decoded text body of a message.
+fn text_of(raw: &str) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
+
+/// Chloé (a plain agent of acme) asks for an invoice: held for the owner or an admin (the
+/// shipped `hold`). Returns its queue id, from the decision line.
+fn hold_an_invoice_request(console: &Console, subject: &str) -> String {
+    let before = console.server.decisions().len();
+    let reply = console.server.send(
+        "chloe@acme.example",
+        &["support+acme@vendor.example"],
+        &message(
+            "chloe@acme.example",
+            subject,
+            &[],
+            "Could you send me the March invoice?\n",
+        ),
+    );
+    assert!(reply.starts_with("250 "), "{reply}");
+    let decision = gateway_support::poll(|| console.server.decisions().into_iter().nth(before))
+        .expect("the decision line");
+    assert_eq!(gateway_support::field_str(&decision, "outcome"), "held");
+    gateway_support::field_str(&decision, "queue_id")
+}
+
+#[test]
+fn pending_approvals_are_approved_and_declined_on_the_owners_behalf() {
+    let console = Console::start(None);
+    let approved = hold_an_invoice_request(&console, "Invoice for March");
+    let declined = hold_an_invoice_request(&console, "Invoice <b>for</b> April");
+    let mut client = console.signed_in();
+
+    // The list: requester, account, category, Subject (escaped), age, who was asked.
+    let page = client.get("/approvals");
+    assert_eq!(page.status, 200);
+    let body = &page.body;
+    for expected in [
+        approved.as_str(),
+        declined.as_str(),
+        "chloe@acme.example",
+        ">acme<",
+        ">billing<",
+        ">Invoice for March<",
+        "Invoice &lt;b&gt;for&lt;&#x2f;b&gt; April",
+        "alice@acme.example, bruno@acme.example",
+        ">0 min<",
+    ] {
+        assert!(body.contains(expected), "{expected} in:\n{body}");
+    }
+    assert!(!body.contains("<b>for"), "{body}");
+    assert!(!body.contains("id=\"approvals-off\""), "hold is on: {body}");
+    let csrf = page.csrf();
+
+    // The confirmation step decides nothing.
+    let confirm = client.post(
+        "/approvals/confirm",
+        &[("csrf", &csrf), ("id", &approved), ("action", "approve")],
+    );
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(
+        confirm.body.contains("Approve these requests") && confirm.body.contains(&approved),
+        "{}",
+        confirm.body
+    );
+    assert!(console.server.decisions().len() >= 2);
+    assert!(gateway_support::maildir_new(&console.server.var("tickets")).is_empty());
+
+    // Approved on the owner's behalf: the original, with the approval headers, in the ticket
+    // queue, as `supportgate approval approve --by jdoe` does it.
+    let done = client.post("/approvals/approve", &[("csrf", &csrf), ("id", &approved)]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(
+        done.body.contains("approved: sent to the ticket queue"),
+        "{}",
+        done.body
+    );
+    let ticket = gateway_support::poll(|| {
+        gateway_support::maildir_new(&console.server.var("tickets"))
+            .into_iter()
+            .next()
+    })
+    .expect("the approved request in the ticket queue");
+    assert_eq!(
+        gateway_support::header(&ticket, "X-Supportgate-Approved-By"),
+        USER
+    );
+    assert_eq!(
+        gateway_support::header(&ticket, "X-Supportgate-Approved-Role"),
+        "operator"
+    );
+    assert_eq!(
+        gateway_support::header(&ticket, "X-Supportgate-Queue-Id"),
+        approved
+    );
+    assert_eq!(
+        gateway_support::header(&ticket, "X-Supportgate-Verdict"),
+        "accept"
+    );
+    assert_eq!(
+        gateway_support::header(&ticket, "Subject"),
+        "Invoice for March"
+    );
+    let granted = gateway_support::poll(|| {
+        gateway_support::maildir_new(&console.server.var("outbox"))
+            .into_iter()
+            .find(|m| {
+                gateway_support::header(m, "To").contains("chloe@acme.example")
+                    && text_of(m).contains("approuvée")
+            })
+    });
+    assert!(granted.is_some(), "the requester told of the approval");
+    // The first decision wins: a second one is refused, and audited as such.
+    let again = client.post("/approvals/approve", &[("csrf", &csrf), ("id", &approved)]);
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("no longer pending"), "{}", again.body);
+
+    // Declined: into the quarantine, with who declined it.
+    let done = client.post("/approvals/decline", &[("csrf", &csrf), ("id", &declined)]);
+    assert_eq!(done.status, 200, "{}", done.body);
+    let note = std::fs::read_to_string(
+        console
+            .server
+            .var("quarantine")
+            .join(&declined)
+            .join("record.json"),
+    )
+    .expect("the declined request in the quarantine");
+    assert!(note.contains("declined by jdoe (operator)"), "{note}");
+    assert_eq!(
+        gateway_support::maildir_new(&console.server.var("tickets")).len(),
+        1,
+        "a declined request is no ticket"
+    );
+
+    // Neither is pending any more; the audit log says who did what.
+    let page = client.get("/approvals");
+    assert!(
+        !page.body.contains(&approved) && page.body.contains("No request waits"),
+        "{}",
+        page.body
+    );
+    let acted: Vec<(String, String, String)> = console
+        .audit()
+        .iter()
+        .filter(|e| e["user"] == USER && e["action"] != "sign-in")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().into(),
+                e["target"].as_str().unwrap_or("").into(),
+                e["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(acted.len(), 3, "{acted:?}");
+    assert_eq!(acted[0], ("approve".into(), approved.clone(), "ok".into()));
+    assert_eq!(acted[1].0, "approve");
+    assert!(acted[1].2.contains("no longer pending"), "{acted:?}");
+    assert_eq!(acted[2], ("decline".into(), declined.clone(), "ok".into()));
+    console.server.wait_log("console: approve", 2);
+    console.server.wait_log("console: decline", 1);
+    console.server.wait_log("approval settled", 2);
 }

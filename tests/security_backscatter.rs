@@ -115,7 +115,12 @@ fn backscatter_replies_are_capped_per_hour_with_a_log_line() {
 
 #[test]
 fn backscatter_p4_replays_notify_the_owner_once() {
-    let gw = Gateway::start(Options::default());
+    // The refusal path (`reply`): a held request (SPEC 11's `hold`) asks the owner each time,
+    // bounded by [replies] max_per_hour and mail-loop instead.
+    let gw = Gateway::start(Options {
+        actions: vec![("authorization-required", "reply")],
+        ..Options::default()
+    });
     for n in 1..=3 {
         let body = message("chloe@acme.example", "Facture de mars", &[], "Merci.\n");
         let reply = gw.send(&format!("chloe+{n}@acme.example"), &[ACME], &body);

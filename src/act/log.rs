@@ -37,6 +37,43 @@ pub fn decision(received: &Received, decided: &Decided, acted: &Acted, front_cod
     );
 }
 
+/// The line of a message to an approve or decline address (SPEC §11): its own queue id, and
+/// `request`, the queue id of the held request it is about (the original decision's).
+pub fn approval(
+    received: &Received,
+    handled: &crate::pipeline::approval_route::ApprovalHandled,
+    front_code: u16,
+) {
+    tracing::info!(
+        target: "supportgate::decision",
+        queue_id = %handled.queue_id,
+        request = handled.request.as_deref().unwrap_or(""),
+        session = %received.client.session_id,
+        peer = %received.client.peer.ip(),
+        mail_from = received.mail_from.as_deref().unwrap_or("<>"),
+        from = %from_header(received),
+        recipients = %handled.recipients.join(","),
+        approval = handled.address.kind.as_str(),
+        verdict = "approval",
+        reason = handled.verdict.code(),
+        outcome = handled.acted.outcome.as_str(),
+        auth = %received.auth.summary(),
+        reply = %handled.acted.auto_reply,
+        smtp_code = front_code,
+        duration_ms = received.started.elapsed().as_millis() as u64,
+        "approval"
+    );
+}
+
+fn from_header(received: &Received) -> String {
+    match &received.facts.from {
+        Some(crate::policy::FromHeader::Mailbox(from)) => {
+            crate::printable::one_line(from).into_owned()
+        }
+        _ => String::new(),
+    }
+}
+
 fn verdict(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Accept => "accept",

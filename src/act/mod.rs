@@ -5,8 +5,10 @@
 //! [`Actor::act`] takes one decision and returns a typed [`Acted`]; the fronts (the SMTP
 //! server, the milter) map it to their protocol. Nothing here speaks SMTP to the client.
 
+pub mod approval;
 mod budget;
 mod forward;
+pub mod hold;
 mod keep;
 pub mod log;
 pub mod message;
@@ -25,6 +27,7 @@ use crate::delivery::Target;
 use crate::metrics::Metrics;
 use crate::pipeline::engine::Engine;
 use crate::policy::{Action, Reason, ReplyPlan};
+use crate::store::approvals::ApprovalStore;
 use crate::store::quarantine::Quarantine;
 use crate::store::reply_memory::ReplyMemory;
 use crate::store::sender_history::SenderHistoryStore;
@@ -50,6 +53,8 @@ pub struct Actor {
     reply_memory: Arc<dyn ReplyMemory>,
     /// The `mail-loop` counters; none: not counted (tests of the act stage alone).
     sender_history: Option<Arc<dyn SenderHistoryStore>>,
+    /// Pending approvals (SPEC §11); none: `hold` acts as `reply` (tests of the act stage).
+    approvals: Option<Arc<dyn ApprovalStore>>,
     metrics: Arc<Metrics>,
     budget: budget::ReplyBudget,
 }
@@ -91,6 +96,7 @@ impl Actor {
             },
             reply_memory,
             sender_history: None,
+            approvals: None,
             metrics,
             budget: budget::ReplyBudget::default(),
         }
@@ -100,6 +106,16 @@ impl Actor {
     pub fn with_sender_history(mut self, store: Arc<dyn SenderHistoryStore>) -> Actor {
         self.sender_history = Some(store);
         self
+    }
+
+    /// Keeps held requests in `store`.
+    pub fn with_approvals(mut self, store: Arc<dyn ApprovalStore>) -> Actor {
+        self.approvals = Some(store);
+        self
+    }
+
+    pub fn approvals(&self) -> Option<&Arc<dyn ApprovalStore>> {
+        self.approvals.as_ref()
     }
 
     pub fn sender_history(&self) -> Option<&dyn SenderHistoryStore> {
@@ -198,6 +214,7 @@ impl Actor {
                     .await
             }
             Action::Reply => self.reply_and_keep(engine, received, decided).await,
+            Action::Hold => self.hold(engine, received, decided).await,
         }
     }
 

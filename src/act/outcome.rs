@@ -24,6 +24,10 @@ pub enum Outcome {
     Spooled,
     /// It is fsync'd in the quarantine.
     Quarantined,
+    /// SPEC §11: it is fsync'd in the approval store, pending the owner's or an admin's word.
+    Held,
+    /// An approval or decline message that did its work (it is logged, not a ticket).
+    Consumed,
     /// The MTA that asked delivers it, with our header fields ([`super::Forwarding::Mta`]).
     Passed,
     /// Refused in the session (`[actions]` says `reject`).
@@ -39,7 +43,12 @@ impl Outcome {
     pub fn is_safe(self) -> bool {
         matches!(
             self,
-            Outcome::Forwarded | Outcome::Spooled | Outcome::Quarantined | Outcome::Passed
+            Outcome::Forwarded
+                | Outcome::Spooled
+                | Outcome::Quarantined
+                | Outcome::Passed
+                | Outcome::Held
+                | Outcome::Consumed
         )
     }
 
@@ -49,6 +58,8 @@ impl Outcome {
             Outcome::Forwarded => "forwarded",
             Outcome::Spooled => "spooled",
             Outcome::Quarantined => "quarantined",
+            Outcome::Held => "held",
+            Outcome::Consumed => "consumed",
             Outcome::Passed => "passed",
             Outcome::Rejected(_) => "rejected",
             Outcome::Deferred(_) => "deferred",

@@ -54,8 +54,11 @@ pub fn release(config: &Config, id: &str, by: &str, now: u64) -> Result<Released
         at: crate::reply::rfc5322_date(earlier.at),
     })?;
     let spool = Spool::new(&config.spool.path);
-    let entry = release_entry(&record, now);
-    let bytes = released_message(config, &record, &message, by, now);
+    let purpose = Purpose::Release {
+        quarantine_id: record.id.clone(),
+    };
+    let entry = spool_entry_of(&record, format!("{}-released", record.id), purpose, now);
+    let bytes = accepted_message(config, &record, &message, now, Attribution::Released { by });
     let stored = spool.store(&entry, &bytes);
     if let Err(e) = stored {
         // Not queued: it does not count as released.
@@ -74,9 +77,15 @@ pub fn release(config: &Config, id: &str, by: &str, now: u64) -> Result<Released
     })
 }
 
-fn release_entry(record: &QuarantineRecord, now: u64) -> SpoolEntry {
+/// The spool entry that carries kept message `record` to the ticket queue as `id`.
+pub fn spool_entry_of(
+    record: &QuarantineRecord,
+    id: String,
+    purpose: Purpose,
+    now: u64,
+) -> SpoolEntry {
     SpoolEntry {
-        id: format!("{}-released", record.id),
+        id,
         received_at: now,
         mail_from: Some(record.mail_from.clone()).filter(|m| !m.is_empty()),
         recipients: record.recipients.clone(),
@@ -89,19 +98,27 @@ fn release_entry(record: &QuarantineRecord, now: u64) -> SpoolEntry {
         attempts: 0,
         next_attempt: now,
         last_answer: None,
-        purpose: Purpose::Release {
-            quarantine_id: record.id.clone(),
-        },
+        purpose,
     }
 }
 
-/// The kept bytes with the trace headers of an accepted message, stamped as released.
-fn released_message(
+/// Who let a message through, in its `X-Supportgate-*` fields.
+#[derive(Debug, Clone, Copy)]
+pub enum Attribution<'a> {
+    /// An operator released it from the quarantine (`Released-By`).
+    Released { by: &'a str },
+    /// The owner or an admin approved it (SPEC §11: `Approved-By`, `Approved-Role`).
+    Approved { by: &'a str, role: &'a str },
+}
+
+/// The kept bytes with the trace headers of an accepted message, stamped as released or
+/// approved: a quarantine release and an approval build the ticket the same way.
+pub fn accepted_message(
     config: &Config,
     record: &QuarantineRecord,
     message: &[u8],
-    by: &str,
     now: u64,
+    attribution: Attribution<'_>,
 ) -> Vec<u8> {
     let peer_ip = record
         .peer
@@ -125,7 +142,18 @@ fn released_message(
         account: decision.account.as_deref(),
         agent: decision.agent.as_deref(),
         role: decision.role.as_deref(),
-        released_by: Some(by),
+        released_by: match attribution {
+            Attribution::Released { by } => Some(by),
+            Attribution::Approved { .. } => None,
+        },
+        approved_by: match attribution {
+            Attribution::Approved { by, .. } => Some(by),
+            Attribution::Released { .. } => None,
+        },
+        approved_role: match attribution {
+            Attribution::Approved { role, .. } => Some(role),
+            Attribution::Released { .. } => None,
+        },
     };
     let authentication = record.authentication.as_deref().unwrap_or("none");
     stamped_message(message, &trace, authentication, &stamp)

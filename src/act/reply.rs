@@ -175,7 +175,7 @@ impl Actor {
     }
 
     /// One message out of `[replies] max_per_hour`; the first refusal of the hour is logged.
-    fn within_budget(&self, engine: &Engine, now: u64, queue_id: &str) -> bool {
+    pub(super) fn within_budget(&self, engine: &Engine, now: u64, queue_id: &str) -> bool {
         let max = engine.config.replies.max_per_hour;
         match self.budget.take(now, max) {
             Spend::Granted => true,
@@ -255,7 +255,7 @@ struct Notifications {
 }
 
 /// A spool entry for a message we send ourselves (null reverse-path, our own recipients).
-fn outgoing_entry(
+pub(super) fn outgoing_entry(
     id: String,
     received: &Received,
     decided: &Decided,

@@ -171,7 +171,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
     let several = decided.len() > 1;
     let mut stdout = Stdout::lock();
     for one in decided {
-        let mut output = match decision_json(&engine, &one.decision, &auth, &facts, now) {
+        let mut output = match decision_json(&engine, &one, &auth, &facts, now) {
             Ok(output) => output,
             Err(e) => return unusable(e),
         };
@@ -194,14 +194,16 @@ pub fn run(args: CheckArgs) -> ExitCode {
     stdout.finish(ExitCode::SUCCESS)
 }
 
-/// One decision as `check` prints it, with the reply it would send.
+/// One decision as `check` prints it, with the reply it would send: for a request held for
+/// approval, the `held-for-approval` notice that `serve` would send instead of the refusal.
 fn decision_json(
     engine: &Engine,
-    decision: &crate::policy::Decision,
+    decided: &crate::pipeline::AccountDecision,
     auth: &crate::policy::AuthResult,
     facts: &crate::policy::MessageFacts,
     now: u64,
 ) -> Result<serde_json::Value, String> {
+    let decision = &decided.decision;
     let mut output = json!({
         "verdict": decision.verdict,
         "reason": decision.reason,
@@ -216,6 +218,24 @@ fn decision_json(
     match &decision.reply {
         ReplyPlan::NotApplicable => output["reply"] = serde_json::Value::Null,
         ReplyPlan::Suppressed(why) => output["reply_suppressed"] = json!(why),
+        ReplyPlan::Send { to } if crate::act::hold::holds(decision) => {
+            let reply = crate::act::hold::held_notice(
+                engine,
+                decision,
+                facts,
+                &decided.recipients,
+                to.as_str(),
+                now,
+                "check",
+            )
+            .map_err(|e| format!("reply: {e}"))?;
+            output["reply"] = json!({
+                "to": to.to_string(),
+                "subject": reply.subject,
+                "language": reply.language,
+                "body": reply.body,
+            });
+        }
         ReplyPlan::Send { to } => {
             let notified = !decision.notify.is_empty();
             let reply = engine

@@ -1,6 +1,7 @@
 //! The command line (SPEC §9 "CLI"). Each command lives in its own file; every command reports
 //! problems as one clear line per problem and never as a Rust debug dump.
 
+mod approval;
 mod check;
 mod config_check;
 pub mod config_location;
@@ -65,6 +66,10 @@ enum Command {
         after_help = "Examples:\n  supportgate queue list\n  supportgate queue flush\n  supportgate queue delete 0067A1B2C3D4E5F6"
     )]
     Queue(queue::QueueArgs),
+    #[command(
+        after_help = "Examples:\n  supportgate approval list\n  supportgate approval approve 0067A1B2C3D4E5F6 --by jdoe"
+    )]
+    Approval(approval::ApprovalArgs),
     /// The web console for support staff: set a user's password.
     #[command(after_help = "Example:\n  supportgate console passwd jdoe")]
     Console(console::ConsoleArgs),
@@ -158,6 +163,7 @@ pub fn run() -> ExitCode {
         }
         Command::Quarantine(args) => quarantine::run(args),
         Command::Queue(args) => queue::run(args),
+        Command::Approval(args) => approval::run(args),
         Command::Console(args) => console::run(args),
         Command::Generate(command) => generate::run(command),
     }

@@ -16,6 +16,7 @@ use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
+use crate::store::approvals::{ApprovalStore, RedbApprovalStore};
 use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
 use crate::store::sender_history::SenderHistoryStore;
 use crate::store::sender_window::WindowedSenderHistory;
@@ -196,9 +197,14 @@ async fn serve(
         WindowedSenderHistory::open(&config.sender_limits.path)
             .map_err(|e| format!("sender_history.path: {e}"))?,
     );
+    let approvals: Arc<dyn ApprovalStore> = Arc::new(
+        RedbApprovalStore::open(&config.approval.path)
+            .map_err(|e| format!("approval.path: {e}"))?,
+    );
     let actor = Arc::new(
         Actor::new(&config, Arc::clone(&memory), Arc::clone(&metrics))?
-            .with_sender_history(Arc::clone(&history)),
+            .with_sender_history(Arc::clone(&history))
+            .with_approvals(Arc::clone(&approvals)),
     );
     tokio::spawn(crate::pipeline::loop_guard::sweep(
         history,
@@ -206,6 +212,11 @@ async fn serve(
         config.sender_limits.window.as_secs(),
     ));
     let gateway = Arc::new(Gateway::new(engine, Arc::clone(&actor)));
+    tokio::spawn(expire_approvals(
+        Arc::clone(&gateway),
+        approvals,
+        Arc::clone(&metrics),
+    ));
     let directory_resync = follow_directory(&config, &gateway, &metrics);
     tokio::spawn(super::reload::reload_on_sighup(
         Arc::clone(&gateway),
@@ -224,7 +235,12 @@ async fn serve(
         Arc::clone(&metrics),
     ));
     if let Some(listener) = console_listener {
-        crate::console::server::spawn(&config, Arc::clone(&actor), listener, http_stopped.clone())?;
+        crate::console::server::spawn(
+            &config,
+            Arc::clone(&gateway),
+            listener,
+            http_stopped.clone(),
+        )?;
     }
     tokio::spawn(prune_reply_memory(
         memory,
@@ -435,6 +451,55 @@ async fn prune_reply_memory(
             }
             Ok(Err(e)) => tracing::error!(error = %e, "reply memory not pruned"),
             Err(e) => tracing::error!(error = %e, "reply memory pruning task failed"),
+        }
+    }
+}
+
+/// At start and then every minute (more often for a short `[approval] expiry`): held requests
+/// past their expiry go to the quarantine (SPEC §11), decisions a crash interrupted are
+/// completed, closed requests older than twice the expiry are forgotten, and the pending
+/// gauge is set.
+async fn expire_approvals(
+    gateway: Arc<Gateway>,
+    store: Arc<dyn ApprovalStore>,
+    metrics: Arc<Metrics>,
+) {
+    let expiry = gateway.engine().config.approval.expiry;
+    let every = (expiry / 4).clamp(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(60),
+    );
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let (engine, store) = (gateway.engine(), Arc::clone(&store));
+        let swept = tokio::task::spawn_blocking(move || {
+            let now = crate::act::unix_now();
+            let expired = crate::act::approval::expire_due(&engine, store.as_ref(), now);
+            let forget_before = now.saturating_sub(2 * engine.config.approval.expiry.as_secs());
+            if let Err(e) = store.prune(forget_before) {
+                tracing::warn!(error = %e, "approval store not pruned");
+            }
+            let pending = store
+                .list()
+                .map(|all| all.iter().filter(|p| p.state.is_pending()).count() as u64);
+            (expired, pending)
+        })
+        .await;
+        match swept {
+            Ok((expired, pending)) => {
+                for _ in 0..expired {
+                    metrics.approval("expired");
+                }
+                if expired > 0 {
+                    gateway.actor().adopt_written_segments().await;
+                }
+                match pending {
+                    Ok(pending) => metrics.approvals_pending(pending),
+                    Err(e) => tracing::error!(error = %e, "approval store unreadable"),
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "approval expiry task failed"),
         }
     }
 }

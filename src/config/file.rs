@@ -21,6 +21,7 @@ pub struct ConfigFile {
     pub quarantine: QuarantineFile,
     pub spool: SpoolFile,
     pub reply_memory: ReplyMemoryFile,
+    pub approval: super::approval::ApprovalFile,
     pub actions: BTreeMap<String, String>,
     pub category: Vec<CategoryFile>,
     pub lists: super::suspension::ListsFile,

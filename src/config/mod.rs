@@ -7,10 +7,11 @@
 //!
 //! One file per section: `server`, `authentication`, `policy` (with `[addresses]`), `targets`
 //! (`[queue]`), `replies`, `spool`, `console` (with `[quarantine] retention`), `suspension`
-//! (`[lists]`, `[limits]`, `[sender_history]`); each adds its part to the `Checker` that collects the
+//! (`[lists]`, `[limits]`, `[sender_history]`), `approval`; each adds its part to the `Checker` that collects the
 //! problems. A layer's own settings type lives with the layer and is named here too:
 //! [`ReplySettings`] in `reply`, [`BareLineEndings`](crate::smtp::BareLineEndings) in `smtp`.
 
+mod approval;
 mod authentication;
 mod checker;
 mod console;
@@ -29,6 +30,7 @@ pub(crate) mod toml_error;
 
 /// `[replies]`, as the reply layer's own settings type.
 pub use crate::reply::{ReplySettings, ReplyTransport};
+pub use approval::ApprovalSettings;
 pub use authentication::{AuthenticationMode, AuthenticationSettings};
 pub use checker::ConfigProblem;
 pub use console::{ConsoleSettings, ConsoleSignIn};
@@ -72,6 +74,8 @@ pub struct Config {
     pub quarantine_retention: std::time::Duration,
     pub spool: SpoolSettings,
     pub reply_memory_path: PathBuf,
+    /// `[approval]`: pending approvals (SPEC §11).
+    pub approval: ApprovalSettings,
     /// `[limits]` windows and `[sender_history] path` (`mail-loop`).
     pub sender_limits: SenderLimits,
     pub log_format: LogFormat,
@@ -250,6 +254,7 @@ impl Checker {
             }
         }
         let quarantine_retention = self.quarantine_retention(&raw.quarantine);
+        let approval = self.approval(&raw.approval, &policy);
         Config {
             path: path.to_path_buf(),
             server,
@@ -265,6 +270,7 @@ impl Checker {
             quarantine_retention,
             spool,
             reply_memory_path: self.path(&raw.reply_memory.path),
+            approval,
             sender_limits,
             log_format,
             log_level: raw.log.level,

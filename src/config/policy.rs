@@ -78,7 +78,7 @@ impl Checker {
                 Err(()) => self.problem(
                     &key,
                     format!(
-                        "unknown action {action:?}: expected forward, reply, reject or quarantine"
+                        "unknown action {action:?}: expected forward, reply, hold, reject or quarantine"
                     ),
                 ),
             }

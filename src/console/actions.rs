@@ -13,7 +13,7 @@ use minijinja::context;
 use serde::Serialize;
 use std::sync::Arc;
 
-/// At most one page of messages at once.
+/// At most one page of messages (or held requests) at once.
 const MAX_SELECTION: usize = super::quarantine_page::PAGE_SIZE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +47,19 @@ struct Chosen {
     subject: String,
 }
 
+/// One message or request acted on, as the results page shows it.
 #[derive(Debug, Serialize)]
-struct Done {
-    id: String,
-    ok: bool,
-    outcome: String,
+pub(super) struct Done {
+    pub id: String,
+    pub ok: bool,
+    pub outcome: String,
 }
 
 /// The selection, or the page that says why it cannot be used.
-fn selection(state: &ConsoleState, form: &CheckedForm) -> Result<Vec<String>, Box<Response>> {
+pub(super) fn selection(
+    state: &ConsoleState,
+    form: &CheckedForm,
+) -> Result<Vec<String>, Box<Response>> {
     let mut ids = form.all("id");
     ids.dedup();
     let problem = if ids.is_empty() {
@@ -140,25 +144,7 @@ async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response 
                         .map(|()| "deleted".to_string())
                         .map_err(|e| e.to_string()),
                 };
-                let done = match outcome {
-                    Ok(text) => Done {
-                        id: id.clone(),
-                        ok: true,
-                        outcome: text,
-                    },
-                    Err(e) => Done {
-                        id: id.clone(),
-                        ok: false,
-                        outcome: e,
-                    },
-                };
-                let result = if done.ok {
-                    "ok".to_string()
-                } else {
-                    done.outcome.clone()
-                };
-                worker.audit(&user, client, act.as_str(), Some(id), &result);
-                done
+                Done::audited(&worker, &user, client, act.as_str(), id, outcome)
             })
             .collect::<Vec<_>>()
     })
@@ -167,6 +153,54 @@ async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response 
     if act == Act::Release && results.iter().any(|r| r.ok) {
         state.actor.adopt_written_segments().await;
     }
+    results_page(&state, &visitor, act.as_str(), results, Back::Quarantine)
+}
+
+impl Done {
+    /// What acting on `id` came to (`Ok`: what was done; `Err`: why not), written to the
+    /// audit log as `action` by `user` (blocking).
+    pub(super) fn audited(
+        state: &ConsoleState,
+        user: &str,
+        client: std::net::IpAddr,
+        action: &str,
+        id: &str,
+        outcome: Result<String, String>,
+    ) -> Done {
+        let (ok, outcome) = match outcome {
+            Ok(text) => (true, text),
+            Err(e) => (false, e),
+        };
+        state.audit(
+            user,
+            client,
+            action,
+            Some(id),
+            if ok { "ok" } else { &outcome },
+        );
+        Done {
+            id: id.to_string(),
+            ok,
+            outcome,
+        }
+    }
+}
+
+/// Where the results page leads back to.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Back {
+    Quarantine,
+    Approvals,
+}
+
+/// The results of acting on a selection: `200` when every one went through, else `409`.
+pub(super) fn results_page(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    action: &str,
+    results: Vec<Done>,
+    back: Back,
+) -> Response {
     let status = if results.iter().all(|r| r.ok) {
         StatusCode::OK
     } else {
@@ -179,11 +213,15 @@ async fn act(state: Arc<ConsoleState>, form: CheckedForm, act: Act) -> Response 
             ..r
         })
         .collect();
+    let (back_href, back_key) = match back {
+        Back::Quarantine => ("/quarantine", "back"),
+        Back::Approvals => ("/approvals", "back_approvals"),
+    };
     state.pages.render(
         status,
         "results.html",
-        &visitor,
-        context! { results, action => act.as_str(), show_sign_out => state.shows_sign_out() },
+        visitor,
+        context! { results, action, back_href, back_key, show_sign_out => state.shows_sign_out() },
     )
 }
 

@@ -1,7 +1,7 @@
 //! The web console for support staff (SPEC §13), served by `supportgate serve` on `[console]
-//! listen`: the quarantine, one message, the spool, the audit log (and a page saying that
-//! approvals are not enabled). HTML rendered on the server (minijinja, auto-escaped), one
-//! embedded stylesheet, no JavaScript, nothing loaded from elsewhere.
+//! listen`: the quarantine, one message, the pending approvals, the spool, the audit log. HTML
+//! rendered on the server (minijinja, auto-escaped), one embedded stylesheet, no JavaScript,
+//! nothing loaded from elsewhere.
 //!
 //! | file | what |
 //! |---|---|
@@ -10,11 +10,13 @@
 //! | `session.rs`, `rate_limit.rs`, `users.rs` | sessions and cookies; failed sign-ins per user and IP; the argon2id users file |
 //! | `sign_in.rs` | the sign-in form, sign-out |
 //! | `quarantine_page.rs`, `message_page.rs`, `actions.rs` | the list with its filters and chart; one message; release and delete with confirmation |
+//! | `approvals_page.rs`, `approval_actions.rs` | the held requests (SPEC §11); approve or decline on the owner's behalf with confirmation, through `act::approval::settle` as the CLI |
 //! | `spool_page.rs` | the spool (through the spool's public listing only) |
 //! | `audit.rs`, `audit_page.rs` | the append-only audit log and its page |
 //! | `render.rs`, `i18n.rs` | templates; English and French |
 
 mod actions;
+mod approval_actions;
 mod approvals_page;
 pub mod audit;
 mod audit_page;
@@ -32,6 +34,7 @@ mod visitor;
 
 use crate::act::Actor;
 use crate::config::{Config, ConsoleSettings, ConsoleSignIn};
+use crate::gateway::Gateway;
 use crate::store::quarantine::{Quarantine, QuarantineError, QuarantineRecord};
 use audit::{AuditEntry, AuditLog};
 use std::net::IpAddr;
@@ -44,6 +47,9 @@ pub struct ConsoleState {
     /// spool), as the quarantine folder and the spool are.
     pub config: Config,
     pub actor: Arc<Actor>,
+    /// The engine in force (a SIGHUP or a directory change swaps it): a decision on a held
+    /// request is written with its templates and directory, as an owner's reply would be.
+    gateway: Arc<Gateway>,
     pub quarantine: Quarantine,
     pub sessions: session::Sessions,
     pub failed: rate_limit::FailedSignIns,
@@ -52,7 +58,7 @@ pub struct ConsoleState {
 }
 
 impl ConsoleState {
-    pub fn new(config: &Config, actor: Arc<Actor>) -> Result<Option<ConsoleState>, String> {
+    pub fn new(config: &Config, gateway: Arc<Gateway>) -> Result<Option<ConsoleState>, String> {
         let Some(settings) = config.console.clone() else {
             return Ok(None);
         };
@@ -66,7 +72,8 @@ impl ConsoleState {
             quarantine: Quarantine::new(&config.quarantine_path),
             pages: render::Pages::new()?,
             config: config.clone(),
-            actor,
+            actor: Arc::clone(gateway.actor()),
+            gateway,
             settings,
         }))
     }

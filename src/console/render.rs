@@ -16,6 +16,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("confirm.html", include_str!("templates/confirm.html")),
     ("results.html", include_str!("templates/results.html")),
     ("approvals.html", include_str!("templates/approvals.html")),
+    (
+        "approval_confirm.html",
+        include_str!("templates/approval_confirm.html"),
+    ),
     ("spool.html", include_str!("templates/spool.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("error.html", include_str!("templates/error.html")),

@@ -25,6 +25,9 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route("/release", post(super::actions::release))
         .route("/delete", post(super::actions::delete))
         .route("/approvals", get(super::approvals_page::page))
+        .route("/approvals/confirm", post(super::approval_actions::confirm))
+        .route("/approvals/approve", post(super::approval_actions::approve))
+        .route("/approvals/decline", post(super::approval_actions::decline))
         .route("/spool", get(super::spool_page::page))
         .route("/spool/flush", post(super::spool_page::flush))
         .route("/audit", get(super::audit_page::page))
@@ -64,11 +67,11 @@ pub async fn serve(
 /// `stopped` turns true (after the SMTP sessions have finished).
 pub fn spawn(
     config: &crate::config::Config,
-    actor: Arc<crate::act::Actor>,
+    gateway: Arc<crate::gateway::Gateway>,
     listener: tokio::net::TcpListener,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
-    let Some(state) = ConsoleState::new(config, actor)? else {
+    let Some(state) = ConsoleState::new(config, gateway)? else {
         return Ok(());
     };
     let address = listener.local_addr().map_err(|e| e.to_string())?;

@@ -109,6 +109,9 @@ pub struct Stamp<'a> {
     pub role: Option<&'a str>,
     /// Who released it from the quarantine, for a released message.
     pub released_by: Option<&'a str>,
+    /// SPEC §11: the primary address and role of the owner or admin who approved it.
+    pub approved_by: Option<&'a str>,
+    pub approved_role: Option<&'a str>,
 }
 
 impl<'a> Stamp<'a> {
@@ -123,6 +126,8 @@ impl<'a> Stamp<'a> {
             agent: decision.agent.as_deref(),
             role: decision.role.map(|r| r.as_str()),
             released_by: None,
+            approved_by: None,
+            approved_role: None,
         }
     }
 }
@@ -181,6 +186,8 @@ pub fn stamp_fields(
         ("Agent", stamp.agent),
         ("Role", stamp.role),
         ("Released-By", stamp.released_by),
+        ("Approved-By", stamp.approved_by),
+        ("Approved-Role", stamp.approved_role),
     ] {
         if let Some(value) = value {
             fields.push((format!("X-Supportgate-{name}"), header_safe(value)));

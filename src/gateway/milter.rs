@@ -64,9 +64,8 @@ impl MilterHandler for Gateway {
                 .map_or_else(|| address.clone(), |(given, _)| given.clone())
         };
         let acted: Vec<Acted> = receipt
-            .handled
-            .iter()
-            .map(|(_, acted)| Acted {
+            .acted()
+            .map(|acted| Acted {
                 recipients: acted.recipients.iter().map(as_given).collect(),
                 ..acted.clone()
             })
@@ -91,6 +90,9 @@ impl MilterHandler for Gateway {
                 verdict = verdict.as_str(),
                 "milter: answered"
             );
+        }
+        for approval in &receipt.approvals {
+            crate::act::log::approval(&receipt.received, approval, code);
         }
         self.actor()
             .metrics()

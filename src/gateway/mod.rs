@@ -121,6 +121,11 @@ impl MessageHandler for Gateway {
             crate::act::log::decision(&receipt.received, decided, acted, reply.code);
             replies.push(reply);
         }
+        for approval in &receipt.approvals {
+            let reply = SmtpReply::for_outcome(&approval.acted);
+            crate::act::log::approval(&receipt.received, approval, reply.code);
+            replies.push(reply);
+        }
         self.actor
             .metrics()
             .message_time(receipt.received.started.elapsed());

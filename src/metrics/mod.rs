@@ -85,6 +85,8 @@ pub struct Metrics {
     quarantine_messages: Gauge,
     reply_memory_entries: Gauge,
     blocked_senders: Gauge,
+    approvals_pending: Gauge,
+    approvals: Family<ResultLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     directory_source_up: Gauge,
     quarantine_purged: Counter,
@@ -136,6 +138,8 @@ impl Metrics {
             quarantine_messages: Gauge::default(),
             reply_memory_entries: Gauge::default(),
             blocked_senders: Gauge::default(),
+            approvals_pending: Gauge::default(),
+            approvals: Family::default(),
             reloads: Family::default(),
             directory_source_up: Gauge::default(),
             quarantine_purged: Counter::default(),
@@ -223,6 +227,16 @@ impl Metrics {
             "blocked_senders",
             "Senders held back by a mail-loop block (SPEC §10 mail-loop)",
             m.blocked_senders.clone(),
+        );
+        registry.register(
+            "approvals_pending",
+            "Requests held for the owner's or an admin's approval (SPEC §11)",
+            m.approvals_pending.clone(),
+        );
+        registry.register(
+            "approvals",
+            "Approval events: held, approved, declined, expired, no-longer-pending, ignored",
+            m.approvals.clone(),
         );
         registry.register(
             "config_reloads",
@@ -362,6 +376,18 @@ impl Metrics {
     pub fn reply_memory_size(&self, entries: u64) {
         self.reply_memory_entries
             .set(i64::try_from(entries).unwrap_or(i64::MAX));
+    }
+
+    /// Requests pending approval now.
+    pub fn approvals_pending(&self, pending: u64) {
+        self.approvals_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+    }
+
+    /// One approval event (`held`, `approved`, `declined`, `expired`, `no-longer-pending`,
+    /// `ignored`).
+    pub fn approval(&self, result: &'static str) {
+        self.approvals.get_or_create(&ResultLabel { result }).inc();
     }
 
     /// Senders held back by a `mail-loop` block now.

@@ -49,7 +49,13 @@ impl Verdict {
         let goes_on = |a: &&Acted| a.outcome == Outcome::Passed;
         let passing = handled.iter().any(|a| goes_on(&a));
         if !passing && !others {
-            if handled.iter().any(|a| a.outcome == Outcome::Quarantined) {
+            let kept = |a: &Acted| {
+                matches!(
+                    a.outcome,
+                    Outcome::Quarantined | Outcome::Held | Outcome::Consumed
+                )
+            };
+            if handled.iter().any(kept) {
                 return Verdict::Discard;
             }
             return match handled.first() {

@@ -8,6 +8,7 @@
 //! one decision per group, and two groups that end up with the same account and reason are one
 //! decision (one ticket).
 
+pub mod approval_route;
 pub mod engine;
 pub mod loop_guard;
 
@@ -42,6 +43,18 @@ pub struct Transaction {
 pub struct Receipt {
     pub received: Received,
     pub handled: Vec<(Decided, Acted)>,
+    /// Messages to approve and decline addresses (SPEC §11), decided by their own rule.
+    pub approvals: Vec<approval_route::ApprovalHandled>,
+}
+
+impl Receipt {
+    /// What was done for every recipient: the decisions, then the approvals.
+    pub fn acted(&self) -> impl Iterator<Item = &Acted> {
+        self.handled
+            .iter()
+            .map(|(_, acted)| acted)
+            .chain(self.approvals.iter().map(|a| &a.acted))
+    }
 }
 
 /// Recipient addresses compare with their `+tag` kept (the tag may name the account).
@@ -57,12 +70,15 @@ fn recipient_rules(engine: &Engine) -> AddressRules {
 pub fn is_support_recipient(engine: &Engine, address: &str) -> bool {
     NormalizedAddress::parse(address, &recipient_rules(engine)).is_ok_and(|a| {
         let base = a.without_subaddress(engine.config.address_rules.subaddress_separator);
-        engine.config.support_addresses.contains(&base)
-            || engine
+        // A per-account mailbox with a tag: its approve and decline addresses (SPEC §11).
+        let is_mailbox = |address: &NormalizedAddress| {
+            engine
                 .directory
-                .listings(&a)
+                .listings(address)
                 .iter()
                 .any(|l| matches!(l, crate::directory::AddressListing::Mailbox { .. }))
+        };
+        engine.config.support_addresses.contains(&base) || is_mailbox(&a) || is_mailbox(&base)
     })
 }
 
@@ -89,6 +105,19 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         received_at,
         started,
     };
+    let (approval_groups, recipients) =
+        approval_route::split_recipients(engine, transaction.recipients);
+    let mut approvals = Vec::with_capacity(approval_groups.len());
+    for (address, group) in approval_groups {
+        approvals.push(approval_route::handle(engine, actor, &received, address, group).await);
+    }
+    if recipients.is_empty() {
+        return Receipt {
+            received,
+            handled: Vec::new(),
+            approvals,
+        };
+    }
     let history_store = actor.sender_history();
     let tracked = loop_guard::record(engine, history_store, &received);
     let history = loop_guard::history(tracked.as_ref());
@@ -96,8 +125,8 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         engine,
         actor,
         &received,
-        transaction.recipients,
-        transaction.others_served,
+        recipients,
+        transaction.others_served || !approvals.is_empty(),
         &history,
     );
     loop_guard::after_decide(
@@ -114,7 +143,11 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         handled.push((decided, acted));
     }
     loop_guard::after_act(history_store, tracked.as_ref(), &handled);
-    Receipt { received, handled }
+    Receipt {
+        received,
+        handled,
+        approvals,
+    }
 }
 
 /// Parse once, on tokio's blocking pool: a costly message (megabytes of headers, deep MIME)

@@ -156,6 +156,8 @@ pub enum Verdict {
 pub enum Action {
     Forward,
     Reply,
+    /// SPEC §11: kept pending until the owner or an admin approves or declines it.
+    Hold,
     Reject,
     Quarantine,
 }
@@ -165,6 +167,7 @@ impl Action {
         match self {
             Action::Forward => "forward",
             Action::Reply => "reply",
+            Action::Hold => "hold",
             Action::Reject => "reject",
             Action::Quarantine => "quarantine",
         }
@@ -177,6 +180,7 @@ impl FromStr for Action {
         match s {
             "forward" => Ok(Action::Forward),
             "reply" => Ok(Action::Reply),
+            "hold" => Ok(Action::Hold),
             "reject" => Ok(Action::Reject),
             "quarantine" => Ok(Action::Quarantine),
             _ => Err(()),

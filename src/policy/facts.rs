@@ -25,6 +25,8 @@ pub struct MessageFacts {
     /// The start of every text part (HTML reduced to its text, attached messages included), in
     /// matching form, for P4 category matching ([`part_texts`]).
     pub part_texts: Vec<String>,
+    /// The start of the first text part, as written (the approval request quotes it).
+    pub text_start: String,
     /// Header fields that RFC 5322 §3.6 allows once but that appear more than once
     /// ([`SINGLETON_HEADERS`]): a reader and the policy could read different ones (P7).
     pub duplicated_headers: Vec<&'static str>,
@@ -55,6 +57,9 @@ pub struct MessageFacts {
     /// The address of the `Sender` header, as written.
     pub sender_header: Option<String>,
 }
+
+/// How much of the first text part [`MessageFacts::text_start`] keeps.
+pub const TEXT_START_CHARS: usize = 600;
 
 /// Headers that only auto-responders add (their value does not matter).
 const AUTORESPONDER_HEADERS: [&str; 3] = ["x-autoreply", "x-autorespond", "x-autoresponder"];
@@ -93,6 +98,10 @@ impl MessageFacts {
             ..MessageFacts::default()
         };
         facts.part_texts = part_texts(message, body_chars);
+        facts.text_start = message
+            .body_text(0)
+            .map(|text| text.chars().take(TEXT_START_CHARS).collect())
+            .unwrap_or_default();
         facts.report_type = message
             .content_type()
             .filter(|ct| {

@@ -14,7 +14,9 @@
 //! - [`categories`]: P4 sensitive categories.
 //! - [`text`]: the text P4 reads (every text part, HTML reduced) and its normalisation.
 //! - [`authentication`]: RFC 8601 results and how they map to P6.
+//! - [`approval`]: the rule for a message to an approve or decline address (SPEC §11).
 
+pub mod approval;
 pub mod authentication;
 pub mod block_list;
 pub mod categories;

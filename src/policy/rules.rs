@@ -242,7 +242,9 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
         if !category.allows(role) {
             outcome.reason = Reason::AuthorizationRequired;
             outcome.category = Some(category.name.clone());
-            if input.settings.notify_privileged {
+            // A held request needs someone to ask, whether or not notices are on.
+            let held = input.settings.action(Reason::AuthorizationRequired) == Action::Hold;
+            if input.settings.notify_privileged || held {
                 outcome.notify = privileged_primaries(directory, account, category.requires);
             }
         }
@@ -252,7 +254,11 @@ fn evaluate(input: &PolicyInput<'_>, sender: &NormalizedAddress) -> Outcome {
 
 /// The primary addresses of those who may ask for a category: the owner, and the admins when
 /// `requires` is admin.
-fn privileged_primaries(directory: &Directory, account: AccountId, requires: Role) -> Vec<String> {
+pub fn privileged_primaries(
+    directory: &Directory,
+    account: AccountId,
+    requires: Role,
+) -> Vec<String> {
     directory
         .account(account)
         .agents
@@ -269,7 +275,8 @@ fn finish(
     outcome: Outcome,
 ) -> Decision {
     let action = input.settings.action(outcome.reason);
-    let reply = if action == Action::Reply {
+    // A held request's sender is told it is held: the same rules decide whether they may be.
+    let reply = if matches!(action, Action::Reply | Action::Hold) {
         plan_reply(input, sender.as_ref(), authenticated, outcome.reason)
     } else {
         ReplyPlan::NotApplicable

@@ -38,6 +38,8 @@ pub enum ComposeError {
     NoTemplate(Reason),
     #[error("no {0} notification template")]
     NoNotificationTemplate(Language),
+    #[error("no {0} template")]
+    NoApprovalTemplate(&'static str),
 }
 
 /// What a reply to a refused message needs.

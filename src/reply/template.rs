@@ -26,12 +26,17 @@ pub enum Variable {
     Category,
     /// Whom the customers of an inactive account contact (`[replies] billing_contact`).
     BillingContact,
-    /// The address that made a P4 request; in the notification only.
+    /// The address that made a P4 request; in the notification and the approval request only.
     Sender,
+    /// SPEC §11, in the approval request only: the approve and decline addresses, and the
+    /// start of the request's text.
+    ApproveAddress,
+    DeclineAddress,
+    TextStart,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 11] = [
+    pub const ALL: [Variable; 14] = [
         Variable::AccountName,
         Variable::SignInUrl,
         Variable::Reason,
@@ -43,6 +48,9 @@ impl Variable {
         Variable::Category,
         Variable::BillingContact,
         Variable::Sender,
+        Variable::ApproveAddress,
+        Variable::DeclineAddress,
+        Variable::TextStart,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +66,9 @@ impl Variable {
             Variable::Category => "category",
             Variable::BillingContact => "billing_contact",
             Variable::Sender => "sender",
+            Variable::ApproveAddress => "approve_address",
+            Variable::DeclineAddress => "decline_address",
+            Variable::TextStart => "text_start",
         }
     }
 }
@@ -76,16 +87,24 @@ impl Flag {
 }
 
 /// Replies to the sender may not name the sender's own address back (it is the recipient);
-/// only the P4 notification has `{{sender}}`.
+/// only the P4 notification and the approval request have `{{sender}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TemplateKind {
     Reply,
     Notification,
+    /// SPEC §11's request to the owner and admins.
+    ApprovalRequest,
 }
 
 impl TemplateKind {
     fn allows(self, variable: Variable) -> bool {
-        variable != Variable::Sender || self == TemplateKind::Notification
+        match variable {
+            Variable::Sender => self != TemplateKind::Reply,
+            Variable::ApproveAddress | Variable::DeclineAddress | Variable::TextStart => {
+                self == TemplateKind::ApprovalRequest
+            }
+            _ => true,
+        }
     }
 
     fn known(self) -> String {
@@ -112,6 +131,9 @@ pub struct Values {
     pub category: String,
     pub billing_contact: String,
     pub sender: String,
+    pub approve_address: String,
+    pub decline_address: String,
+    pub text_start: String,
     pub notified: bool,
 }
 
@@ -129,6 +151,9 @@ impl Values {
             Variable::Category => &self.category,
             Variable::BillingContact => &self.billing_contact,
             Variable::Sender => &self.sender,
+            Variable::ApproveAddress => &self.approve_address,
+            Variable::DeclineAddress => &self.decline_address,
+            Variable::TextStart => &self.text_start,
         }
     }
 

@@ -1,10 +1,12 @@
-//! The set of template files: one per refusal reason and language, plus the P4 notification.
+//! The set of template files: one per refusal reason and language, plus the P4 notification
+//! and the messages of an approval (SPEC §11, [`ApprovalTemplate`]).
 //!
 //! Files live at `{replies.templates}/{lang}/{name}.txt`; `[replies.template_files]` can point
 //! any `"lang/name"` elsewhere. [`Templates::load`] is the module's only IO: it reads every
 //! file, parses it (so a bad variable is found at start-up, not when a reply goes out) and
 //! reports every problem at once.
 
+use super::approval::ApprovalTemplate;
 use super::template::{Template, TemplateKind};
 use super::{ReplySettings, NOTIFY_TEMPLATE};
 use crate::directory::Language;
@@ -21,6 +23,7 @@ const MAX_TEMPLATE_BYTES: u64 = 64 * 1024;
 pub enum TemplateName {
     Reply(Reason),
     Notification,
+    Approval(ApprovalTemplate),
 }
 
 impl TemplateName {
@@ -32,12 +35,14 @@ impl TemplateName {
             .filter(|r| r.may_reply())
             .map(TemplateName::Reply)
             .chain([TemplateName::Notification])
+            .chain(ApprovalTemplate::ALL.map(TemplateName::Approval))
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             TemplateName::Reply(reason) => reason.code(),
             TemplateName::Notification => NOTIFY_TEMPLATE,
+            TemplateName::Approval(which) => which.code(),
         }
     }
 
@@ -45,12 +50,17 @@ impl TemplateName {
         match self {
             TemplateName::Reply(_) => TemplateKind::Reply,
             TemplateName::Notification => TemplateKind::Notification,
+            TemplateName::Approval(ApprovalTemplate::Request) => TemplateKind::ApprovalRequest,
+            TemplateName::Approval(_) => TemplateKind::Reply,
         }
     }
 
     fn parse(name: &str) -> Option<TemplateName> {
         if name == NOTIFY_TEMPLATE {
             return Some(TemplateName::Notification);
+        }
+        if let Some(which) = ApprovalTemplate::ALL.into_iter().find(|t| t.code() == name) {
+            return Some(TemplateName::Approval(which));
         }
         Reason::from_str(name)
             .ok()
@@ -168,6 +178,11 @@ impl Templates {
     pub fn notification(&self, language: Language) -> Option<&Template> {
         self.by_name.get(&(language, TemplateName::Notification))
     }
+
+    /// One of the messages of an approval.
+    pub fn approval(&self, language: Language, which: ApprovalTemplate) -> Option<&Template> {
+        self.by_name.get(&(language, TemplateName::Approval(which)))
+    }
 }
 
 /// The override from `[replies.template_files]`, else `{templates}/{lang}/{name}.txt`.
@@ -270,7 +285,16 @@ pub(crate) mod tests {
             assert!(templates.notification(language).is_some());
             count += 1;
         }
-        assert_eq!(count, 30);
+        for language in Language::ALL {
+            for which in ApprovalTemplate::ALL {
+                assert!(
+                    templates.approval(language, which).is_some(),
+                    "{language}/{which:?}"
+                );
+                count += 1;
+            }
+        }
+        assert_eq!(count, 42);
         assert!(templates.reply(Language::Fr, Reason::Accepted).is_none());
     }
 
@@ -340,6 +364,6 @@ pub(crate) mod tests {
             .any(|p| p == "template fr/not-registered: missing"));
         let err = Templates::from_texts([("de/not-registered", "x")]).unwrap_err();
         assert_eq!(err[0], "template de/not-registered: not a LANG/REASON name");
-        assert_eq!(err.len(), 31);
+        assert_eq!(err.len(), 43);
     }
 }

@@ -64,7 +64,9 @@ impl SmtpReply {
             Acting::Forwarded | Acting::Spooled | Acting::Passed => {
                 Self::accepted(format!("Queued as {}", acted.queue_id))
             }
-            Acting::Quarantined => Self::accepted(format!("Received as {}", acted.queue_id)),
+            Acting::Quarantined | Acting::Held | Acting::Consumed => {
+                Self::accepted(format!("Received as {}", acted.queue_id))
+            }
             Acting::Rejected(reason) => Self::rejected(reason.short_text()),
             Acting::Deferred(Defer::TicketQueue) => {
                 Self::temporary_failure("Ticket queue unavailable, try again later")

@@ -2,6 +2,7 @@
 //! memory and the sender history (`mail-loop`).
 //! Every write that a `250` depends on is fsync'd (file, then directory) before it returns.
 
+pub mod approvals;
 pub mod maildir;
 pub mod quarantine;
 pub mod reply_memory;

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The decision as kept on disk: stable codes as strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionRecord {
     pub verdict: String,
     pub reason: String,
@@ -60,8 +60,8 @@ pub struct Release {
     pub outcome: String,
 }
 
-/// Everything kept beside a quarantined message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything kept beside a quarantined message (`Default`: nothing kept yet, for a preview).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuarantineRecord {
     pub id: String,
     /// Unix seconds.

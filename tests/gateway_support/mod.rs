@@ -415,6 +415,12 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
     memory.insert("path".into(), s(dir.join("reply-memory.redb")));
     config.insert("reply_memory".into(), memory.into());
 
+    // Each server its own approval store: the shipped `../var/approvals.redb` is outside the
+    // temporary folder, so parallel tests would share (and wait for) one file.
+    let mut approval = table(&mut config, "approval");
+    approval.insert("path".into(), s(dir.join("approvals.redb")));
+    config.insert("approval".into(), approval.into());
+
     let mut history = table(&mut config, "sender_history");
     history.insert("path".into(), s(dir.join("sender-history.redb")));
     config.insert("sender_history".into(), history.into());
