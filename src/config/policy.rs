@@ -83,6 +83,7 @@ impl Checker {
                 ),
             }
         }
+        let mut rules = Vec::with_capacity(categories.len());
         for (i, category) in categories.iter().enumerate() {
             let key = format!("category[{i}] ({})", category.name);
             let requires = match category.requires.as_str() {
@@ -102,11 +103,12 @@ impl Checker {
             match CategoryRule::new(&category.name, requires, &category.patterns) {
                 Ok(rule) => {
                     let rule = self.category_labels(&key, rule, &category.label);
-                    settings.categories.push(rule);
+                    rules.push(rule);
                 }
                 Err(e) => self.problem(&format!("{key}.patterns"), e),
             }
         }
+        settings.categories = crate::policy::categories::Categories::from_rules(rules);
         settings
     }
 

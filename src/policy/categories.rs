@@ -95,9 +95,27 @@ pub struct Categories {
 }
 
 impl Categories {
-    /// Adds a rule (configuration order is match priority).
+    /// All the rules at once (configuration order is match priority): the matchers are built
+    /// once, however many rules there are.
+    pub fn from_rules(rules: Vec<CategoryRule>) -> Categories {
+        let mut categories = Categories {
+            rules,
+            ..Categories::default()
+        };
+        categories.build_matchers();
+        categories
+    }
+
+    /// Adds a rule after the others (and builds the matchers again).
     pub fn push(&mut self, rule: CategoryRule) {
         self.rules.push(rule);
+        self.build_matchers();
+    }
+
+    fn build_matchers(&mut self) {
+        if self.rules.is_empty() {
+            return;
+        }
         let patterns: Vec<&str> = self.rules.iter().map(|r| r.matcher.as_str()).collect();
         let alternatives: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
         self.any_match = RegexBuilder::new(&alternatives.join("|"))
