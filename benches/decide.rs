@@ -189,15 +189,67 @@ fn bench(c: &mut Criterion) {
 
 /// The `mail-loop` lookup: record one arrival and read the sender's history, in a redb file
 /// on the local disk. 1,000 senders, each sending every 1,000th message, one second apart per
-/// round, over a 10-minute window (the shipped one).
+/// round, over a 10-minute window (the shipped one). With `BENCH_STATE_URL` (a connection
+/// string, e.g. `bench/state_postgres.sh` sets it), the same against `[state] backend =
+/// "postgres"`, plus a reply claim: the per-message cost of the shared state.
 fn sender_history(c: &mut Criterion) {
-    use supportgate::store::sender_history::{Arrival, RedbSenderHistory, SenderHistoryStore};
+    use supportgate::store::embedded::RedbSenderHistory;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let store = RedbSenderHistory::open(&dir.path().join("sender-history.redb")).expect("open");
+    record_arrivals(
+        c,
+        &runtime,
+        "mail-loop sender history (embedded redb)",
+        &store,
+    );
+    let Ok(url) = std::env::var("BENCH_STATE_URL") else {
+        return;
+    };
+    let settings = supportgate::config::PostgresStateSettings {
+        url,
+        connections: 1,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let state = runtime
+        .block_on(supportgate::store::state::State::open(
+            &supportgate::config::StateSettings::Postgres(settings),
+        ))
+        .expect("the state database");
+    let history = state.sender_history.as_ref();
+    record_arrivals(c, &runtime, "mail-loop sender history (postgres)", history);
+    let mut group = c.benchmark_group("reply memory (postgres)");
+    let mut n: u64 = 0;
+    group.bench_function("claim, one reply", |b| {
+        b.iter(|| {
+            n += 1;
+            let key = format!("unknown-sender\u{0}stranger{n}@else.example");
+            runtime
+                .block_on(
+                    state
+                        .reply_memory
+                        .claim(black_box(&key), 1_800_000_000, 1_799_990_000),
+                )
+                .expect("claim")
+        })
+    });
+    group.finish();
+}
+
+fn record_arrivals(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    store: &dyn supportgate::store::sender_history::SenderHistoryStore,
+) {
+    use supportgate::store::sender_history::Arrival;
     let senders: Vec<String> = (0..1000)
         .map(|i| format!("agent{i}@customer-{i}.example"))
         .collect();
-    let mut group = c.benchmark_group("mail-loop sender history (embedded redb)");
+    let mut group = c.benchmark_group(name);
     let mut n: u64 = 0;
     group.bench_function("record + history, one message", |b| {
         b.iter(|| {
@@ -208,7 +260,9 @@ fn sender_history(c: &mut Criterion) {
                 at: 1_800_000_000 + n / 1000,
             };
             n += 1;
-            store.record(black_box(&arrival), 600).expect("record")
+            runtime
+                .block_on(store.record(black_box(&arrival), 600))
+                .expect("record")
         })
     });
     group.finish();
