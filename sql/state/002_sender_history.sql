@@ -27,7 +27,7 @@ CREATE TABLE supportgate.sender_blocks (
 
 CREATE FUNCTION supportgate.lock_sender(p_sender text) RETURNS void
 LANGUAGE sql AS $$
-  SELECT pg_advisory_xact_lock(hashtextextended('supportgate.sender_history' || chr(0) || p_sender, 0));
+  SELECT pg_advisory_xact_lock(hashtextextended('supportgate.sender_history:' || p_sender, 0));
 $$;
 
 -- Records one message and says what was known before it within the window (seconds after

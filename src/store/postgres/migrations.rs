@@ -70,7 +70,8 @@ pub async fn migrate(client: &mut Client) -> Result<Migrated, StateError> {
         .await?;
     transaction
         .batch_execute(
-            "CREATE SCHEMA IF NOT EXISTS supportgate; \
+            "SET LOCAL client_min_messages = warning; \
+             CREATE SCHEMA IF NOT EXISTS supportgate; \
              CREATE TABLE IF NOT EXISTS supportgate.state_migrations ( \
                version integer PRIMARY KEY, name text NOT NULL, \
                applied_at timestamptz NOT NULL DEFAULT now())",

@@ -158,6 +158,13 @@ async fn drive<F: Future<Output = Result<(), tokio_postgres::Error>>>(connection
     }
 }
 
+/// A key as PostgreSQL's `text` can hold it: the store's keys separate their parts with NUL
+/// ([`crate::store::reply_memory::reply_key`]), which `text` refuses; it becomes U+001F (unit
+/// separator), which no address or Message-ID that reaches a store contains.
+pub(crate) fn text(key: &str) -> String {
+    key.replace('\0', "\u{1f}")
+}
+
 /// Unix seconds as PostgreSQL's `bigint`.
 pub(crate) fn seconds(at: u64) -> i64 {
     i64::try_from(at).unwrap_or(i64::MAX)

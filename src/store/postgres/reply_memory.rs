@@ -3,7 +3,7 @@
 //! RETURNING`: the row is locked by whichever gateway comes first; the second re-reads it after
 //! the first committed, finds it claimed within the interval and gets no row back.
 
-use super::{seconds, StateDatabase};
+use super::{seconds, text, StateDatabase};
 use crate::address::NormalizedAddress;
 use crate::policy::{Reason, ReplyMemoryView};
 use crate::store::reply_memory::ReplyMemory;
@@ -62,7 +62,7 @@ impl ReplyMemory for PostgresReplyMemory {
     }
 
     async fn claim(&self, key: &str, at: u64, since: u64) -> Result<bool, StateError> {
-        let key = key.to_string();
+        let key = text(key);
         self.database
             .with_client(|client| async move {
                 let row = client
@@ -85,7 +85,7 @@ impl ReplyMemory for PostgresReplyMemory {
     }
 
     async fn unclaim(&self, key: &str) -> Result<(), StateError> {
-        let key = key.to_string();
+        let key = text(key);
         self.database
             .with_client(|client| async move {
                 client

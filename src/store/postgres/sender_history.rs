@@ -3,7 +3,7 @@
 //! sender's advisory lock), so a sender's messages are counted together whichever gateway they
 //! reach, and a block started by one gateway holds on every one.
 
-use super::{seconds, unix, StateDatabase};
+use super::{seconds, text, unix, StateDatabase};
 use crate::policy::SenderHistory;
 use crate::store::sender_history::{message_id_key, Arrival, Recorded, SenderHistoryStore};
 use crate::store::state_error::StateError;
@@ -27,13 +27,13 @@ fn remembered_id(arrival: &Arrival) -> Option<String> {
         .as_deref()
         .map(message_id_key)
         .filter(|id| !id.is_empty())
-        .map(str::to_string)
+        .map(text)
 }
 
 #[async_trait::async_trait]
 impl SenderHistoryStore for PostgresSenderHistory {
     async fn record(&self, arrival: &Arrival, window_secs: u64) -> Result<Recorded, StateError> {
-        let (sender, id) = (arrival.sender.clone(), remembered_id(arrival));
+        let (sender, id) = (text(&arrival.sender), remembered_id(arrival));
         let (at, window) = (seconds(arrival.at), seconds(window_secs));
         let row = self
             .database
@@ -69,7 +69,7 @@ impl SenderHistoryStore for PostgresSenderHistory {
         if !recorded.counted {
             return Ok(());
         }
-        let (sender, id) = (arrival.sender.clone(), remembered_id(arrival));
+        let (sender, id) = (text(&arrival.sender), remembered_id(arrival));
         let (at, new_id) = (seconds(arrival.at), recorded.new_message_id);
         self.database
             .with_client(|client| async move {
@@ -90,7 +90,7 @@ impl SenderHistoryStore for PostgresSenderHistory {
     }
 
     async fn block(&self, sender: &str, until: u64) -> Result<bool, StateError> {
-        let (sender, until) = (sender.to_string(), seconds(until));
+        let (sender, until) = (text(sender), seconds(until));
         self.database
             .with_client(|client| async move {
                 client
