@@ -110,7 +110,7 @@ fn a_stranger_writing_to_both_gateways_at_once_gets_one_auto_reply() {
         );
         assert!(gateway.settle(), "spool not empty:\n{}", gateway.log());
     }
-    let replies = sink.wait_for(1);
+    sink.wait_for(1);
     // Both spools are empty: anything else owed has been sent by now; a second look later
     // would only see a late duplicate.
     std::thread::sleep(Duration::from_millis(500));
