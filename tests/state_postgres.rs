@@ -213,30 +213,7 @@ fn the_gateway_refuses_to_start_when_the_state_database_cannot_be_reached() {
     let url = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres");
     let dir = tempfile::tempdir().unwrap();
     let config = config_file(dir.path(), &url);
-    let mut child = Command::new(gateway_support::bin())
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--config",
-        ])
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let Some(status) = poll(|| child.try_wait().unwrap()) else {
-        let _ = child.kill();
-        panic!("serve did not exit without its state database");
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr) = gateway_support::serve_refusing(&config);
     assert!(!status.success(), "{stderr}");
     let expected = format!(
         "[state] backend = \"postgres\": cannot use postgres://postgres@127.0.0.1:{port}/postgres"
