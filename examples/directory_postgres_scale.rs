@@ -161,7 +161,8 @@ fn address(text: &str) -> NormalizedAddress {
     NormalizedAddress::parse(text, &AddressRules::default()).expect("address")
 }
 
-async fn live(url: &str, updates: usize, seconds: u64) {
+async fn live(url: &str, updates: usize, seconds: usize) {
+    let seconds = seconds as u64;
     let (published, mut seen) = tokio::sync::watch::channel(0);
     let host = Arc::new(Host {
         current: RwLock::new(Arc::new(Directory::build(

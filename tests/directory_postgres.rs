@@ -10,7 +10,6 @@ use gateway_support::{field_str, free_port, message, poll, Gateway, Options};
 use postgres_support::Postgres;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SUPPORT: &str = "acme@support.vendor.example";

@@ -13,7 +13,7 @@ use gateway_support::{field_str, free_port, message, poll, Gateway, Options};
 use postgres_support::Postgres;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
