@@ -30,21 +30,41 @@ pub fn open(
         EmbeddedStateFiles::Separate {
             reply_memory,
             sender_history,
-        } => Ok((
-            RedbReplyMemory::open(reply_memory).map_err(|e| named(reply_memory, e))?,
-            RedbSenderHistory::open(sender_history).map_err(|e| named(sender_history, e))?,
-        )),
+        } => {
+            // Side by side: a new file costs a few fsyncs, and a start (or a restart after a
+            // crash, as tests/spool_crash.rs does every 400 ms) should not wait for both in turn.
+            let (memory, history) = std::thread::scope(|scope| {
+                let history = scope.spawn(|| RedbSenderHistory::open(sender_history));
+                let memory = RedbReplyMemory::open(reply_memory);
+                let history = history
+                    .join()
+                    .unwrap_or_else(|_| Err(StateError::embedded("the open thread failed")));
+                (memory, history)
+            });
+            Ok((
+                memory.map_err(|e| named(reply_memory, e))?,
+                history.map_err(|e| named(sender_history, e))?,
+            ))
+        }
     }
 }
 
-/// Opens (or creates) the database file at `path` (its folder is created if needed).
+/// Opens (or creates, whole: [`create_whole`]) the database file at `path` (its folder is
+/// created if needed).
 pub(crate) fn open_database(path: &Path) -> Result<Arc<Database>, StateError> {
+    open_database_with(path, true)
+}
+
+/// [`open_database`]; `whole = false` lets redb create a missing file in place, as the sender
+/// history's own file was created before `[state]`: creating it whole costs fsyncs that a
+/// start killed every 400 ms (`tests/spool_crash.rs`, on this busy machine) never got past.
+pub(crate) fn open_database_with(path: &Path, whole: bool) -> Result<Arc<Database>, StateError> {
     let named = |e: String| StateError::Embedded(format!("{}: {e}", path.display()));
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| StateError::Embedded(format!("{}: {e}", parent.display())))?;
     }
-    if !path.exists() {
+    if whole && !path.exists() {
         create_whole(path).map_err(named)?;
     }
     let db = Database::create(path).map_err(|e| named(e.to_string()))?;

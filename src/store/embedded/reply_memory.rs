@@ -24,7 +24,9 @@ fn err(e: impl std::fmt::Display) -> StateError {
 impl RedbReplyMemory {
     /// The reply memory's table in `db` (created if missing).
     pub fn new(db: Arc<Database>) -> Result<RedbReplyMemory, StateError> {
-        let txn = db.begin_write().map_err(err)?;
+        let mut txn = db.begin_write().map_err(err)?;
+        // No fsync of its own: the table is made again at every start if a crash lost it.
+        txn.set_durability(redb::Durability::None);
         txn.open_table(REPLIES).map_err(err)?;
         txn.commit().map_err(err)?;
         Ok(RedbReplyMemory { db })

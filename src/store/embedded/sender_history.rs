@@ -41,7 +41,9 @@ fn err(e: impl std::fmt::Display) -> StateError {
 impl RedbSenderHistory {
     /// The sender history's tables in `db` (created if missing).
     pub fn new(db: Arc<Database>) -> Result<RedbSenderHistory, StateError> {
-        let txn = db.begin_write().map_err(err)?;
+        let mut txn = db.begin_write().map_err(err)?;
+        // No fsync of its own: the tables are made again at every start if a crash lost them.
+        txn.set_durability(Durability::None);
         txn.open_table(ARRIVALS).map_err(err)?;
         txn.open_table(MESSAGE_IDS).map_err(err)?;
         txn.open_table(BLOCKS).map_err(err)?;
@@ -56,7 +58,7 @@ impl RedbSenderHistory {
 
     /// Opens (or creates) the database file at `path` for the sender history alone.
     pub fn open(path: &std::path::Path) -> Result<RedbSenderHistory, StateError> {
-        RedbSenderHistory::new(super::open_database(path)?)
+        RedbSenderHistory::new(super::open_database_with(path, false)?)
     }
 
     /// Runs a durable (fsync'd) operation on tokio's blocking pool.
