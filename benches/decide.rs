@@ -189,59 +189,115 @@ fn bench(c: &mut Criterion) {
 
 /// The `mail-loop` lookup: record one arrival and read the sender's history. 1,000 senders,
 /// each sending every 1,000th message, one second apart per round, over a 10-minute window
-/// (the shipped one). Three figures: the in-memory window `serve` uses, on the message's path;
-/// its write-behind (serve's sweep, once a second, off the message's path), per message; and
-/// the redb file alone, as every message paid before.
+/// (the shipped one). Embedded, three figures: the in-memory window `serve` uses, on the
+/// message's path; its write-behind (serve's sweep, once a second, off the message's path),
+/// per 1,000 messages; and the redb file alone, as every message paid before. With `BENCH_STATE_URL` (a connection
+/// string, e.g. `bench/state_postgres.sh` sets it), the same against `[state] backend =
+/// "postgres"`, plus a reply claim: the per-message cost of the shared state.
 fn sender_history(c: &mut Criterion) {
-    use supportgate::store::sender_history::{Arrival, RedbSenderHistory, SenderHistoryStore};
-    use supportgate::store::sender_window::WindowedSenderHistory;
+    use supportgate::store::embedded::{RedbSenderHistory, WindowedSenderHistory};
+    use supportgate::store::sender_history::SenderHistoryStore;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let senders: Vec<String> = (0..1000)
-        .map(|i| format!("agent{i}@customer-{i}.example"))
-        .collect();
-    let arrival = |n: u64| Arrival {
-        sender: senders[(n % 1000) as usize].clone(),
-        message_id: Some(format!("<{n}@customer.example>")),
-        at: 1_800_000_000 + n / 1000,
-    };
     let windowed =
         WindowedSenderHistory::open(&dir.path().join("windowed.redb")).expect("open window");
-    let file = RedbSenderHistory::open(&dir.path().join("file.redb")).expect("open file");
-    let mut group = c.benchmark_group("mail-loop sender history");
+    record_arrivals(
+        c,
+        &runtime,
+        "mail-loop sender history (embedded: in-memory window, serve's)",
+        &windowed,
+    );
+    let mut group =
+        c.benchmark_group("mail-loop sender history (embedded: in-memory window, serve's)");
     let mut n: u64 = 0;
-    group.bench_function("record + history (in-memory window, serve's)", |b| {
-        b.iter(|| {
-            n += 1;
-            windowed
-                .record(black_box(&arrival(n)), 600)
-                .expect("record")
-        })
-    });
-    windowed.flush().expect("flush");
-    const BATCH: u64 = 1000;
     group.bench_function(
         "write-behind of 1,000 recorded messages (serve's sweep)",
         |b| {
             b.iter_batched(
                 || {
-                    for _ in 0..BATCH {
+                    for _ in 0..1000 {
                         n += 1;
-                        windowed.record(&arrival(n), 600).expect("record");
+                        runtime
+                            .block_on(windowed.record(&arrival_of(n), 600))
+                            .expect("record");
                     }
                 },
-                |()| windowed.flush().expect("flush"),
+                |()| runtime.block_on(windowed.flush()).expect("flush"),
                 criterion::BatchSize::PerIteration,
             )
         },
     );
+    group.finish();
+    let file = RedbSenderHistory::open(&dir.path().join("file.redb")).expect("open");
+    record_arrivals(
+        c,
+        &runtime,
+        "mail-loop sender history (embedded: redb file alone)",
+        &file,
+    );
+    let Ok(url) = std::env::var("BENCH_STATE_URL") else {
+        return;
+    };
+    let settings = supportgate::config::PostgresStateSettings {
+        url,
+        connections: 1,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    let state = runtime
+        .block_on(supportgate::store::state::State::open(
+            &supportgate::config::StateSettings::Postgres(settings),
+        ))
+        .expect("the state database");
+    let history = state.sender_history.as_ref();
+    record_arrivals(c, &runtime, "mail-loop sender history (postgres)", history);
+    let mut group = c.benchmark_group("reply memory (postgres)");
     let mut n: u64 = 0;
-    group.bench_function("record + history (redb file alone)", |b| {
+    group.bench_function("claim, one reply", |b| {
         b.iter(|| {
             n += 1;
-            file.record(black_box(&arrival(n)), 600).expect("record")
+            let key = format!("unknown-sender\u{0}stranger{n}@else.example");
+            runtime
+                .block_on(
+                    state
+                        .reply_memory
+                        .claim(black_box(&key), 1_800_000_000, 1_799_990_000),
+                )
+                .expect("claim")
         })
     });
     group.finish();
+}
+
+fn record_arrivals(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    store: &dyn supportgate::store::sender_history::SenderHistoryStore,
+) {
+    let mut group = c.benchmark_group(name);
+    let mut n: u64 = 0;
+    group.bench_function("record + history, one message", |b| {
+        b.iter(|| {
+            n += 1;
+            runtime
+                .block_on(store.record(black_box(&arrival_of(n)), 600))
+                .expect("record")
+        })
+    });
+    group.finish();
+}
+
+/// Message `n`: from one of 1,000 senders, each sending every 1,000th message, a second
+/// apart per round.
+fn arrival_of(n: u64) -> supportgate::store::sender_history::Arrival {
+    supportgate::store::sender_history::Arrival {
+        sender: format!("agent{i}@customer-{i}.example", i = n % 1000),
+        message_id: Some(format!("<{n}@customer.example>")),
+        at: 1_800_000_000 + n / 1000,
+    }
 }
 
 criterion_group! {

@@ -6,7 +6,8 @@
 # modules (Net::SSLeay, IO::Socket::SSL: `swaks --tls` in tests/ops_tls_reload.rs; only
 # recommended by the swaks package, so --no-install-recommends leaves them out), PostgreSQL
 # (postgresql: tests/postgres_support runs private clusters), and chromium with chromium-driver
-# (the console's browser test, tests/console_browser.rs, over WebDriver);
+# (the console's browser test, tests/console_browser.rs, over WebDriver), and GNU time
+# (/usr/bin/time -v: the peak RSS in bench/directory_postgres.sh);
 # non-interactively and idempotently, on Debian. Run as root.
 #
 # The package is installed with "No configuration": no /etc/postfix/main.cf is written and the
@@ -20,7 +21,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 # command:package, for every command the tests run.
 needed=(postfix:postfix smtp-source:postfix smtp-sink:postfix swaks:swaks python3:python3
         systemd-analyze:systemd systemd-socket-activate:systemd dnsmasq:dnsmasq-base
-        chromium:chromium chromedriver:chromium-driver)
+        chromium:chromium chromedriver:chromium-driver /usr/bin/time:time)
 missing=()
 for cmd in "${needed[@]}"; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || missing+=("${cmd#*:}")

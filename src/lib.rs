@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod milter;
 pub mod pipeline;
 pub mod policy;
+pub mod postgres_tls;
 pub mod printable;
 pub mod reply;
 pub mod smtp;

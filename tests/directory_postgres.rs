@@ -10,7 +10,6 @@ use gateway_support::{field_str, free_port, message, poll, Gateway, Options};
 use postgres_support::Postgres;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SUPPORT: &str = "acme@support.vendor.example";
@@ -155,31 +154,7 @@ fn the_gateway_refuses_to_start_when_the_directory_database_cannot_be_read() {
     directory.insert("url".into(), url.into());
     let path = dir.path().join("supportgate.toml");
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
-    let mut child = Command::new(gateway_support::bin())
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--config",
-        ])
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = poll(|| child.try_wait().unwrap());
-    let Some(status) = status else {
-        let _ = child.kill();
-        panic!("serve did not exit without its database");
-    };
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let (status, stderr) = gateway_support::serve_refusing(&path);
     assert!(!status.success(), "{stderr}");
     assert!(
         stderr.contains("cannot start") && stderr.contains("directory database"),

@@ -11,7 +11,6 @@ use crate::policy::ReplyPlan;
 use crate::reply::OutgoingMessage;
 use crate::store::reply_memory::{notification_key, reply_key};
 use crate::store::spool::{Purpose, SpoolEntry};
-use std::sync::Arc;
 
 impl Actor {
     pub(super) async fn reply_and_keep(
@@ -146,13 +145,18 @@ impl Actor {
 }
 
 impl Actor {
-    /// [`crate::store::reply_memory::ReplyMemory::claim`] off the runtime threads (it commits
-    /// to disk).
-    async fn claim(&self, key: &str, at: u64, since: u64) -> Result<bool, String> {
-        let (memory, key) = (Arc::clone(&self.reply_memory), key.to_string());
-        tokio::task::spawn_blocking(move || memory.claim(&key, at, since))
-            .await
-            .map_err(|e| e.to_string())?
+    /// [`crate::store::reply_memory::ReplyMemory::claim`]; a store error is counted.
+    async fn claim(
+        &self,
+        key: &str,
+        at: u64,
+        since: u64,
+    ) -> Result<bool, crate::store::state_error::StateError> {
+        let claimed = self.reply_memory.claim(key, at, since).await;
+        if claimed.is_err() {
+            self.metrics.state_error("reply_memory");
+        }
+        claimed
     }
 
     /// The reply's claim and the notifications', when what they were taken for did not happen.
@@ -164,11 +168,11 @@ impl Actor {
     }
 
     async fn unclaim(&self, key: &str) {
-        let (memory, owned) = (Arc::clone(&self.reply_memory), key.to_string());
-        let done = tokio::task::spawn_blocking(move || memory.unclaim(&owned)).await;
-        if !matches!(done, Ok(Ok(()))) {
+        if let Err(e) = self.reply_memory.unclaim(key).await {
+            self.metrics.state_error("reply_memory");
             tracing::warn!(
                 key = %crate::printable::one_line(key),
+                error = %e,
                 "reply memory: claim not given back"
             );
         }

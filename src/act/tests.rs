@@ -11,8 +11,8 @@ use crate::delivery::DeliveryError;
 use crate::directory::Directory;
 use crate::metrics::Metrics;
 use crate::pipeline::{receive, Engine, Transaction};
+use crate::store::embedded::RedbReplyMemory;
 use crate::store::quarantine::Quarantine;
-use crate::store::reply_memory::RedbReplyMemory;
 use std::path::Path;
 use std::sync::Arc;
 

@@ -16,6 +16,7 @@ mod quarantine;
 mod queue;
 mod reload;
 mod serve;
+mod state;
 
 use clap::{Parser, Subcommand};
 use config_location::ConfigArg;
@@ -56,6 +57,9 @@ enum Command {
     /// Directory commands.
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Shared state (`[state]`): migrate the PostgreSQL schema.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Refused mail kept for support staff: list, show, release, delete.
     #[command(
         after_help = "Examples:\n  supportgate quarantine list --since 1d\n  supportgate quarantine show 0067A1B2C3D4E5F6"
@@ -85,6 +89,20 @@ enum ConfigCommand {
         after_help = "Example:\n  supportgate config check --config /etc/supportgate/supportgate.toml"
     )]
     Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Create or update the tables and functions of `[state] backend = "postgres"` in schema
+    /// `supportgate` (idempotent; `serve` does it at start too). Exit 1 if the database cannot
+    /// be used.
+    #[command(
+        after_help = "Example:\n  supportgate state migrate --config /etc/supportgate/supportgate.toml"
+    )]
+    Migrate {
         #[command(flatten)]
         config: ConfigArg,
     },
@@ -161,6 +179,7 @@ pub fn run() -> ExitCode {
         Command::Directory(DirectoryCommand::Reload { config }) => {
             directory_reload::run(&config.locate())
         }
+        Command::State(StateCommand::Migrate { config }) => state::migrate(&config),
         Command::Quarantine(args) => quarantine::run(args),
         Command::Queue(args) => queue::run(args),
         Command::Approval(args) => approval::run(args),

@@ -17,9 +17,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
 use crate::store::approvals::{ApprovalStore, RedbApprovalStore};
-use crate::store::reply_memory::{RedbReplyMemory, ReplyMemory};
-use crate::store::sender_history::SenderHistoryStore;
-use crate::store::sender_window::WindowedSenderHistory;
+use crate::store::reply_memory::ReplyMemory;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -179,8 +177,7 @@ async fn serve(
     }
     // Only once every listener is bound: a start that fails leaves no reply memory behind
     // (as root, a file the service's own user could not open later).
-    let memory = RedbReplyMemory::open(&config.reply_memory_path)
-        .map_err(|e| format!("reply_memory.path: {e}"))?;
+    let state = open_state(&config).await?;
     match crate::store::quarantine::Quarantine::new(&config.quarantine_path).remove_staging() {
         Ok(0) => {}
         Ok(removed) => {
@@ -191,12 +188,8 @@ async fn serve(
         }
         Err(e) => tracing::warn!(error = %e, "quarantine: staging folders not cleaned"),
     }
-    let memory: Arc<dyn ReplyMemory> = Arc::new(memory);
+    let (memory, history) = (state.reply_memory, state.sender_history);
     metrics.watch_reply_memory(Arc::clone(&memory));
-    let history: Arc<dyn SenderHistoryStore> = Arc::new(
-        WindowedSenderHistory::open(&config.sender_limits.path)
-            .map_err(|e| format!("sender_history.path: {e}"))?,
-    );
     let approvals: Arc<dyn ApprovalStore> = Arc::new(
         RedbApprovalStore::open(&config.approval.path)
             .map_err(|e| format!("approval.path: {e}"))?,
@@ -438,19 +431,19 @@ async fn prune_reply_memory(
     loop {
         tick.tick().await;
         let before = crate::act::unix_now().saturating_sub(interval.as_secs());
-        let memory = Arc::clone(&memory);
-        let pruned = tokio::task::spawn_blocking(move || {
-            let removed = memory.prune(before)?;
-            Ok::<_, String>((removed, memory.entries()?))
-        })
-        .await;
-        match pruned {
-            Ok(Ok((removed, left))) => {
+        let pruned = async {
+            let removed = memory.prune(before).await?;
+            Ok::<_, crate::store::state_error::StateError>((removed, memory.entries().await?))
+        };
+        match pruned.await {
+            Ok((removed, left)) => {
                 metrics.reply_memory_size(left);
                 tracing::info!(removed, left, "reply memory pruned");
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "reply memory not pruned"),
-            Err(e) => tracing::error!(error = %e, "reply memory pruning task failed"),
+            Err(e) => {
+                metrics.state_error("reply_memory");
+                tracing::error!(error = %e, "reply memory not pruned")
+            }
         }
     }
 }
@@ -502,6 +495,23 @@ async fn expire_approvals(
             Err(e) => tracing::error!(error = %e, "approval expiry task failed"),
         }
     }
+}
+
+/// `[state]`, opened once every listener is bound: a start that fails leaves no state file
+/// behind (as root, a file the service's own user could not open later). A state database
+/// that cannot be reached stops the start with the reason.
+async fn open_state(config: &Config) -> Result<crate::store::state::State, String> {
+    let state = crate::store::state::State::open(&config.state)
+        .await
+        .map_err(|e| match &config.state {
+            crate::config::StateSettings::Postgres(database) => format!(
+                "[state] backend = \"postgres\": cannot use {}: {e}",
+                database.redacted_url()
+            ),
+            crate::config::StateSettings::Embedded(_) => format!("[state]: {e}"),
+        })?;
+    tracing::info!(backend = state.backend, "state opened");
+    Ok(state)
 }
 
 /// SIGUSR1 (`supportgate queue flush`): attempt everything in the spool now.

@@ -28,25 +28,30 @@ impl PostgresDirectorySettings {
     /// The database as logs and reports name it: `postgres://user@host:port/dbname`, no
     /// password.
     pub fn redacted_url(&self) -> String {
-        let Ok(config) = self.url.parse::<tokio_postgres::Config>() else {
-            return "postgres://?".to_string();
-        };
-        let hosts: Vec<String> = config
-            .get_hosts()
-            .iter()
-            .map(|host| match host {
-                tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-            })
-            .collect();
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "postgres://{}@{}:{port}/{}",
-            config.get_user().unwrap_or(""),
-            hosts.join(","),
-            config.get_dbname().unwrap_or("")
-        )
+        redacted_database_url(&self.url)
     }
+}
+
+/// `postgres://user@host:port/dbname` for logs and reports: never the password.
+pub(super) fn redacted_database_url(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return "postgres://?".to_string();
+    };
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{}:{port}/{}",
+        config.get_user().unwrap_or(""),
+        hosts.join(","),
+        config.get_dbname().unwrap_or("")
+    )
 }
 
 impl Checker {

@@ -20,13 +20,14 @@ pub struct ConfigFile {
     pub replies: RepliesFile,
     pub quarantine: QuarantineFile,
     pub spool: SpoolFile,
-    pub reply_memory: ReplyMemoryFile,
+    pub reply_memory: super::state::ReplyMemoryFile,
     pub approval: super::approval::ApprovalFile,
+    pub state: super::state::StateFile,
     pub actions: BTreeMap<String, String>,
     pub category: Vec<CategoryFile>,
     pub lists: super::suspension::ListsFile,
     pub limits: super::suspension::LimitsFile,
-    pub sender_history: super::suspension::SenderHistoryFile,
+    pub sender_history: super::state::SenderHistoryFile,
     pub log: LogFile,
     pub metrics: MetricsFile,
     pub milter: super::milter::MilterFile,
@@ -300,20 +301,6 @@ impl Default for SpoolFile {
                 .map(String::from)
                 .to_vec(),
             max_age: "5d".into(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReplyMemoryFile {
-    pub path: String,
-}
-
-impl Default for ReplyMemoryFile {
-    fn default() -> Self {
-        ReplyMemoryFile {
-            path: "../var/reply-memory.redb".into(),
         }
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! One file per section: `server`, `authentication`, `policy` (with `[addresses]`), `targets`
 //! (`[queue]`), `replies`, `spool`, `console` (with `[quarantine] retention`), `suspension`
-//! (`[lists]`, `[limits]`, `[sender_history]`), `approval`; each adds its part to the `Checker` that collects the
+//! (`[lists]`, `[limits]`, `[sender_history]`), `state` (`[state]`, with `[reply_memory]`), `approval`; each adds its part to the `Checker` that collects the
 //! problems. A layer's own settings type lives with the layer and is named here too:
 //! [`ReplySettings`] in `reply`, [`BareLineEndings`](crate::smtp::BareLineEndings) in `smtp`.
 
@@ -24,6 +24,7 @@ mod policy;
 mod replies;
 mod server;
 mod spool;
+mod state;
 mod suspension;
 mod targets;
 pub(crate) mod toml_error;
@@ -40,6 +41,7 @@ pub use milter::MilterSettings;
 pub use pipe::{split_command, PipeCommand};
 pub use server::ServerSettings;
 pub use spool::SpoolSettings;
+pub use state::{EmbeddedStateFiles, PostgresStateSettings, StateSettings};
 pub use suspension::SenderLimits;
 pub use targets::QueueTarget;
 
@@ -73,10 +75,12 @@ pub struct Config {
     /// Kept messages older than this are purged by the running server.
     pub quarantine_retention: std::time::Duration,
     pub spool: SpoolSettings,
-    pub reply_memory_path: PathBuf,
     /// `[approval]`: pending approvals (SPEC §11).
     pub approval: ApprovalSettings,
-    /// `[limits]` windows and `[sender_history] path` (`mail-loop`).
+    /// `[state]`: where the reply memory and the sender history are kept (with `embedded`
+    /// and no `[state] path`, the files of `[reply_memory]` and `[sender_history]`).
+    pub state: StateSettings,
+    /// `[limits]` windows (`mail-loop`).
     pub sender_limits: SenderLimits,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -183,7 +187,8 @@ impl Checker {
         let directory_source = self.directory_source(&raw.directory, &directory_path);
         let mut policy = self.policy(&raw.policy, &raw.actions, &raw.category);
         self.lists(&raw.lists, &address_rules, &mut policy);
-        let sender_limits = self.limits(&raw.limits, &raw.sender_history, &mut policy);
+        let sender_limits = self.limits(&raw.limits, &mut policy);
+        let state = self.state(&raw.state, &raw.reply_memory, &raw.sender_history);
         let authentication = self.authentication(raw.authentication);
         let queue = self.queue(&raw.queue);
         let spool = self.spool(&raw.spool, &queue);
@@ -269,8 +274,8 @@ impl Checker {
             quarantine_path: self.path(&raw.quarantine.path),
             quarantine_retention,
             spool,
-            reply_memory_path: self.path(&raw.reply_memory.path),
             approval,
+            state,
             sender_limits,
             log_format,
             log_level: raw.log.level,

@@ -1,12 +1,11 @@
 //! The settings of SPEC §10's suspension causes: `[lists]` (`block`, `no_reply_local_parts`,
 //! `out_of_office_subjects`), `[limits]` (`mail-loop`: `sender_messages`, `sender_window`,
-//! `sender_block`) and `[sender_history]` (where the `mail-loop` counters are kept).
+//! `sender_block`); where the counters are kept is `[state]`'s (`state.rs`).
 
 use super::checker::Checker;
 use crate::address::AddressRules;
 use crate::policy::{Action, PolicySettings, Reason};
 use serde::Deserialize;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Deserialize)]
@@ -60,27 +59,12 @@ impl Default for LimitsFile {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SenderHistoryFile {
-    pub path: String,
-}
-
-impl Default for SenderHistoryFile {
-    fn default() -> Self {
-        SenderHistoryFile {
-            path: "../var/sender-history.redb".into(),
-        }
-    }
-}
-
-/// `[limits]` and `[sender_history]` as the pipeline uses them (the count limit itself is the
-/// policy's: [`PolicySettings::sender_messages`]).
+/// `[limits]` as the pipeline uses them (the count limit itself is the policy's:
+/// [`PolicySettings::sender_messages`]; where the counts are kept is `[state]`'s).
 #[derive(Debug, Clone)]
 pub struct SenderLimits {
     pub window: Duration,
     pub block: Duration,
-    pub path: PathBuf,
 }
 
 impl Checker {
@@ -125,12 +109,7 @@ impl Checker {
         }
     }
 
-    pub(super) fn limits(
-        &mut self,
-        raw: &LimitsFile,
-        history: &SenderHistoryFile,
-        policy: &mut PolicySettings,
-    ) -> SenderLimits {
+    pub(super) fn limits(&mut self, raw: &LimitsFile, policy: &mut PolicySettings) -> SenderLimits {
         self.positive("limits.sender_messages", raw.sender_messages.into());
         policy.sender_messages = raw.sender_messages;
         let window = self.duration("limits.sender_window", &raw.sender_window);
@@ -143,10 +122,6 @@ impl Checker {
                 self.problem(key, "must be longer than 0s");
             }
         }
-        SenderLimits {
-            window,
-            block,
-            path: self.path(&history.path),
-        }
+        SenderLimits { window, block }
     }
 }

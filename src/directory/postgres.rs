@@ -5,11 +5,9 @@
 use super::model::{AccountEntry, AgentEntry};
 use crate::config::PostgresDirectorySettings;
 use std::collections::HashMap;
-use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{AsyncMessage, Client, IsolationLevel, Row};
-use tokio_rustls::rustls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -43,7 +41,9 @@ impl DirectoryDatabase {
             .map_err(|e| DatabaseError::Url(format!("{e}")))?;
         let (sender, notifications) = mpsc::unbounded_channel();
         let client = if config.get_ssl_mode() == SslMode::Require {
-            let (client, connection) = config.connect(tls_connector()?).await?;
+            let (client, connection) = config
+                .connect(crate::postgres_tls::connector().map_err(DatabaseError::Tls)?)
+                .await?;
             tokio::spawn(drive(connection, settings.channel.clone(), sender));
             client
         } else {
@@ -169,25 +169,6 @@ async fn drive<S, T>(
             None => return,
         }
     }
-}
-
-/// TLS to the database with the system's certificate authorities (Debian's bundle).
-fn tls_connector() -> Result<tokio_postgres_rustls::MakeRustlsConnect, DatabaseError> {
-    const BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-    let pem = std::fs::read(BUNDLE).map_err(|e| DatabaseError::Tls(format!("{BUNDLE}: {e}")))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in rustls_pemfile::certs(&mut pem.as_slice()) {
-        let certificate = certificate.map_err(|e| DatabaseError::Tls(format!("{BUNDLE}: {e}")))?;
-        // A certificate rustls cannot use is skipped, as any TLS client does with a bundle.
-        let _ = roots.add(certificate);
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DatabaseError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Rows to entries: each agent joins its account; an agent whose account is not among the rows

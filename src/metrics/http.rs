@@ -14,6 +14,8 @@ use tokio::sync::Semaphore;
 const MAX_REQUEST: usize = 8192;
 /// Time a client gets to send its request and read the answer.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a scrape waits for the reply memory's size (a shared database may be away).
+const COUNT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Scrapes served at once.
 const MAX_CONNECTIONS: usize = 16;
 
@@ -79,6 +81,7 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
     let path = target.split('?').next().unwrap_or("");
     match (method, path) {
         ("GET", "/metrics") => {
+            metrics.count_reply_memory(COUNT_TIMEOUT).await;
             let body = metrics.render();
             respond(&mut stream, "200 OK", CONTENT_TYPE, &body).await
         }

@@ -41,6 +41,11 @@ struct ClassLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabel {
+    store: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: &'static str,
 }
@@ -87,6 +92,7 @@ pub struct Metrics {
     blocked_senders: Gauge,
     approvals_pending: Gauge,
     approvals: Family<ResultLabel, Counter>,
+    state_errors: Family<StoreLabel, Counter>,
     reloads: Family<ResultLabel, Counter>,
     directory_source_up: Gauge,
     quarantine_purged: Counter,
@@ -140,6 +146,7 @@ impl Metrics {
             blocked_senders: Gauge::default(),
             approvals_pending: Gauge::default(),
             approvals: Family::default(),
+            state_errors: Family::default(),
             reloads: Family::default(),
             directory_source_up: Gauge::default(),
             quarantine_purged: Counter::default(),
@@ -239,6 +246,11 @@ impl Metrics {
             m.approvals.clone(),
         );
         registry.register(
+            "state_errors",
+            "State store operations that failed ([state]: the database down, a timeout, a file unreadable), by store (reply_memory, sender_history); the message went on without it",
+            m.state_errors.clone(),
+        );
+        registry.register(
             "config_reloads",
             "Configuration reloads on SIGHUP, by result (success, failure)",
             m.reloads.clone(),
@@ -304,12 +316,19 @@ impl Metrics {
         }
     }
 
+    /// Counts the watched reply memory (at each scrape, before [`Metrics::render`]): a store
+    /// that does not answer within `bound` leaves the gauge as it was.
+    pub async fn count_reply_memory(&self, bound: Duration) {
+        let memory = self.reply_memory.read().ok().and_then(|m| m.clone());
+        if let Some(memory) = memory {
+            if let Ok(Ok(entries)) = tokio::time::timeout(bound, memory.entries()).await {
+                self.reply_memory_size(entries);
+            }
+        }
+    }
+
     /// The text exposition (OpenMetrics text, which Prometheus reads).
     pub fn render(&self) -> String {
-        let memory = self.reply_memory.read().ok().and_then(|m| m.clone());
-        if let Some(entries) = memory.and_then(|m| m.entries().ok()) {
-            self.reply_memory_size(entries);
-        }
         let spool = self.spool.read().ok().and_then(|s| s.clone());
         if let Some(spool) = spool {
             let (waiting, oldest) = spool.backlog();
@@ -388,6 +407,11 @@ impl Metrics {
     /// `ignored`).
     pub fn approval(&self, result: &'static str) {
         self.approvals.get_or_create(&ResultLabel { result }).inc();
+    }
+
+    /// A state store operation failed (`store`: `reply_memory`, `sender_history`).
+    pub fn state_error(&self, store: &'static str) {
+        self.state_errors.get_or_create(&StoreLabel { store }).inc();
     }
 
     /// Senders held back by a `mail-loop` block now.

@@ -20,10 +20,12 @@ pub struct Tracked {
 
 /// Records the message of an authenticated sender; `None` when it does not count (no usable
 /// or authenticated From, no store) or the store cannot be read (logged: the message is
-/// decided as if the sender were new, never held back for a fault of ours).
-pub fn record(
+/// decided as if the sender were new, never held back for a fault of ours; counted in
+/// `supportgate_state_errors_total`).
+pub async fn record(
     engine: &Engine,
     store: Option<&dyn SenderHistoryStore>,
+    metrics: &Metrics,
     received: &Received,
 ) -> Option<Tracked> {
     let store = store?;
@@ -39,9 +41,10 @@ pub fn record(
         at: received.received_at,
     };
     let window = engine.config.sender_limits.window.as_secs();
-    match store.record(&arrival, window) {
+    match store.record(&arrival, window).await {
         Ok(recorded) => Some(Tracked { arrival, recorded }),
         Err(e) => {
+            metrics.state_error(STORE);
             tracing::error!(error = %e, "sender history unreadable; mail-loop not checked for this message");
             None
         }
@@ -54,7 +57,7 @@ pub fn history(tracked: Option<&Tracked>) -> SenderHistory {
 }
 
 /// A `mail-loop` decision for a sender not blocked yet starts its block.
-pub fn after_decide(
+pub async fn after_decide(
     engine: &Engine,
     store: Option<&dyn SenderHistoryStore>,
     metrics: &Metrics,
@@ -80,7 +83,7 @@ pub fn after_decide(
     let limits = &engine.config.sender_limits;
     let until = at.saturating_add(limits.block.as_secs());
     let history = &tracked.recorded.history;
-    match store.block(&tracked.arrival.sender, until) {
+    match store.block(&tracked.arrival.sender, until).await {
         Ok(true) => tracing::warn!(
             target: "supportgate::mail_loop",
             sender = %tracked.arrival.sender,
@@ -92,15 +95,17 @@ pub fn after_decide(
         ),
         Ok(false) => {}
         Err(e) => {
+            metrics.state_error(STORE);
             tracing::error!(error = %e, sender = %tracked.arrival.sender, "mail loop: the block could not be stored")
         }
     }
-    update_gauge(store, metrics);
+    update_gauge(store, metrics).await;
 }
 
 /// A message the client keeps and retries does not count.
-pub fn after_act(
+pub async fn after_act(
     store: Option<&dyn SenderHistoryStore>,
+    metrics: &Metrics,
     tracked: Option<&Tracked>,
     acted: &[(Decided, Acted)],
 ) {
@@ -111,7 +116,8 @@ pub fn after_act(
         .iter()
         .any(|(_, a)| matches!(a.outcome, Outcome::Deferred(_)))
     {
-        if let Err(e) = store.forget(&tracked.arrival, &tracked.recorded) {
+        if let Err(e) = store.forget(&tracked.arrival, &tracked.recorded).await {
+            metrics.state_error(STORE);
             tracing::error!(error = %e, "sender history: a deferred message could not be taken back");
         }
     }
@@ -119,38 +125,49 @@ pub fn after_act(
 
 /// Makes the counts durable, ends the blocks that are over at `now` (one log line each) and
 /// forgets what is older than the window; keeps the gauge.
-pub fn end_blocks(
+pub async fn end_blocks(
     store: &dyn SenderHistoryStore,
     metrics: &Metrics,
     now: u64,
     window_secs: u64,
     prune: bool,
 ) {
-    if let Err(e) = store.flush() {
+    if let Err(e) = store.flush().await {
+        metrics.state_error(STORE);
         tracing::error!(error = %e, "sender history: counts not made durable");
     }
-    match store.end_blocks(now) {
+    match store.end_blocks(now).await {
         Ok(ended) => {
             for sender in &ended {
                 tracing::info!(target: "supportgate::mail_loop", sender = %sender, "mail loop: block ended; sender accepted again");
             }
         }
-        Err(e) => tracing::error!(error = %e, "sender history: blocks not ended"),
+        Err(e) => {
+            metrics.state_error(STORE);
+            tracing::error!(error = %e, "sender history: blocks not ended")
+        }
     }
     if prune {
-        if let Err(e) = store.prune(now.saturating_sub(window_secs)) {
+        if let Err(e) = store.prune(now.saturating_sub(window_secs)).await {
+            metrics.state_error(STORE);
             tracing::error!(error = %e, "sender history: not pruned");
         }
     }
-    update_gauge(store, metrics);
+    update_gauge(store, metrics).await;
 }
 
-fn update_gauge(store: &dyn SenderHistoryStore, metrics: &Metrics) {
-    match store.blocked() {
+async fn update_gauge(store: &dyn SenderHistoryStore, metrics: &Metrics) {
+    match store.blocked().await {
         Ok(blocked) => metrics.blocked_senders(blocked),
-        Err(e) => tracing::error!(error = %e, "sender history: blocked senders not counted"),
+        Err(e) => {
+            metrics.state_error(STORE);
+            tracing::error!(error = %e, "sender history: blocked senders not counted")
+        }
     }
 }
+
+/// The store label of `supportgate_state_errors_total`.
+const STORE: &str = "sender_history";
 
 /// How often blocks that are over are ended (the end's log line is at most this late).
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -167,23 +184,14 @@ pub async fn sweep(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     for round in 0u32.. {
         tick.tick().await;
-        let (store, metrics) = (
-            std::sync::Arc::clone(&store),
-            std::sync::Arc::clone(&metrics),
-        );
         let prune = round.is_multiple_of(PRUNE_EVERY_SWEEPS);
-        let swept = tokio::task::spawn_blocking(move || {
-            end_blocks(
-                store.as_ref(),
-                &metrics,
-                crate::act::unix_now(),
-                window_secs,
-                prune,
-            )
-        })
+        end_blocks(
+            store.as_ref(),
+            &metrics,
+            crate::act::unix_now(),
+            window_secs,
+            prune,
+        )
         .await;
-        if let Err(e) = swept {
-            tracing::error!(error = %e, "sender history: sweep task failed");
-        }
     }
 }

@@ -119,7 +119,7 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         };
     }
     let history_store = actor.sender_history();
-    let tracked = loop_guard::record(engine, history_store, &received);
+    let tracked = loop_guard::record(engine, history_store, actor.metrics(), &received).await;
     let history = loop_guard::history(tracked.as_ref());
     let decided = decide_per_account(
         engine,
@@ -135,14 +135,15 @@ pub async fn receive(engine: &Engine, actor: &Actor, transaction: Transaction) -
         actor.metrics(),
         tracked.as_ref(),
         &decided,
-    );
+    )
+    .await;
     let mut handled = Vec::with_capacity(decided.len());
     for decided in decided {
         let acted = actor.act(engine, &received, &decided).await;
         crate::act::log::count(actor.metrics(), &received, &decided, &acted);
         handled.push((decided, acted));
     }
-    loop_guard::after_act(history_store, tracked.as_ref(), &handled);
+    loop_guard::after_act(history_store, actor.metrics(), tracked.as_ref(), &handled).await;
     Receipt {
         received,
         handled,

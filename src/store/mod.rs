@@ -1,14 +1,18 @@
-//! Durable storage on the local disk: Maildir delivery, the quarantine, the spool, the reply
-//! memory and the sender history (`mail-loop`).
+//! Durable storage: Maildir delivery, the quarantine and the spool on the local disk; and the
+//! state of `[state]` (the reply memory, the `mail-loop` sender history) behind
+//! backend-neutral traits, in redb (`embedded`) or PostgreSQL (`postgres`, shared by a fleet).
 //! Every write that a `250` depends on is fsync'd (file, then directory) before it returns.
 
 pub mod approvals;
+pub mod embedded;
 pub mod maildir;
+pub mod postgres;
 pub mod quarantine;
 pub mod reply_memory;
 pub mod sender_history;
-pub mod sender_window;
 pub mod spool;
+pub mod state;
+pub mod state_error;
 
 use std::fs::File;
 use std::io;

@@ -319,6 +319,34 @@ impl Drop for Gateway {
 }
 
 /// A field of a JSON log event, flattened (`fields.x`) or not (`x`).
+/// Runs `supportgate serve` with `config` when it is expected not to start: waits (bounded)
+/// for it to exit and returns its status and standard error.
+pub fn serve_refusing(config: &Path) -> (ExitStatus, String) {
+    use std::io::Read;
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let Some(status) = poll(|| child.try_wait().unwrap()) else {
+        let _ = child.kill();
+        panic!("serve did not exit");
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (status, stderr)
+}
+
 pub fn field<'a>(event: &'a Value, name: &str) -> Option<&'a Value> {
     event
         .get(name)

@@ -9,19 +9,19 @@
 //! start the file is read back into memory, so a restart keeps every count and a crash loses
 //! at most the last second of them, as before.
 //!
-//! The window is the process's own: a fleet that shares its counts needs a shared store
-//! behind the same [`SenderHistoryStore`] trait.
+//! The window is the process's own: a fleet shares its counts through `[state] backend =
+//! "postgres"` instead.
 //!
 //! [`flush`]: SenderHistoryStore::flush
 
-use super::sender_history::{
-    message_id_key, Arrival, HistoryChange, HistorySnapshot, Recorded, RedbSenderHistory,
-    SenderHistoryStore,
-};
+use super::history_file::{HistoryChange, HistorySnapshot};
+use super::sender_history::{err, RedbSenderHistory};
 use crate::policy::SenderHistory;
+use crate::store::sender_history::{message_id_key, Arrival, Recorded, SenderHistoryStore};
+use crate::store::state_error::StateError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What is known of one sender.
 #[derive(Debug, Default)]
@@ -47,7 +47,13 @@ struct Window {
     pending: Vec<HistoryChange>,
 }
 
+/// A cheap handle: clones share one window.
+#[derive(Clone)]
 pub struct WindowedSenderHistory {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     window: Mutex<Window>,
     file: RedbSenderHistory,
     /// Held while queued changes are written, so that batches reach the file in order.
@@ -63,8 +69,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl WindowedSenderHistory {
     /// Opens (or creates) the redb file at `path` and reads what it holds into memory.
-    pub fn open(path: &Path) -> Result<WindowedSenderHistory, String> {
-        let file = RedbSenderHistory::open(path)?;
+    pub fn open(path: &Path) -> Result<WindowedSenderHistory, StateError> {
+        WindowedSenderHistory::over(RedbSenderHistory::open(path)?)
+    }
+
+    /// The window over `file`, filled with what the file holds.
+    pub fn over(file: RedbSenderHistory) -> Result<WindowedSenderHistory, StateError> {
         let mut window = Window::default();
         let HistorySnapshot {
             arrivals,
@@ -83,14 +93,30 @@ impl WindowedSenderHistory {
             window.senders.entry(sender).or_default().blocked_until = Some(until);
         }
         Ok(WindowedSenderHistory {
-            window: Mutex::new(window),
-            file,
-            writing: Mutex::new(()),
+            shared: Arc::new(Shared {
+                window: Mutex::new(window),
+                file,
+                writing: Mutex::new(()),
+            }),
         })
     }
 
+    fn window(&self) -> MutexGuard<'_, Window> {
+        lock(&self.shared.window)
+    }
+
+    /// Writes the queued changes on tokio's blocking pool (an fsync'd transaction).
+    async fn write_behind(&self) -> Result<(), StateError> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || shared.write_pending())
+            .await
+            .map_err(err)?
+    }
+}
+
+impl Shared {
     /// Writes the queued changes; on failure they stay queued, in order, for the next time.
-    fn write_pending(&self) -> Result<(), String> {
+    fn write_pending(&self) -> Result<(), StateError> {
         let _in_order = lock(&self.writing);
         let changes = std::mem::take(&mut lock(&self.window).pending);
         if changes.is_empty() {
@@ -104,7 +130,7 @@ impl WindowedSenderHistory {
     }
 }
 
-impl Drop for WindowedSenderHistory {
+impl Drop for Shared {
     fn drop(&mut self) {
         if let Err(e) = self.write_pending() {
             tracing::error!(error = %e, "sender history: last counts not made durable");
@@ -112,10 +138,11 @@ impl Drop for WindowedSenderHistory {
     }
 }
 
+#[async_trait::async_trait]
 impl SenderHistoryStore for WindowedSenderHistory {
-    fn record(&self, arrival: &Arrival, window_secs: u64) -> Result<Recorded, String> {
+    async fn record(&self, arrival: &Arrival, window_secs: u64) -> Result<Recorded, StateError> {
         let since = arrival.at.saturating_sub(window_secs);
-        let mut window = lock(&self.window);
+        let mut window = self.window();
         let sender = window.senders.entry(arrival.sender.clone()).or_default();
         let blocked_until = sender.blocked_until;
         if blocked_until.is_some_and(|until| until > arrival.at) {
@@ -167,11 +194,11 @@ impl SenderHistoryStore for WindowedSenderHistory {
         })
     }
 
-    fn forget(&self, arrival: &Arrival, recorded: &Recorded) -> Result<(), String> {
+    async fn forget(&self, arrival: &Arrival, recorded: &Recorded) -> Result<(), StateError> {
         if !recorded.counted {
             return Ok(());
         }
-        let mut window = lock(&self.window);
+        let mut window = self.window();
         let forgotten_id = arrival
             .message_id
             .as_deref()
@@ -197,9 +224,9 @@ impl SenderHistoryStore for WindowedSenderHistory {
         Ok(())
     }
 
-    fn block(&self, sender: &str, until: u64) -> Result<bool, String> {
+    async fn block(&self, sender: &str, until: u64) -> Result<bool, StateError> {
         {
-            let mut window = lock(&self.window);
+            let mut window = self.window();
             let entry = window.senders.entry(sender.to_string()).or_default();
             if entry.blocked_until.is_some_and(|u| u >= until) {
                 return Ok(false);
@@ -212,13 +239,13 @@ impl SenderHistoryStore for WindowedSenderHistory {
             });
         }
         // A block is durable at once (a restart keeps holding the sender back).
-        self.write_pending()?;
+        self.write_behind().await?;
         Ok(true)
     }
 
-    fn end_blocks(&self, now: u64) -> Result<Vec<String>, String> {
+    async fn end_blocks(&self, now: u64) -> Result<Vec<String>, StateError> {
         let ended: Vec<String> = {
-            let mut window = lock(&self.window);
+            let mut window = self.window();
             let Window { senders, pending } = &mut *window;
             let mut ended = Vec::new();
             for (name, sender) in senders.iter_mut() {
@@ -234,15 +261,15 @@ impl SenderHistoryStore for WindowedSenderHistory {
             ended
         };
         if !ended.is_empty() {
-            self.write_pending()?;
+            self.write_behind().await?;
         }
         Ok(ended)
     }
 
-    fn prune(&self, before: u64) -> Result<usize, String> {
+    async fn prune(&self, before: u64) -> Result<usize, StateError> {
         let mut removed = 0;
         {
-            let mut window = lock(&self.window);
+            let mut window = self.window();
             window.senders.retain(|_, sender| {
                 let (arrivals, ids) = (sender.arrivals.len(), sender.message_ids.len());
                 sender.arrivals.retain(|at, _| *at >= before);
@@ -251,13 +278,13 @@ impl SenderHistoryStore for WindowedSenderHistory {
                 !sender.is_empty()
             });
         }
-        self.write_pending()?;
-        self.file.prune(before)?;
+        self.write_behind().await?;
+        self.shared.file.prune(before).await?;
         Ok(removed)
     }
 
-    fn blocked(&self) -> Result<u64, String> {
-        let window = lock(&self.window);
+    async fn blocked(&self) -> Result<u64, StateError> {
+        let window = self.window();
         let blocked = window
             .senders
             .values()
@@ -266,8 +293,8 @@ impl SenderHistoryStore for WindowedSenderHistory {
         Ok(u64::try_from(blocked).unwrap_or(u64::MAX))
     }
 
-    fn flush(&self) -> Result<(), String> {
-        self.write_pending()
+    async fn flush(&self) -> Result<(), StateError> {
+        self.write_behind().await
     }
 }
 
@@ -285,8 +312,8 @@ mod tests {
 
     /// The same sequence on the in-memory window and on the redb store gives the same answers
     /// at every step, and the window reopened from its file answers like before.
-    #[test]
-    fn answers_like_the_file_store_and_after_a_reopen() {
+    #[tokio::test]
+    async fn answers_like_the_file_store_and_after_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let windowed = WindowedSenderHistory::open(&dir.path().join("w.redb")).unwrap();
         let file = RedbSenderHistory::open(&dir.path().join("f.redb")).unwrap();
@@ -300,44 +327,53 @@ mod tests {
             arrival("b@x", "<1>", 801),
         ];
         for (i, step) in steps.iter().enumerate() {
-            let w = windowed.record(step, 600).unwrap();
-            let f = file.record(step, 600).unwrap();
+            let w = windowed.record(step, 600).await.unwrap();
+            let f = file.record(step, 600).await.unwrap();
             assert_eq!(w, f, "step {i}");
             if i == 4 {
-                windowed.forget(step, &w).unwrap();
-                file.forget(step, &f).unwrap();
+                windowed.forget(step, &w).await.unwrap();
+                file.forget(step, &f).await.unwrap();
             }
         }
         assert_eq!(
-            windowed.block("a@x", 900).unwrap(),
-            file.block("a@x", 900).unwrap()
+            windowed.block("a@x", 900).await.unwrap(),
+            file.block("a@x", 900).await.unwrap()
         );
         let held = arrival("a@x", "<4>", 850);
         assert_eq!(
-            windowed.record(&held, 600).unwrap(),
-            file.record(&held, 600).unwrap()
+            windowed.record(&held, 600).await.unwrap(),
+            file.record(&held, 600).await.unwrap()
         );
-        windowed.record(&arrival("c@x", "<9>", 850), 600).unwrap();
-        windowed.flush().unwrap();
+        windowed
+            .record(&arrival("c@x", "<9>", 850), 600)
+            .await
+            .unwrap();
+        windowed.flush().await.unwrap();
         drop(windowed);
         let reopened = WindowedSenderHistory::open(&dir.path().join("w.redb")).unwrap();
-        assert_eq!(reopened.blocked().unwrap(), 1);
-        let c = reopened.record(&arrival("c@x", "<9>", 851), 600).unwrap();
+        assert_eq!(reopened.blocked().await.unwrap(), 1);
+        let c = reopened
+            .record(&arrival("c@x", "<9>", 851), 600)
+            .await
+            .unwrap();
         assert_eq!(c.history.recent_messages, 1, "the count survived");
         assert!(c.history.repeated_message_id, "the Message-ID survived");
-        assert_eq!(reopened.end_blocks(900).unwrap(), ["a@x"]);
-        assert!(reopened.end_blocks(901).unwrap().is_empty(), "ended once");
+        assert_eq!(reopened.end_blocks(900).await.unwrap(), ["a@x"]);
+        assert!(
+            reopened.end_blocks(901).await.unwrap().is_empty(),
+            "ended once"
+        );
         drop(reopened);
         let again = WindowedSenderHistory::open(&dir.path().join("w.redb")).unwrap();
         assert_eq!(
-            again.blocked().unwrap(),
+            again.blocked().await.unwrap(),
             0,
             "the end of the block is durable"
         );
     }
 
-    #[test]
-    fn counts_not_flushed_are_written_when_the_store_is_dropped() {
+    #[tokio::test]
+    async fn counts_not_flushed_are_written_when_the_store_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.redb");
         {
@@ -345,24 +381,38 @@ mod tests {
             for i in 0..3 {
                 store
                     .record(&arrival("a@x", &format!("<{i}>"), 100), 600)
+                    .await
                     .unwrap();
             }
         }
         let store = WindowedSenderHistory::open(&path).unwrap();
-        let r = store.record(&arrival("a@x", "<2>", 101), 600).unwrap();
+        let r = store
+            .record(&arrival("a@x", "<2>", 101), 600)
+            .await
+            .unwrap();
         assert_eq!(r.history.recent_messages, 3);
         assert!(r.history.repeated_message_id);
     }
 
-    #[test]
-    fn pruning_forgets_old_senders_in_memory_and_in_the_file() {
+    #[tokio::test]
+    async fn pruning_forgets_old_senders_in_memory_and_in_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.redb");
         let store = WindowedSenderHistory::open(&path).unwrap();
-        store.record(&arrival("old@x", "<1>", 100), 600).unwrap();
-        store.record(&arrival("new@x", "<1>", 700), 600).unwrap();
-        assert_eq!(store.prune(600).unwrap(), 2, "one arrival, one Message-ID");
-        assert_eq!(lock(&store.window).senders.len(), 1);
+        store
+            .record(&arrival("old@x", "<1>", 100), 600)
+            .await
+            .unwrap();
+        store
+            .record(&arrival("new@x", "<1>", 700), 600)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.prune(600).await.unwrap(),
+            2,
+            "one arrival, one Message-ID"
+        );
+        assert_eq!(store.window().senders.len(), 1);
         drop(store);
         let snapshot = RedbSenderHistory::open(&path).unwrap().snapshot().unwrap();
         assert_eq!(snapshot.arrivals, [("new@x".to_string(), 700, 1)]);
