@@ -1,5 +1,6 @@
 //! The audit log: one JSON object per line, appended and fsync'd, never rewritten — who did
-//! what, when (sign-ins, releases, deletions, approvals and declines, spool flushes). Each entry is also a log line.
+//! what, when (sign-ins, releases, deletions, approvals and declines, spool flushes). Each
+//! entry is also a log line.
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
