@@ -135,10 +135,11 @@ pub fn check(input: &[u8]) {
         "verdict and reason disagree: {decision:?}"
     );
     assert_eq!(decision.action, engine.config.action(decision.reason));
+    // `hold` answers too (held-for-approval, or the refusal when nobody can approve).
     assert_eq!(
-        decision.action == Action::Reply,
+        matches!(decision.action, Action::Reply | Action::Hold),
         decision.reply != ReplyPlan::NotApplicable,
-        "reply plan without a reply action, or the reverse: {decision:?}"
+        "reply plan without a replying action, or the reverse: {decision:?}"
     );
     if !matches!(
         decision.reason,

@@ -218,29 +218,23 @@ fn decision_json(
     match &decision.reply {
         ReplyPlan::NotApplicable => output["reply"] = serde_json::Value::Null,
         ReplyPlan::Suppressed(why) => output["reply_suppressed"] = json!(why),
-        ReplyPlan::Send { to } if crate::act::hold::holds(decision) => {
-            let reply = crate::act::hold::held_notice(
-                engine,
-                decision,
-                facts,
-                &decided.recipients,
-                to.as_str(),
-                now,
-                "check",
-            )
-            .map_err(|e| format!("reply: {e}"))?;
-            output["reply"] = json!({
-                "to": to.to_string(),
-                "subject": reply.subject,
-                "language": reply.language,
-                "body": reply.body,
-            });
-        }
         ReplyPlan::Send { to } => {
-            let notified = !decision.notify.is_empty();
-            let reply = engine
-                .compose_reply(decision, to, facts, notified, now, "check")
-                .map_err(|e| format!("reply: {e}"))?;
+            // What `serve` sends: the held-for-approval notice when it holds the request.
+            let reply = if crate::act::hold::holds(decision) {
+                crate::act::hold::held_notice(
+                    engine,
+                    decision,
+                    facts,
+                    &decided.recipients,
+                    to.as_str(),
+                    now,
+                    "check",
+                )
+            } else {
+                let notified = !decision.notify.is_empty();
+                engine.compose_reply(decision, to, facts, notified, now, "check")
+            }
+            .map_err(|e| format!("reply: {e}"))?;
             output["reply"] = json!({
                 "to": to.to_string(),
                 "subject": reply.subject,

@@ -1,5 +1,6 @@
 //! The audit log: one JSON object per line, appended and fsync'd, never rewritten — who did
-//! what, when (sign-ins, releases, deletions, spool flushes). Each entry is also a log line.
+//! what, when (sign-ins, releases, deletions, approvals and declines, spool flushes). Each
+//! entry is also a log line.
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -12,7 +13,8 @@ pub struct AuditEntry {
     pub time: String,
     /// The signed-in user (or the name tried, for a failed sign-in).
     pub user: String,
-    /// `sign-in`, `sign-in-failed`, `sign-in-refused`, `sign-out`, `release`, `delete`, `flush`.
+    /// `sign-in`, `sign-in-failed`, `sign-in-refused`, `sign-out`, `release`, `delete`,
+    /// `approve`, `decline`, `flush`.
     pub action: String,
     /// The queue id (quarantine or spool) acted on, if any.
     #[serde(default)]
