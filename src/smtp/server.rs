@@ -135,6 +135,11 @@ async fn accept_loop(listener: TcpListener, slots: Arc<Semaphore>, tx: mpsc::Sen
         };
         match listener.accept().await {
             Ok((stream, peer)) => {
+                // Every reply is written whole; Nagle's algorithm would only hold a reply back
+                // behind the client's delayed ACK.
+                if let Err(e) = stream.set_nodelay(true) {
+                    warn!(error = %e, "TCP_NODELAY not set on a client connection");
+                }
                 if tx.send(Accepted { stream, peer, slot }).await.is_err() {
                     return;
                 }

@@ -141,6 +141,15 @@ impl Appender {
         })
     }
 
+    /// Cuts the segment back to its magic (fsync'd): every record in it is gone.
+    pub fn empty_in_place(&mut self) -> io::Result<()> {
+        let empty = record::MAGIC.len() as u64;
+        self.file.set_len(empty)?;
+        self.file.sync_data()?;
+        self.size = empty;
+        Ok(())
+    }
+
     /// Appends `batch` (whole records), fsync'd if `durable`. On failure the segment is cut
     /// back to where it was; `Err(.., false)` if even that failed (the segment must not be
     /// appended to again).

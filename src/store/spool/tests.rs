@@ -178,10 +178,53 @@ fn segments_go_once_everything_in_them_is_done_and_the_cli_can_delete_and_releas
     }
     rt.block_on(live.sync());
     assert_eq!(live.backlog(), (0, None));
-    assert!(
-        segments(dir.path()).is_empty(),
-        "{:?}",
-        segments(dir.path())
-    );
+    // The CLI's segments went; the server's own (small) one stays, to be appended to again.
+    let left = segments(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}");
     assert!(cli.list().unwrap().is_empty());
+    rt.block_on(live.store(entry("C3"), b"c".to_vec())).unwrap();
+    assert_eq!(
+        segments(dir.path()),
+        left,
+        "no new file for the next message"
+    );
+    let (key, _) = live.waiting("C3").unwrap();
+    live.mark_done(&key);
+    rt.block_on(live.sync());
+    assert_eq!(segments(dir.path()), left);
+}
+
+/// A current segment with nothing needed left is emptied in place: on disk, nothing of it
+/// comes back (no message of it is listed again, the space is given back).
+#[test]
+fn a_dead_current_segment_is_emptied_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let live = LiveSpool::open(dir.path()).unwrap();
+    for id in ["A1", "B2"] {
+        rt.block_on(live.store(entry(id), vec![b'x'; 100_000]))
+            .unwrap();
+    }
+    let first = segments(dir.path());
+    assert_eq!(first.len(), 1);
+    let path = segment::path_of(dir.path(), &first[0]);
+    assert!(std::fs::metadata(&path).unwrap().len() > 200_000);
+    for id in ["A1", "B2"] {
+        let (key, _) = live.waiting(id).unwrap();
+        live.mark_done(&key);
+    }
+    rt.block_on(live.sync());
+    assert_eq!(segments(dir.path()), first);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        super::record::MAGIC.len() as u64
+    );
+    assert!(Spool::new(dir.path()).list().unwrap().is_empty());
+    drop(live);
+    let again = LiveSpool::open(dir.path()).unwrap();
+    assert_eq!(
+        again.backlog(),
+        (0, None),
+        "nothing comes back after a restart"
+    );
 }

@@ -300,11 +300,33 @@ impl Writer {
         }
     }
 
-    /// Deletes every segment that holds nothing needed (the current one too: the next batch
-    /// starts a new one, and a full disk gets its space back).
+    /// Deletes every segment that holds nothing needed, and empties the current one in place
+    /// when it holds nothing needed (cut back to its magic, fsync'd, before the others go):
+    /// a spool that empties after each message (one client, a fast upstream) would otherwise
+    /// create, fsync and delete a segment file, and fsync its folder twice, for every
+    /// message. Either way the space comes back (a full disk).
     pub(super) fn delete_dead(&mut self) {
         let mut index = lock(&self.index);
-        let dead = index.dead_segments();
+        let mut dead = index.dead_segments();
+        if dead.is_empty() {
+            return;
+        }
+        if let Some(current) = self.current.as_mut() {
+            if let Some(at) = dead.iter().position(|name| name == &current.name) {
+                let name = dead.remove(at);
+                match current.empty_in_place() {
+                    Ok(()) => {
+                        index.remove_segment(&name);
+                        index.add_segment(&name, current.size);
+                    }
+                    Err(e) => {
+                        tracing::warn!(segment = %name, error = %e, "spool: segment not emptied in place; deleted");
+                        self.current = None;
+                        dead.push(name);
+                    }
+                }
+            }
+        }
         if dead.is_empty() {
             return;
         }
