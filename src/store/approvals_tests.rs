@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::embedded::RedbApprovalStore;
 use crate::store::quarantine::DecisionRecord;
 use std::sync::Arc;
 

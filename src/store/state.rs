@@ -2,7 +2,7 @@
 //! approvals, opened together from one backend (SPEC §12). `embedded` for one host, `postgres`
 //! for a fleet that shares them.
 
-use super::approvals::{ApprovalStore, RedbApprovalStore};
+use super::approvals::ApprovalStore;
 use super::reply_memory::ReplyMemory;
 use super::sender_history::SenderHistoryStore;
 use super::state_error::StateError;
@@ -71,7 +71,7 @@ pub async fn open_approvals(
 }
 
 fn embedded_approvals(path: &Path) -> Result<Arc<dyn ApprovalStore>, StateError> {
-    let store = RedbApprovalStore::open(path)
+    let store = embedded::RedbApprovalStore::open(path)
         .map_err(|e| StateError::Embedded(format!("[approval] path: {e}")))?;
     Ok(Arc::new(store))
 }
