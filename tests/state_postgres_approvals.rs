@@ -17,6 +17,10 @@ use supportgate::store::quarantine::{DecisionRecord, QuarantineRecord};
 
 const ACME: &str = "support+acme@vendor.example";
 
+fn held_subject() -> String {
+    "Invoice \u{e9}t\u{e9} \"quoted\" \\ back".into()
+}
+
 fn pending(id: &str, token: &str) -> Pending {
     Pending {
         id: id.into(),
@@ -29,7 +33,7 @@ fn pending(id: &str, token: &str) -> Pending {
         approvers: vec!["alice@acme.example".into(), "bruno@acme.example".into()],
         support_address: "support@vendor.example".into(),
         language: "fr".into(),
-        subject: "Invoice \u{e9}t\u{e9}".into(),
+        subject: held_subject(),
         text_start: "Please send the invoice".into(),
         message_id: Some("<m1@acme.example>".into()),
         held_at: 1000,
@@ -62,6 +66,7 @@ fn pending(id: &str, token: &str) -> Pending {
         },
         state: PendingState::Pending,
         settled: false,
+        taken_over_at: None,
     }
 }
 
@@ -146,13 +151,47 @@ fn a_held_request_claimed_from_two_gateways_at_once_is_decided_once() {
     };
     let closed = fleet[1].claim(id, declined.clone()).unwrap().unwrap();
     assert_eq!(closed.state, declined);
+    // Its decider gone before the follow-up (a crash): once stale, the expiry timers of both
+    // gateways race to take it over; one does.
+    assert!(
+        fleet[0].take_over(id, 3000, 3100).unwrap().is_none(),
+        "not stale yet"
+    );
+    let start = Arc::new(Barrier::new(CLAIMERS));
+    let takers: Vec<_> = (0..CLAIMERS)
+        .map(|i| {
+            let (store, start) = (Arc::clone(&fleet[i % 2]), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                store.take_over(id, 3001, 3400).unwrap()
+            })
+        })
+        .collect();
+    let taken: Vec<Pending> = takers
+        .into_iter()
+        .filter_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(taken.len(), 1, "{taken:#?}");
+    assert_eq!(
+        (taken[0].taken_over_at, &taken[0].state),
+        (Some(3400), &declined)
+    );
+    assert!(
+        fleet[1].take_over(id, 3300, 3500).unwrap().is_none(),
+        "taken"
+    );
     // Settled: the bytes are gone, the record stays (a late approver is told), and an
     // unclaim changes nothing any more.
     fleet[1].finish(id).unwrap();
+    assert!(
+        fleet[1].take_over(id, 9000, 9000).unwrap().is_none(),
+        "settled"
+    );
     assert_eq!(fleet[0].message(id).unwrap(), None);
     fleet[0].unclaim(id).unwrap();
     let settled = fleet[0].get(id).unwrap().unwrap();
     assert!(settled.settled && settled.state == declined, "{settled:#?}");
+    assert!(settled.message_id.is_some() && settled.subject == held_subject());
     // Forgotten once old: only the settled ones closed before the bound.
     assert_eq!(fleet[0].prune(3000).unwrap(), 0);
     assert_eq!(fleet[0].prune(3001).unwrap(), 1);

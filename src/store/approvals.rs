@@ -96,6 +96,10 @@ pub struct Pending {
     /// The follow-up of a closed request is stored (ticket or quarantine): the bytes are gone.
     #[serde(default)]
     pub settled: bool,
+    /// When an expiry timer took this closed but unsettled request over to store its
+    /// follow-up ([`ApprovalStore::take_over`]), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_over_at: Option<u64>,
 }
 
 pub trait ApprovalStore: Send + Sync {
@@ -112,6 +116,16 @@ pub trait ApprovalStore: Send + Sync {
     /// as closed; else `None`. Of any number of callers at once, one wins.
     fn claim(&self, id: &str, closing: PendingState)
         -> Result<Option<Pending>, ApprovalStoreError>;
+    /// Atomically: if `id` is closed but not settled, was closed before `stale_before` and not
+    /// taken over since then, marks it taken over at `now` and returns it; else `None`. For
+    /// the follow-up of a decision whose decider never finished it (a crash): of the expiry
+    /// timers of a fleet one does it, and not while the decider may still be at work.
+    fn take_over(
+        &self,
+        id: &str,
+        stale_before: u64,
+        now: u64,
+    ) -> Result<Option<Pending>, ApprovalStoreError>;
     /// Re-opens a claimed request whose follow-up could not be stored.
     fn unclaim(&self, id: &str) -> Result<(), ApprovalStoreError>;
     /// The follow-up of closed request `id` is stored elsewhere: its bytes are dropped, its

@@ -214,6 +214,32 @@ impl ApprovalStore for RedbApprovalStore {
         .map(Option::flatten)
     }
 
+    fn take_over(
+        &self,
+        id: &str,
+        stale_before: u64,
+        now: u64,
+    ) -> Result<Option<Pending>, ApprovalStoreError> {
+        self.update(
+            id,
+            |mut current| {
+                let stale = !current.settled
+                    && current
+                        .state
+                        .closed_at()
+                        .is_some_and(|at| at < stale_before)
+                    && current.taken_over_at.is_none_or(|at| at < stale_before);
+                if !stale {
+                    return (None, None);
+                }
+                current.taken_over_at = Some(now);
+                (Some(current.clone()), Some(current))
+            },
+            |_, _| Ok(()),
+        )
+        .map(Option::flatten)
+    }
+
     fn unclaim(&self, id: &str) -> Result<(), ApprovalStoreError> {
         self.update(
             id,
@@ -222,6 +248,7 @@ impl ApprovalStore for RedbApprovalStore {
                     return (None, ());
                 }
                 current.state = PendingState::Pending;
+                current.taken_over_at = None;
                 (Some(current), ())
             },
             |_, _| Ok(()),

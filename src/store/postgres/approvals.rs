@@ -105,7 +105,8 @@ fn pairs(rows: Vec<Row>) -> Result<Vec<(String, String)>, tokio_postgres::Error>
 }
 
 /// The fields of the record that say its state (`PendingState` is flattened into it).
-const STATE_FIELDS: &str = "(record - 'state' - 'by' - 'role' - 'at')";
+/// A new claim, or an unclaim, forgets an earlier take-over too.
+const STATE_FIELDS: &str = "(record - 'state' - 'by' - 'role' - 'at' - 'taken_over_at')";
 
 impl ApprovalStore for PostgresApprovalStore {
     fn hold(&self, pending: &Pending, message: &[u8]) -> Result<(), ApprovalStoreError> {
@@ -212,6 +213,29 @@ impl ApprovalStore for PostgresApprovalStore {
                 (&state, Type::TEXT),
             ];
             pairs(client.query_typed(&sql, &params).await?)
+        })?;
+        Ok(self.decode_rows(rows)?.pop())
+    }
+
+    fn take_over(
+        &self,
+        id: &str,
+        stale_before: u64,
+        now: u64,
+    ) -> Result<Option<Pending>, ApprovalStoreError> {
+        let (id, stale_before, now) = (id.to_string(), seconds(stale_before), seconds(now));
+        let rows = self.run(move |client| async move {
+            let params: [(&(dyn ToSql + Sync), Type); 3] = [
+                (&id, Type::TEXT),
+                (&stale_before, Type::INT8),
+                (&now, Type::INT8),
+            ];
+            let sql = "UPDATE supportgate.approvals \
+                 SET record = record || jsonb_build_object('taken_over_at', $3::bigint) \
+                 WHERE id = $1 AND NOT settled AND state <> 'pending' AND closed_at < $2 \
+                   AND COALESCE((record->>'taken_over_at')::bigint, 0) < $2 \
+                 RETURNING id, record::text";
+            pairs(client.query_typed(sql, &params).await?)
         })?;
         Ok(self.decode_rows(rows)?.pop())
     }
