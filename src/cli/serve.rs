@@ -464,7 +464,7 @@ async fn expire_approvals(
         let (engine, store) = (gateway.engine(), Arc::clone(&store));
         let swept = tokio::task::spawn_blocking(move || {
             let now = crate::act::unix_now();
-            let expired = crate::act::approval::expire_due(&engine, store.as_ref(), now);
+            let expired = crate::act::approval_expiry::expire_due(&engine, store.as_ref(), now);
             let forget_before = now.saturating_sub(2 * engine.config.approval.expiry.as_secs());
             if let Err(e) = store.prune(forget_before) {
                 tracing::warn!(error = %e, "approval store not pruned");

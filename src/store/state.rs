@@ -47,7 +47,7 @@ impl State {
                     sender_history: Arc::new(postgres::PostgresSenderHistory::new(Arc::clone(
                         &database,
                     ))),
-                    approvals: postgres_approvals(database),
+                    approvals: postgres_approvals(database)?,
                     backend: "postgres",
                 })
             }
@@ -64,9 +64,9 @@ pub async fn open_approvals(
 ) -> Result<Arc<dyn ApprovalStore>, StateError> {
     match settings {
         StateSettings::Embedded(_) => embedded_approvals(approval_path),
-        StateSettings::Postgres(database) => Ok(postgres_approvals(
-            postgres::StateDatabase::open(database).await?,
-        )),
+        StateSettings::Postgres(database) => {
+            postgres_approvals(postgres::StateDatabase::open(database).await?)
+        }
     }
 }
 
@@ -76,9 +76,14 @@ fn embedded_approvals(path: &Path) -> Result<Arc<dyn ApprovalStore>, StateError>
     Ok(Arc::new(store))
 }
 
-fn postgres_approvals(database: Arc<postgres::StateDatabase>) -> Arc<dyn ApprovalStore> {
-    Arc::new(postgres::PostgresApprovalStore::new(
-        database,
-        tokio::runtime::Handle::current(),
-    ))
+/// On the runtime that runs this (an `async fn` polled by another executor has none: an
+/// error, not a panic).
+fn postgres_approvals(
+    database: Arc<postgres::StateDatabase>,
+) -> Result<Arc<dyn ApprovalStore>, StateError> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|e| StateError::Unavailable(format!("pending approvals: {e}")))?;
+    Ok(Arc::new(postgres::PostgresApprovalStore::new(
+        database, runtime,
+    )))
 }
