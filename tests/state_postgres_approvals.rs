@@ -2,7 +2,8 @@
 //! against a real PostgreSQL cluster (tests/postgres_support): the store's claim raced from two
 //! pools has one winner; two `supportgate serve` processes share the held requests, so a
 //! request held by gateway A and approved by its owner writing to gateway B gives exactly one
-//! ticket, and the CLI of either gateway decides the other's requests.
+//! ticket, and the CLI of either gateway decides the other's requests; with the database
+//! away, a request to hold gets a temporary failure, never a `250`.
 
 mod gateway_support;
 mod postgres_support;
@@ -335,4 +336,30 @@ fn a_request_held_on_one_gateway_is_approved_through_the_other_once() {
         [format!("{queue_id} approved"), format!("{second} declined")]
     );
     assert!(fleet[0].tickets().is_empty() && fleet[1].tickets().len() == 1);
+}
+
+#[test]
+fn with_the_state_database_away_a_request_to_hold_is_deferred_not_lost() {
+    let postgres = Postgres::start();
+    let gateway = fleet_member(&postgres);
+    let ready = poll(|| gateway.log().contains("supportgate ready").then_some(()));
+    assert!(ready.is_some(), "{}", gateway.log());
+    postgres.stop_server();
+    let request = message(
+        "chloe@acme.example",
+        "Invoice",
+        &[],
+        "The invoice, please.\n",
+    );
+    let reply = gateway.send("chloe@acme.example", &[ACME], &request);
+    // Never a 250 for a request the shared store did not keep: the client retries later.
+    assert!(reply.starts_with("452 4.3.1"), "{reply}\n{}", gateway.log());
+    assert!(gateway.tickets().is_empty());
+    let listed = gateway.cli(&["approval", "list"]);
+    assert_eq!(listed.status.code(), Some(2), "{}", stdout(&listed));
+    assert!(
+        stdout(&listed).contains("state database"),
+        "{}",
+        stdout(&listed)
+    );
 }
