@@ -249,6 +249,8 @@ fn sender_history(c: &mut Criterion) {
     let state = runtime
         .block_on(supportgate::store::state::State::open(
             &supportgate::config::StateSettings::Postgres(settings),
+            // Pending approvals are in the database with this backend: no file.
+            std::path::Path::new("unused-approvals.redb"),
         ))
         .expect("the state database");
     let history = state.sender_history.as_ref();

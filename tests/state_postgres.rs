@@ -190,19 +190,22 @@ fn state_migrate_twice_migrates_once_then_finds_the_schema_up_to_date() {
     let (ok, first) = migrate(&config);
     assert!(ok, "{first}");
     assert!(
-        first.contains("migrated to version 2 (applied: reply memory, sender history)"),
+        first.contains(
+            "migrated to version 3 (applied: reply memory, sender history, pending approvals)"
+        ),
         "{first}"
     );
     let (ok, second) = migrate(&config);
     assert!(ok, "{second}");
-    assert!(second.contains("at version 2: up to date"), "{second}");
-    // Both steps recorded once, the objects there.
+    assert!(second.contains("at version 3: up to date"), "{second}");
+    // Every step recorded once, the objects there.
     postgres.sql(
         "DO $$ BEGIN \
-           IF (SELECT count(*) FROM supportgate.state_migrations) <> 2 THEN \
-             RAISE EXCEPTION 'not two steps'; END IF; \
+           IF (SELECT count(*) FROM supportgate.state_migrations) <> 3 THEN \
+             RAISE EXCEPTION 'not three steps'; END IF; \
            PERFORM supportgate.record_arrival('a@x', NULL, 1, 600); \
            PERFORM 1 FROM supportgate.reply_claims; \
+           PERFORM 1 FROM supportgate.approvals; \
          END $$",
     );
 }
@@ -299,11 +302,13 @@ fn a_reply_claim_raced_from_two_gateways_is_won_once() {
         connections: 4,
         timeout: Duration::from_secs(5),
     });
+    let dir = tempfile::tempdir().unwrap();
+    let unused = dir.path().join("approvals.redb");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let fleet = [
-            State::open(&settings).await.unwrap(),
-            State::open(&settings).await.unwrap(),
+            State::open(&settings, &unused).await.unwrap(),
+            State::open(&settings, &unused).await.unwrap(),
         ];
         for round in 0..20u64 {
             let key = format!("not-registered\u{0}stranger{round}@else.example");

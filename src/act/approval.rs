@@ -101,44 +101,8 @@ pub fn settle(
     Ok(claimed)
 }
 
-/// The requests whose expiry has passed, and those claimed but never settled (a crash came
-/// between the claim and the follow-up): settled now. Returns how many were expired.
-pub fn expire_due(engine: &Engine, store: &dyn ApprovalStore, now: u64) -> usize {
-    let all = match store.list() {
-        Ok(all) => all,
-        Err(e) => {
-            tracing::error!(error = %e, "approval store unreadable; expiry not checked");
-            return 0;
-        }
-    };
-    let mut expired = 0;
-    for pending in all {
-        if pending.state.is_pending() && pending.expires_at <= now {
-            match settle(engine, store, &pending.id, &Settlement::Expire, now) {
-                Ok(_) => expired += 1,
-                Err(ApprovalError::NotPending { .. }) => {}
-                Err(e) => {
-                    tracing::error!(queue_id = %pending.id, error = %e, "approval not expired; tried again later")
-                }
-            }
-        } else if !pending.state.is_pending() && !pending.settled {
-            match follow_up(engine, store, &pending, now)
-                .and_then(|()| Ok(store.finish(&pending.id)?))
-            {
-                Ok(()) => {
-                    tracing::warn!(queue_id = %pending.id, state = pending.state.as_str(), "approval: follow-up of an interrupted decision stored")
-                }
-                Err(e) => {
-                    tracing::error!(queue_id = %pending.id, error = %e, "approval: follow-up of an interrupted decision not stored")
-                }
-            }
-        }
-    }
-    expired
-}
-
 /// Approved: the ticket into the spool. Declined or expired: the request into the quarantine.
-fn follow_up(
+pub(super) fn follow_up(
     engine: &Engine,
     store: &dyn ApprovalStore,
     pending: &Pending,

@@ -179,6 +179,7 @@ fn pending_for(
         record,
         state: PendingState::Pending,
         settled: false,
+        taken_over_at: None,
     }
 }
 

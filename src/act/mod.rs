@@ -6,6 +6,7 @@
 //! server, the milter) map it to their protocol. Nothing here speaks SMTP to the client.
 
 pub mod approval;
+pub mod approval_expiry;
 mod budget;
 mod forward;
 pub mod hold;

@@ -7,7 +7,7 @@ use super::output::Stdout;
 use crate::act::approval::{settle, ApprovalError, Settlement};
 use crate::pipeline::Engine;
 use crate::printable::one_line;
-use crate::store::approvals::{ApprovalStore, Pending, RedbApprovalStore};
+use crate::store::approvals::{ApprovalStore, Pending};
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
@@ -58,19 +58,38 @@ pub fn run(args: ApprovalArgs) -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
-    let store = match RedbApprovalStore::open(&config.approval.path) {
+    // The configured backend: with `[state] backend = "postgres"` the fleet's shared
+    // requests, whichever gateway holds them. One worker drives the database client while
+    // this thread waits on the store (`PostgresApprovalStore`).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("supportgate approval: cannot start a runtime: {e}");
+            return ExitCode::from(super::EXIT_UNUSABLE);
+        }
+    };
+    let opened = runtime.block_on(crate::store::state::open_approvals(
+        &config.state,
+        &config.approval.path,
+    ));
+    let store = match opened {
         Ok(store) => store,
         Err(e) => {
             eprintln!("supportgate approval: {e}");
             return ExitCode::from(super::EXIT_UNUSABLE);
         }
     };
+    let store = store.as_ref();
     match args.command {
-        ApprovalCommand::List { all, json } => list(&store, all, json),
-        ApprovalCommand::Show { id } => show(&store, &id),
+        ApprovalCommand::List { all, json } => list(store, all, json),
+        ApprovalCommand::Show { id } => show(store, &id),
         ApprovalCommand::Approve { id, by } => decide(
             config,
-            &store,
+            store,
             &id,
             Settlement::Approve {
                 by,
@@ -79,7 +98,7 @@ pub fn run(args: ApprovalArgs) -> ExitCode {
         ),
         ApprovalCommand::Decline { id, by } => decide(
             config,
-            &store,
+            store,
             &id,
             Settlement::Decline {
                 by,
@@ -89,7 +108,7 @@ pub fn run(args: ApprovalArgs) -> ExitCode {
     }
 }
 
-fn list(store: &RedbApprovalStore, all: bool, json: bool) -> ExitCode {
+fn list(store: &dyn ApprovalStore, all: bool, json: bool) -> ExitCode {
     let requests = match store.list() {
         Ok(requests) => requests,
         Err(e) => {
@@ -146,7 +165,7 @@ fn summary_line(pending: &Pending) -> String {
     )
 }
 
-fn show(store: &RedbApprovalStore, id: &str) -> ExitCode {
+fn show(store: &dyn ApprovalStore, id: &str) -> ExitCode {
     let pending = match store.get(id) {
         Ok(Some(pending)) => pending,
         Ok(None) => {
@@ -185,7 +204,7 @@ fn show(store: &RedbApprovalStore, id: &str) -> ExitCode {
 
 fn decide(
     config: crate::config::Config,
-    store: &RedbApprovalStore,
+    store: &dyn ApprovalStore,
     id: &str,
     settlement: Settlement,
 ) -> ExitCode {

@@ -16,7 +16,7 @@ use crate::gateway::Gateway;
 use crate::metrics::Metrics;
 use crate::pipeline::Engine;
 use crate::smtp::{self, ServerConfig, SessionLimits, Timeouts};
-use crate::store::approvals::{ApprovalStore, RedbApprovalStore};
+use crate::store::approvals::ApprovalStore;
 use crate::store::reply_memory::ReplyMemory;
 use clap::Args;
 use std::net::SocketAddr;
@@ -188,12 +188,8 @@ async fn serve(
         }
         Err(e) => tracing::warn!(error = %e, "quarantine: staging folders not cleaned"),
     }
-    let (memory, history) = (state.reply_memory, state.sender_history);
+    let (memory, history, approvals) = (state.reply_memory, state.sender_history, state.approvals);
     metrics.watch_reply_memory(Arc::clone(&memory));
-    let approvals: Arc<dyn ApprovalStore> = Arc::new(
-        RedbApprovalStore::open(&config.approval.path)
-            .map_err(|e| format!("approval.path: {e}"))?,
-    );
     let actor = Arc::new(
         Actor::new(&config, Arc::clone(&memory), Arc::clone(&metrics))?
             .with_sender_history(Arc::clone(&history))
@@ -468,7 +464,7 @@ async fn expire_approvals(
         let (engine, store) = (gateway.engine(), Arc::clone(&store));
         let swept = tokio::task::spawn_blocking(move || {
             let now = crate::act::unix_now();
-            let expired = crate::act::approval::expire_due(&engine, store.as_ref(), now);
+            let expired = crate::act::approval_expiry::expire_due(&engine, store.as_ref(), now);
             let forget_before = now.saturating_sub(2 * engine.config.approval.expiry.as_secs());
             if let Err(e) = store.prune(forget_before) {
                 tracing::warn!(error = %e, "approval store not pruned");
@@ -501,7 +497,7 @@ async fn expire_approvals(
 /// behind (as root, a file the service's own user could not open later). A state database
 /// that cannot be reached stops the start with the reason.
 async fn open_state(config: &Config) -> Result<crate::store::state::State, String> {
-    let state = crate::store::state::State::open(&config.state)
+    let state = crate::store::state::State::open(&config.state, &config.approval.path)
         .await
         .map_err(|e| match &config.state {
             crate::config::StateSettings::Postgres(database) => format!(

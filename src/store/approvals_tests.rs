@@ -1,4 +1,5 @@
 use super::*;
+use crate::store::embedded::RedbApprovalStore;
 use crate::store::quarantine::DecisionRecord;
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub(crate) fn pending(id: &str, token: &str) -> Pending {
         },
         state: PendingState::Pending,
         settled: false,
+        taken_over_at: None,
     }
 }
 
@@ -71,6 +73,39 @@ fn a_held_request_survives_reopening_and_is_found_by_its_token() {
     assert!(store.by_token("other").unwrap().is_none());
     assert_eq!(store.message("A1").unwrap().unwrap(), b"bytes");
     assert_eq!(store.list().unwrap().len(), 1);
+}
+
+#[test]
+fn an_interrupted_decision_is_taken_over_only_once_stale_and_one_taker_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbApprovalStore::open(&dir.path().join("a.redb")).unwrap();
+    store.hold(&pending("A1", "tok1"), b"bytes").unwrap();
+    assert!(
+        store.take_over("A1", 9000, 9000).unwrap().is_none(),
+        "pending"
+    );
+    store.claim("A1", approved("alice")).unwrap().unwrap();
+    // Decided at 1500: its decider may still be at work until then.
+    assert!(store.take_over("A1", 1500, 1600).unwrap().is_none());
+    let taken = store.take_over("A1", 1501, 1800).unwrap().unwrap();
+    assert_eq!(
+        (taken.taken_over_at, taken.state),
+        (Some(1800), approved("alice"))
+    );
+    assert!(
+        store.take_over("A1", 1700, 1900).unwrap().is_none(),
+        "taken"
+    );
+    assert!(
+        store.take_over("A1", 1801, 2000).unwrap().is_some(),
+        "stale"
+    );
+    store.finish("A1").unwrap();
+    assert!(
+        store.take_over("A1", 9000, 9000).unwrap().is_none(),
+        "settled"
+    );
+    assert!(store.take_over("nope", 9000, 9000).unwrap().is_none());
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! `[state] backend = "embedded"`: the reply memory and the sender history in
 //! [redb](https://docs.rs/redb) on this host, in one file (`[state] path`) or, without it, in
-//! the two files of `[reply_memory]` and `[sender_history]` as before `[state]` existed.
+//! the two files of `[reply_memory]` and `[sender_history]` as before `[state]` existed; the
+//! pending approvals in their own file (`[approval] path`, `approvals.rs`).
 
+mod approvals;
 mod history_file;
 mod reply_memory;
 mod sender_history;
 mod window;
 
+pub use approvals::RedbApprovalStore;
 pub use history_file::{HistoryChange, HistorySnapshot};
 pub use reply_memory::RedbReplyMemory;
 pub use sender_history::RedbSenderHistory;

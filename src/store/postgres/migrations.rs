@@ -1,7 +1,7 @@
 //! The state schema, as ordered steps (`sql/state/NNN_*.sql`). [`migrate`] applies the steps a
 //! database lacks, each at most once, in one transaction under an advisory lock: two gateways
 //! starting together, or `supportgate state migrate` beside a running fleet, do it once between
-//! them. A shipped step is never edited; a new store (pending approvals) adds the next one.
+//! them. A shipped step is never edited; a new store adds the next one.
 
 use crate::store::state_error::StateError;
 use tokio_postgres::Client;
@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "sender history",
         sql: include_str!("../../../sql/state/002_sender_history.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "pending approvals",
+        sql: include_str!("../../../sql/state/003_approvals.sql"),
     },
 ];
 
@@ -113,6 +118,6 @@ mod tests {
             assert_eq!(step.version, i32::try_from(i).unwrap() + 1, "{}", step.name);
             assert!(step.sql.contains("supportgate."), "{}", step.name);
         }
-        assert_eq!(latest(), 2);
+        assert_eq!(latest(), 3);
     }
 }

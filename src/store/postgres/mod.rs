@@ -1,7 +1,7 @@
 //! `[state] backend = "postgres"`: the state a fleet of gateways shares (SPEC §12), in schema
 //! `supportgate` of one PostgreSQL database. [`StateDatabase`] is the shared client every store
-//! of this backend uses (the reply memory and the sender history now; pending approvals can
-//! join with a store of their own and a migration step, `migrations.rs`).
+//! of this backend uses: the reply memory, the sender history and the pending approvals (a new
+//! store adds a module here and a migration step, `migrations.rs`).
 //!
 //! A few connections (`[state] connections`), each opened on first use and reopened after it
 //! was lost; every operation is bounded by `[state] timeout`, so a database that is down or
@@ -10,10 +10,12 @@
 //! failed is not tried again for [`RECONNECT_AFTER`], so while the database is down messages
 //! fail fast instead of each waiting for a connection.
 
+mod approvals;
 mod migrations;
 mod reply_memory;
 mod sender_history;
 
+pub use approvals::PostgresApprovalStore;
 pub use migrations::{migrate, Migrated, MIGRATIONS};
 pub use reply_memory::PostgresReplyMemory;
 pub use sender_history::PostgresSenderHistory;
