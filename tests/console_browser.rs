@@ -75,6 +75,7 @@ fn support_staff_release_and_delete_in_a_browser() {
     // Filter by account: the two acme messages, not the globex one.
     browser.type_into("input[name=account]", "acme");
     browser.click("form.filters button[type=submit]");
+    browser.wait_for_url("account=acme");
     let table = browser.text("#quarantine");
     assert!(
         table.contains(&release) && table.contains(&delete),

@@ -113,6 +113,16 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits (bounded) until the page's address contains `part`: the page a click asked for
+    /// is the one being read.
+    pub fn wait_for_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.url().contains(part) {
+            assert!(Instant::now() < deadline, "{part} never in {}", self.url());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The element matching a CSS selector (panics if none).
     pub fn find(&self, css: &str) -> String {
         let found = self.command(
@@ -144,16 +154,21 @@ impl Browser {
         );
     }
 
+    /// The text of the element matching `css`. A page still loading after a click can replace
+    /// the element between finding and reading it ("stale element reference"): found again,
+    /// a bounded number of times.
     pub fn text(&self, css: &str) -> String {
-        let element = self.find(css);
-        self.command(
-            "GET",
-            &self.session_path(&format!("/element/{element}/text")),
-            None,
-        )
-        .as_str()
-        .unwrap_or("")
-        .to_string()
+        for _ in 0..50 {
+            let element = self.find(css);
+            let path = self.session_path(&format!("/element/{element}/text"));
+            let answer = self.raw("GET", &path, None);
+            match answer.get("error").and_then(Value::as_str) {
+                Some("stale element reference") => std::thread::sleep(Duration::from_millis(100)),
+                Some(error) => panic!("WebDriver GET {path}: {error}: {}", answer["message"]),
+                None => return answer.as_str().unwrap_or("").to_string(),
+            }
+        }
+        panic!("{css}: the element went stale 50 times in a row")
     }
 
     pub fn source(&self) -> String {
