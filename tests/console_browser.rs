@@ -62,11 +62,11 @@ fn support_staff_release_and_delete_in_a_browser() {
     let browser = Browser::start();
 
     browser.open(&format!("{base}/quarantine"));
-    assert!(browser.url().ends_with("/sign-in"), "{}", browser.url());
+    browser.wait_for_url_end("/sign-in");
     browser.type_into("input[name=username]", USER);
     browser.type_into("input[name=password]", PASSWORD);
     browser.click("form.sign-in button[type=submit]");
-    assert!(browser.url().ends_with("/quarantine"), "{}", browser.url());
+    browser.wait_for_url_end("/quarantine");
     assert_eq!(browser.text("#user"), USER);
     if let Some(path) = std::env::var_os("SUPPORTGATE_SCREENSHOT") {
         std::fs::write(path, browser.screenshot_png()).unwrap();

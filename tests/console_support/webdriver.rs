@@ -116,9 +116,25 @@ impl Browser {
     /// Waits (bounded) until the page's address contains `part`: the page a click asked for
     /// is the one being read.
     pub fn wait_for_url(&self, part: &str) {
+        self.wait_for_url_where(part, |url| url.contains(part));
+    }
+
+    /// Waits (bounded) until the page's address ends with `end` (a redirect, a sign-in).
+    pub fn wait_for_url_end(&self, end: &str) {
+        self.wait_for_url_where(end, |url| url.ends_with(end));
+    }
+
+    fn wait_for_url_where(&self, what: &str, done: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(15);
-        while !self.url().contains(part) {
-            assert!(Instant::now() < deadline, "{part} never in {}", self.url());
+        loop {
+            let url = self.url();
+            if done(&url) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the page stayed at {url}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
