@@ -25,12 +25,6 @@ pub struct Reply {
     pub text: String,
 }
 
-impl Reply {
-    fn is_positive(&self) -> bool {
-        (200..400).contains(&self.code)
-    }
-}
-
 /// Why a transaction did not end with the relay's `250`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientError {
@@ -88,14 +82,14 @@ impl SmtpClient {
             extensions: Extensions::default(),
             broken: false,
         };
-        client.expect("greeting", 220).await?;
+        client.expect("greeting").await?;
         client.write(format!("EHLO {hello}\r\n").as_bytes()).await?;
         let (ehlo, extensions) = client.reply_and_keywords().await?;
         if ehlo.code == 250 {
             client.extensions = extensions;
         } else {
             client.write(format!("HELO {hello}\r\n").as_bytes()).await?;
-            client.expect("HELO", 250).await?;
+            client.expect("HELO").await?;
         }
         Ok(client)
     }
@@ -153,36 +147,27 @@ impl SmtpClient {
             let all: String = commands.iter().map(|(_, c)| c.as_str()).collect();
             self.write(all.as_bytes()).await?;
             for (step, _) in &commands {
-                self.expect_step(step).await?;
+                self.expect(step).await?;
             }
         } else {
             for (step, command) in &commands {
                 self.write(command.as_bytes()).await?;
-                self.expect_step(step).await?;
+                self.expect(step).await?;
             }
         }
         self.write(&dot_stuffed(message)).await?;
-        self.expect("end of data", 250).await
+        self.expect("end of data").await
     }
 
-    /// The answer to `step`: 354 for DATA, 2xx for the others.
-    async fn expect_step(&mut self, step: &'static str) -> Result<(), ClientError> {
+    /// The answer to `step`: 220 for the greeting, 354 for DATA, 2xx for the others.
+    async fn expect(&mut self, step: &'static str) -> Result<(), ClientError> {
         let reply = self.reply().await?;
-        let expected = if step == "DATA" {
-            reply.code == 354
-        } else {
-            (200..300).contains(&reply.code)
+        let expected = match step {
+            "greeting" => reply.code == 220,
+            "DATA" => reply.code == 354,
+            _ => (200..300).contains(&reply.code),
         };
         if expected {
-            Ok(())
-        } else {
-            Err(ClientError::Refused { step, reply })
-        }
-    }
-
-    async fn expect(&mut self, step: &'static str, code: u16) -> Result<(), ClientError> {
-        let reply = self.reply().await?;
-        if reply.code == code || (code == 250 && reply.is_positive() && reply.code < 300) {
             Ok(())
         } else {
             Err(ClientError::Refused { step, reply })
