@@ -1,7 +1,9 @@
 //! The sender history's redb tables read whole and written in batches: what the in-memory
 //! window ([`super::window`]) needs from its file.
 
-use super::sender_history::{err, RedbSenderHistory, ARRIVALS, BLOCKS, MESSAGE_IDS};
+use super::sender_history::{
+    count_arrival, err, uncount_arrival, RedbSenderHistory, ARRIVALS, BLOCKS, MESSAGE_IDS,
+};
 use crate::store::state_error::StateError;
 use redb::{Durability, ReadableTable};
 
@@ -88,9 +90,7 @@ impl RedbSenderHistory {
                         at,
                         new_message_id,
                     } => {
-                        let key = (sender.as_str(), *at);
-                        let count = arrivals.get(key).map_err(err)?.map_or(0, |c| c.value());
-                        arrivals.insert(key, count.saturating_add(1)).map_err(err)?;
+                        count_arrival(&mut arrivals, sender, *at)?;
                         if let Some(id) = new_message_id {
                             ids.insert((sender.as_str(), id.as_str()), *at)
                                 .map_err(err)?;
@@ -101,13 +101,7 @@ impl RedbSenderHistory {
                         at,
                         message_id,
                     } => {
-                        let key = (sender.as_str(), *at);
-                        let count = arrivals.get(key).map_err(err)?.map_or(0, |c| c.value());
-                        if count > 1 {
-                            arrivals.insert(key, count - 1).map_err(err)?;
-                        } else {
-                            arrivals.remove(key).map_err(err)?;
-                        }
+                        uncount_arrival(&mut arrivals, sender, *at)?;
                         if let Some(id) = message_id {
                             ids.remove((sender.as_str(), id.as_str())).map_err(err)?;
                         }

@@ -39,6 +39,42 @@ pub(super) fn err(e: impl std::fmt::Display) -> StateError {
     StateError::embedded(e)
 }
 
+type Arrivals<'t> = redb::Table<'t, (&'static str, u64), u32>;
+
+/// One more message of `sender` in second `at`.
+pub(super) fn count_arrival(
+    arrivals: &mut Arrivals<'_>,
+    sender: &str,
+    at: u64,
+) -> Result<(), StateError> {
+    let count = arrivals
+        .get((sender, at))
+        .map_err(err)?
+        .map_or(0, |c| c.value());
+    arrivals
+        .insert((sender, at), count.saturating_add(1))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// One message of `sender` in second `at` taken back (the entry goes with the last one).
+pub(super) fn uncount_arrival(
+    arrivals: &mut Arrivals<'_>,
+    sender: &str,
+    at: u64,
+) -> Result<(), StateError> {
+    let count = arrivals
+        .get((sender, at))
+        .map_err(err)?
+        .map_or(0, |c| c.value());
+    if count > 1 {
+        arrivals.insert((sender, at), count - 1).map_err(err)?;
+    } else {
+        arrivals.remove((sender, at)).map_err(err)?;
+    }
+    Ok(())
+}
+
 impl RedbSenderHistory {
     /// The sender history's tables in `db` (created if missing).
     pub fn new(db: Arc<Database>) -> Result<RedbSenderHistory, StateError> {
@@ -156,11 +192,7 @@ impl HistoryTables {
                 let (_, count) = entry.map_err(err)?;
                 recent = recent.saturating_add(count.value());
             }
-            let key = (sender, arrival.at);
-            let now_count = arrivals.get(key).map_err(err)?.map_or(0, |c| c.value());
-            arrivals
-                .insert(key, now_count.saturating_add(1))
-                .map_err(err)?;
+            count_arrival(&mut arrivals, sender, arrival.at)?;
             let mut ids = txn.open_table(MESSAGE_IDS).map_err(err)?;
             let (repeated, new_message_id) = match arrival.message_id.as_deref() {
                 Some(id) if !id.trim().is_empty() => {
@@ -196,13 +228,7 @@ impl HistoryTables {
         let sender = arrival.sender.as_str();
         {
             let mut arrivals = txn.open_table(ARRIVALS).map_err(err)?;
-            let key = (sender, arrival.at);
-            let count = arrivals.get(key).map_err(err)?.map_or(0, |c| c.value());
-            if count > 1 {
-                arrivals.insert(key, count - 1).map_err(err)?;
-            } else {
-                arrivals.remove(key).map_err(err)?;
-            }
+            uncount_arrival(&mut arrivals, sender, arrival.at)?;
             if let (true, Some(id)) = (recorded.new_message_id, arrival.message_id.as_deref()) {
                 let mut ids = txn.open_table(MESSAGE_IDS).map_err(err)?;
                 ids.remove((sender, message_id_key(id))).map_err(err)?;
@@ -304,10 +330,12 @@ impl HistoryTables {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn arrival(sender: &str, id: &str, at: u64) -> Arrival {
+    /// One message of `sender` at second `at`; an empty `id` is a message without Message-ID
+    /// (the window's tests use it too).
+    pub(in crate::store::embedded) fn arrival(sender: &str, id: &str, at: u64) -> Arrival {
         Arrival {
             sender: sender.into(),
             message_id: Some(id.into()).filter(|i: &String| !i.is_empty()),

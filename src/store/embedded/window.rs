@@ -301,14 +301,7 @@ impl SenderHistoryStore for WindowedSenderHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn arrival(sender: &str, id: &str, at: u64) -> Arrival {
-        Arrival {
-            sender: sender.into(),
-            message_id: Some(id.into()).filter(|i: &String| !i.is_empty()),
-            at,
-        }
-    }
+    use crate::store::embedded::sender_history::tests::arrival;
 
     /// The same sequence on the in-memory window and on the redb store gives the same answers
     /// at every step, and the window reopened from its file answers like before.
