@@ -12,92 +12,21 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use mail_parser::MessageParser;
 use supportgate::address::{AddressRules, NormalizedAddress};
 use supportgate::config::Config;
-use supportgate::directory::{AccountEntry, AgentEntry, Directory};
+use supportgate::directory::Directory;
 use supportgate::policy::suppression::NoReplyMemory;
 use supportgate::policy::{
     decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput, SenderHistory,
 };
 
+#[path = "fixtures/mod.rs"]
+mod fixtures;
+
+use fixtures::{alternative_message, message};
+
 const ACCOUNTS: usize = 100_000;
-const AGENTS_PER_ACCOUNT: usize = 10;
 
 fn directory() -> Directory {
-    let roles = [
-        "owner", "admin", "agent", "agent", "agent", "agent", "agent", "agent", "agent", "agent",
-    ];
-    let accounts = (0..ACCOUNTS)
-        .map(|a| AccountEntry {
-            id: format!("account-{a}"),
-            name: format!("Account {a}"),
-            language: None,
-            sign_in_url: None,
-            status: None,
-            hosts: vec![format!("account-{a}.vendor.example")],
-            mailboxes: Vec::new(),
-            helpdesk_addresses: vec![format!("help@customer-{a}.example")],
-            group_addresses: Vec::new(),
-            agent: (0..AGENTS_PER_ACCOUNT)
-                .map(|g| AgentEntry {
-                    name: format!("Agent {g} of {a}"),
-                    role: roles[g].to_string(),
-                    emails: vec![format!("agent{g}@customer-{a}.example")],
-                })
-                .collect(),
-        })
-        .collect();
-    Directory::build(accounts, &AddressRules::default())
-}
-
-/// A realistic 10 KB message: a dozen headers, a text body.
-fn message() -> Vec<u8> {
-    let mut m = String::from(
-        "Received: from mail.customer-4242.example (mail.customer-4242.example [192.0.2.10])\r\n\tby mx.vendor.example with ESMTPS id 4Xyz; Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-         From: Agent Three <agent3@customer-4242.example>\r\n\
-         To: support@vendor.example\r\n\
-         Subject: =?UTF-8?Q?Probl=C3=A8me_avec_l=27import_des_tickets?=\r\n\
-         Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-         Message-ID: <abc123@customer-4242.example>\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         Content-Transfer-Encoding: 8bit\r\n\
-         Content-Language: fr\r\n\r\n",
-    );
-    let line = "Bonjour, depuis ce matin l'import des tickets échoue avec une erreur 500.\r\n";
-    while m.len() < 10 * 1024 {
-        m.push_str(line);
-    }
-    m.into_bytes()
-}
-
-/// The same request as a mail client sends it: 10 KB of multipart/alternative, the text and an
-/// HTML rendering of it (P4 reads both parts).
-fn alternative_message() -> Vec<u8> {
-    let mut m = String::from(
-        "Received: from mail.customer-4242.example (mail.customer-4242.example [192.0.2.10])\r\n\tby mx.vendor.example with ESMTPS id 4Xyz; Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-         From: Agent Three <agent3@customer-4242.example>\r\n\
-         To: support@vendor.example\r\n\
-         Subject: =?UTF-8?Q?Probl=C3=A8me_avec_l=27import_des_tickets?=\r\n\
-         Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-         Message-ID: <abc124@customer-4242.example>\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: multipart/alternative; boundary=\"alt\"\r\n\
-         Content-Language: fr\r\n\r\n\
-         --alt\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n",
-    );
-    let line = "Bonjour, depuis ce matin l'import des tickets échoue avec une erreur 500.\r\n";
-    while m.len() < 4 * 1024 {
-        m.push_str(line);
-    }
-    m.push_str(
-        "--alt\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
-         <html><head><style>p { margin: 0; font-family: Calibri, sans-serif }</style></head><body>\r\n",
-    );
-    let html = "<p>Bonjour, depuis ce matin l&#39;import des tickets <b>&eacute;choue</b> avec une erreur 500.</p>\r\n";
-    while m.len() < 10 * 1024 - 40 {
-        m.push_str(html);
-    }
-    m.push_str("</body></html>\r\n--alt--\r\n");
-    m.into_bytes()
+    fixtures::directory(ACCOUNTS)
 }
 
 fn bench(c: &mut Criterion) {
