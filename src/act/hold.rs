@@ -28,11 +28,17 @@ impl Actor {
             tracing::warn!(queue_id = %decided.queue_id, "hold: the account has no owner or admin with an address; replied instead");
             return self.reply_and_keep(engine, received, decided).await;
         }
-        let pending = pending_of(engine, received, decided);
-        let (held, bytes) = (pending.clone(), received.bytes.clone());
-        let stored = tokio::task::spawn_blocking(move || store.hold(&held, &bytes)).await;
+        let mut pending = pending_of(engine, received, decided);
+        let (mut held, bytes) = (pending.clone(), received.bytes.clone());
+        // The text's start is read from the message here, off the runtime threads: only a
+        // held request needs it.
+        let stored = tokio::task::spawn_blocking(move || {
+            held.text_start = crate::policy::facts::text_start(&bytes);
+            store.hold(&held, &bytes).map(|()| held.text_start)
+        })
+        .await;
         match stored {
-            Ok(Ok(())) => {}
+            Ok(Ok(text_start)) => pending.text_start = text_start,
             Ok(Err(e)) => {
                 tracing::error!(queue_id = %decided.queue_id, error = %e, "approval store not writable; client told to retry");
                 return self.acted(decided, Outcome::Deferred(Defer::Storage));
@@ -135,7 +141,8 @@ fn pending_of(engine: &Engine, received: &Received, decided: &Decided) -> Pendin
 
 /// The pending record `decision` (a `hold`) makes of a message with `facts`, written to
 /// `recipients` at `now`; `record` is what the quarantine keeps if it is declined or expires.
-/// Its id is empty: the caller names it.
+/// Its id and the start of its text are empty: the caller fills them in (the requester's
+/// notice does not quote the text).
 fn pending_for(
     engine: &Engine,
     decision: &crate::policy::Decision,
@@ -172,7 +179,7 @@ fn pending_for(
         support_address: support_address(engine, recipients).to_string(),
         language: language.as_str().to_string(),
         subject: facts.subject.clone(),
-        text_start: facts.text_start.clone(),
+        text_start: String::new(),
         message_id: facts.message_id.clone(),
         held_at: now,
         expires_at: now + config.approval.expiry.as_secs(),

@@ -25,8 +25,6 @@ pub struct MessageFacts {
     /// The start of every text part (HTML reduced to its text, attached messages included), in
     /// matching form, for P4 category matching ([`part_texts`]).
     pub part_texts: Vec<String>,
-    /// The start of the first text part, as written (the approval request quotes it).
-    pub text_start: String,
     /// Header fields that RFC 5322 §3.6 allows once but that appear more than once
     /// ([`SINGLETON_HEADERS`]): a reader and the policy could read different ones (P7).
     pub duplicated_headers: Vec<&'static str>,
@@ -58,8 +56,22 @@ pub struct MessageFacts {
     pub sender_header: Option<String>,
 }
 
-/// How much of the first text part [`MessageFacts::text_start`] keeps.
+/// How much of the first text part [`text_start`] keeps.
 pub const TEXT_START_CHARS: usize = 600;
+
+/// The start of the first text part of `raw`, as written (the approval request quotes it).
+/// Only a held request needs it, so it is not one of the [`MessageFacts`] every message pays
+/// for.
+pub fn text_start(raw: &[u8]) -> String {
+    mail_parser::MessageParser::default()
+        .parse(raw)
+        .and_then(|message| {
+            message
+                .body_text(0)
+                .map(|text| text.chars().take(TEXT_START_CHARS).collect())
+        })
+        .unwrap_or_default()
+}
 
 /// Headers that only auto-responders add (their value does not matter).
 const AUTORESPONDER_HEADERS: [&str; 3] = ["x-autoreply", "x-autorespond", "x-autoresponder"];
@@ -98,10 +110,6 @@ impl MessageFacts {
             ..MessageFacts::default()
         };
         facts.part_texts = part_texts(message, body_chars);
-        facts.text_start = message
-            .body_text(0)
-            .map(|text| text.chars().take(TEXT_START_CHARS).collect())
-            .unwrap_or_default();
         facts.report_type = message
             .content_type()
             .filter(|ct| {
