@@ -97,7 +97,24 @@ impl Gateway {
     /// Starts the binary (again) on a new free port and waits until it accepts connections.
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "already running");
-        self.port = free_port();
+        // A free port can be taken by a parallel test before the server binds it: then the
+        // server cannot listen, and a probe could reach the other test's server. Ready means
+        // this server logged that it listens on its port; a port taken meanwhile is replaced.
+        for _ in 0..3 {
+            if self.spawn_on(free_port()) {
+                return;
+            }
+        }
+        panic!(
+            "supportgate serve: three ports in a row were taken:\n{}",
+            self.log()
+        );
+    }
+
+    /// False if the port was taken before the server could bind it.
+    fn spawn_on(&mut self, port: u16) -> bool {
+        self.port = port;
+        let logged_before = self.log().len();
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -116,13 +133,25 @@ impl Gateway {
             .spawn()
             .expect("spawn supportgate serve");
         self.child = Some(child);
+        let address = format!("127.0.0.1:{}", self.port);
         for _ in 0..100 {
+            let since = self
+                .log()
+                .get(logged_before..)
+                .unwrap_or_default()
+                .to_string();
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 self.child = None;
+                if since.contains("cannot listen") && since.contains("in use") {
+                    return false;
+                }
                 panic!("supportgate serve exited early ({status}):\n{}", self.log());
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            let listening = since
+                .lines()
+                .any(|l| l.contains("listening") && l.contains(&address));
+            if listening && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
