@@ -130,7 +130,7 @@ async fn load(url: &str) {
     let directory = Directory::build(entries, &AddressRules::default());
     println!(
         "loaded accounts={} agents={} read={:.2}s total={:.2}s",
-        directory.accounts().len(),
+        directory.account_count(),
         directory.agent_count(),
         read.as_secs_f64(),
         started.elapsed().as_secs_f64()
@@ -177,7 +177,7 @@ async fn live(url: &str, updates: usize, seconds: usize) {
         Arc::new(tokio::sync::Notify::new()),
     ));
     seen.wait_for(|n| *n >= 1).await.expect("first load");
-    let accounts = host.directory().accounts().len();
+    let accounts = host.directory().account_count();
     println!(
         "following accounts={accounts} agents={}",
         host.directory().agent_count()

@@ -26,7 +26,7 @@ fn main() {
     let elapsed = start.elapsed();
     println!(
         "accounts={} agents={} findings={} elapsed={:.3}s",
-        directory.accounts().len(),
+        directory.account_count(),
         directory.agent_count(),
         directory.findings().len(),
         elapsed.as_secs_f64()

@@ -168,7 +168,7 @@ fn accounts_by_id_and_by_host() {
         acme.sign_in_url.as_deref(),
         Some("https://acme.vendor.example")
     );
-    assert_eq!(directory.accounts().len(), 2);
+    assert_eq!(directory.account_count(), 2);
     assert_eq!(directory.agent_count(), 3);
 }
 

@@ -270,10 +270,7 @@ fn text_that_is_not_the_directory_format_is_an_error_not_a_finding() {
     ] {
         assert!(Directory::from_toml(text, &rules).is_err(), "{text}");
     }
-    assert_eq!(
-        Directory::from_toml("", &rules).unwrap().accounts().len(),
-        0
-    );
+    assert_eq!(Directory::from_toml("", &rules).unwrap().account_count(), 0);
 }
 
 /// The fixture that `supportgate directory lint` black-box tests run on: every kind of finding,
@@ -327,7 +324,7 @@ fn account_status_is_active_suspended_or_closed() {
     )
     .unwrap();
     assert_eq!(
-        directory.accounts()[0].status,
+        directory.accounts().next().expect("one account").status,
         supportgate::directory::AccountStatus::Suspended,
         "a status nobody can read is not taken as active"
     );

@@ -43,17 +43,13 @@ fn check_text(text: &str, rules: &AddressRules) {
             );
         }
         (Ok(directory), Ok(file)) => {
-            let ids: Vec<&str> = directory.accounts().iter().map(|a| &*a.id).collect();
+            let ids: Vec<&str> = directory.accounts().map(|a| &*a.id).collect();
             let expected: Vec<&str> = file.account.iter().map(|a| a.id.as_str()).collect();
             assert_eq!(
                 ids, expected,
                 "batches and whole text disagree on the accounts"
             );
-            let agents: Vec<usize> = directory
-                .accounts()
-                .iter()
-                .map(|a| a.agents.len())
-                .collect();
+            let agents: Vec<usize> = directory.accounts().map(|a| a.agents.len()).collect();
             let expected: Vec<usize> = file.account.iter().map(|a| a.agent.len()).collect();
             assert_eq!(
                 agents, expected,

@@ -54,7 +54,7 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
         config.server.listen.len(),
         config.support_addresses.len(),
         directory_name(&config),
-        directory.accounts().len(),
+        directory.account_count(),
         directory.agent_count(),
         directory.findings().len(),
         config.authentication.mode.as_str(),

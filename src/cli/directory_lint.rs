@@ -47,7 +47,7 @@ pub fn run(location: &ConfigLocation, directory_path: Option<&Path>) -> ExitCode
         .count();
     stdout.line(format_args!(
         "{name}: {} accounts, {} agents, {} error(s), {} warning(s)",
-        directory.accounts().len(),
+        directory.account_count(),
         directory.agent_count(),
         errors,
         directory.findings().len() - errors

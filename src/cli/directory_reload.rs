@@ -66,7 +66,7 @@ pub fn run(location: &ConfigLocation) -> ExitCode {
         Ok(status) if status.success() => {
             println!(
                 "reload requested from process {pid}: {} accounts, {} agents in {}",
-                engine.directory.accounts().len(),
+                engine.directory.account_count(),
                 engine.directory.agent_count(),
                 config.directory_path.display()
             );

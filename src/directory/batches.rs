@@ -247,7 +247,11 @@ mod tests {
             .map(|(address, listings)| format!("{address} {listings:?}"))
             .collect();
         listings.sort();
-        format!("{:?}\n{:?}\n{listings:?}", dir.accounts(), dir.findings())
+        format!(
+            "{:?}\n{:?}\n{listings:?}",
+            dir.accounts().collect::<Vec<_>>(),
+            dir.findings()
+        )
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The loaded directory: accounts, and an index from normalised address to what the address is.
 
 use super::finding::Finding;
+use super::layered::{LayeredMap, LayeredVec};
 use super::model::{Account, AccountEntry, AccountStatus, Agent, Language, Role};
 use crate::address::{normalize_domain, AddressRules, NormalizedAddress};
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Index of an account in [`Directory::accounts`].
 pub type AccountId = u32;
@@ -55,18 +55,23 @@ impl AddressListing {
 /// The queryable directory. Build it with [`Directory::load`] or [`Directory::from_toml`]
 /// (in `load`).
 ///
-/// `Clone` serves a live source (`patch`): a changed account is swapped into a copy while the
-/// copy in force goes on deciding.
+/// `Clone` is cheap and serves a live source (`patch`): the containers are layered (`layered`),
+/// so a copy shares the whole index with the directory in force and a changed account goes
+/// into the copy's own small layer while the directory in force goes on deciding.
 #[derive(Debug, Default, Clone)]
 pub struct Directory {
-    pub(super) accounts: Vec<Account>,
-    pub(super) by_address: HashMap<NormalizedAddress, Listings>,
-    pub(super) by_id: HashMap<Box<str>, AccountId>,
-    pub(super) by_host: HashMap<Box<str>, AccountId>,
-    /// What indexing found, account by account (`add_account`).
-    pub(super) account_findings: Vec<Finding>,
-    /// `account_findings`, then those of the checks over every account (`finish`).
-    findings: Vec<Finding>,
+    /// Every account indexed so far, by [`AccountId`]; a patched copy also keeps the slots of
+    /// the accounts it retired (`retired`), so that indexes never move until `compacted`.
+    pub(super) accounts: LayeredVec<Arc<Account>>,
+    /// Slots of `accounts` that a patch replaced or removed: no index entry names them.
+    pub(super) retired: imbl::HashSet<AccountId>,
+    pub(super) by_address: LayeredMap<NormalizedAddress, Listings>,
+    pub(super) by_id: LayeredMap<Box<str>, AccountId>,
+    pub(super) by_host: LayeredMap<Box<str>, AccountId>,
+    /// What the checks found, for the accounts that have findings (`add_account`).
+    pub(super) findings_by_account: imbl::OrdMap<AccountId, Arc<[Finding]>>,
+    /// `findings_by_account` in account order (`collect_findings`).
+    findings: Arc<[Finding]>,
     rules: AddressRules,
 }
 
@@ -78,7 +83,7 @@ pub(super) enum Listings {
 }
 
 impl Listings {
-    fn as_slice(&self) -> &[AddressListing] {
+    pub(super) fn as_slice(&self) -> &[AddressListing] {
         match self {
             Listings::One(one) => std::slice::from_ref(one),
             Listings::Many(many) => many,
@@ -89,6 +94,24 @@ impl Listings {
         match self {
             Listings::One(one) => *self = Listings::Many(vec![*one, listing]),
             Listings::Many(many) => many.push(listing),
+        }
+    }
+
+    /// Drops the listings of `account`; false when no listing is left.
+    pub(super) fn keep_others(&mut self, account: AccountId) -> bool {
+        match self {
+            Listings::One(one) => one.account() != account,
+            Listings::Many(many) => {
+                many.retain(|l| l.account() != account);
+                match many.len() {
+                    0 => false,
+                    1 => {
+                        *self = Listings::One(many[0]);
+                        true
+                    }
+                    _ => true,
+                }
+            }
         }
     }
 
@@ -132,52 +155,67 @@ impl Directory {
     /// An empty directory with room for about `accounts` accounts and `agents` agents.
     pub(super) fn empty(rules: &AddressRules, accounts: usize, agents: usize) -> Directory {
         Directory {
-            accounts: Vec::with_capacity(accounts),
+            accounts: LayeredVec::with_capacity(accounts),
+            retired: imbl::HashSet::new(),
             // Most agents have one or two addresses; a table sized for one each holds 1.75 per
             // agent before it grows, where sizing for two each doubled it for nothing.
-            by_address: HashMap::with_capacity(agents),
-            by_id: HashMap::with_capacity(accounts),
-            by_host: HashMap::new(),
-            account_findings: Vec::new(),
-            findings: Vec::new(),
+            by_address: LayeredMap::with_capacity(agents),
+            by_id: LayeredMap::with_capacity(accounts),
+            by_host: LayeredMap::default(),
+            findings_by_account: imbl::OrdMap::new(),
+            findings: Arc::from(Vec::new()),
             rules: rules.clone(),
         }
     }
 
-    /// Once every account is added: adds the findings of the checks that need them all.
+    /// Once every account is added.
     pub(super) fn finish(mut self) -> Directory {
         self.accounts.shrink_to_fit();
-        self.check_all();
+        self.by_address.shrink_to_fit();
+        self.collect_findings();
         self
     }
 
-    /// Recomputes [`Directory::findings`]: the accounts' own, then the checks that need them
-    /// all (`lint`).
-    pub(super) fn check_all(&mut self) {
-        let cross_findings = super::lint::cross_checks(self);
-        self.findings = self.account_findings.clone();
-        self.findings.extend(cross_findings);
+    /// Recomputes [`Directory::findings`] from the accounts' own, in account order.
+    pub(super) fn collect_findings(&mut self) {
+        let findings: Vec<Finding> = self
+            .findings_by_account
+            .values()
+            .flat_map(|found| found.iter().cloned())
+            .collect();
+        self.findings = Arc::from(findings);
     }
 
-    pub(super) fn add_account(&mut self, entry: AccountEntry) {
+    /// Indexes `entry` as a new account and runs its checks (`lint`); returns its index.
+    pub(super) fn add_account(&mut self, entry: AccountEntry) -> AccountId {
         let index = self.accounts.len() as AccountId;
+        let mut found = Vec::new();
         let id = entry.id.as_str();
+        let error = |found: &mut Vec<Finding>, message: String| {
+            found.push(Finding::error(id, message));
+        };
         if id.is_empty()
             || !id
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         {
-            self.error(id, format!("account id {id:?} must match [a-z0-9-]+"));
+            error(
+                &mut found,
+                format!("account id {id:?} must match [a-z0-9-]+"),
+            );
         }
         if self.by_id.contains_key(id) {
-            self.error(id, format!("duplicate account id {id:?}"));
+            error(&mut found, format!("duplicate account id {id:?}"));
         } else {
             self.by_id.insert(id.into(), index);
         }
         let language = entry.language.as_deref().and_then(|tag| {
             let language = Language::from_tag(tag);
             if language.is_none() {
-                self.error(id, format!("language {tag:?}: expected \"fr\" or \"en\""));
+                error(
+                    &mut found,
+                    format!("language {tag:?}: expected \"fr\" or \"en\""),
+                );
             }
             language
         });
@@ -187,8 +225,8 @@ impl Directory {
             None => AccountStatus::Active,
             Some(Ok(status)) => status,
             Some(Err(())) => {
-                self.error(
-                    id,
+                error(
+                    &mut found,
                     format!(
                         "status {:?}: expected \"active\", \"suspended\" or \"closed\" (held as suspended)",
                         entry.status.as_deref().unwrap_or_default()
@@ -203,31 +241,36 @@ impl Directory {
                 Ok(host) => {
                     if let Some(&other) = self.by_host.get(host.as_str()) {
                         if other != index {
-                            self.error(id, format!("host {host:?} also names another account"));
+                            error(
+                                &mut found,
+                                format!("host {host:?} also names another account"),
+                            );
                         }
                     }
                     self.by_host.insert(host.as_str().into(), index);
                     hosts.push(host.into_boxed_str());
                 }
-                Err(e) => self.error(id, format!("host {host:?}: {e}")),
+                Err(e) => error(&mut found, format!("host {host:?}: {e}")),
             }
         }
+        let mut own_addresses = Vec::new();
         for (list, make) in [
             (&entry.mailboxes, mailbox as fn(AccountId) -> AddressListing),
             (&entry.helpdesk_addresses, helpdesk),
             (&entry.group_addresses, group),
         ] {
             for raw in list {
-                if let Some(address) = self.parse_address(id, raw) {
-                    self.insert(address, make(index));
+                if let Some(address) = self.parse_address(id, raw, &mut found) {
+                    self.insert(address.clone(), make(index));
+                    own_addresses.push(address);
                 }
             }
         }
         let mut agents = Vec::with_capacity(entry.agent.len());
         for (agent_index, agent) in entry.agent.into_iter().enumerate() {
             let role = agent.role.parse::<Role>().unwrap_or_else(|()| {
-                self.error(
-                    id,
+                error(
+                    &mut found,
                     format!(
                         "agent {:?}: role {:?}: expected owner, admin or agent",
                         agent.name, agent.role
@@ -236,11 +279,14 @@ impl Directory {
                 Role::Agent
             });
             if agent.emails.is_empty() {
-                self.error(id, format!("agent {:?} has no email address", agent.name));
+                error(
+                    &mut found,
+                    format!("agent {:?} has no email address", agent.name),
+                );
             }
             let mut emails = Vec::with_capacity(agent.emails.len());
             for raw in &agent.emails {
-                if let Some(address) = self.parse_address(id, raw) {
+                if let Some(address) = self.parse_address(id, raw, &mut found) {
                     if emails.contains(&address) {
                         continue;
                     }
@@ -261,7 +307,7 @@ impl Directory {
                 emails,
             });
         }
-        self.accounts.push(Account {
+        self.accounts.push(Arc::new(Account {
             id: entry.id.into_boxed_str(),
             name: entry.name.into_boxed_str(),
             language,
@@ -269,30 +315,38 @@ impl Directory {
             status,
             hosts,
             agents,
-        });
+            own_addresses,
+        }));
+        found.extend(super::lint::account_checks(self, index));
+        if !found.is_empty() {
+            self.findings_by_account.insert(index, Arc::from(found));
+        }
+        index
     }
 
-    fn parse_address(&mut self, account: &str, raw: &str) -> Option<NormalizedAddress> {
+    fn parse_address(
+        &self,
+        account: &str,
+        raw: &str,
+        found: &mut Vec<Finding>,
+    ) -> Option<NormalizedAddress> {
         match NormalizedAddress::parse(raw, &self.rules) {
             Ok(address) => Some(address),
             Err(e) => {
-                self.error(account, format!("address {raw:?}: {e}"));
+                found.push(Finding::error(account, format!("address {raw:?}: {e}")));
                 None
             }
         }
     }
 
     fn insert(&mut self, address: NormalizedAddress, listing: AddressListing) {
-        match self.by_address.entry(address) {
-            Entry::Occupied(mut listings) => listings.get_mut().push(listing),
-            Entry::Vacant(vacant) => {
-                vacant.insert(Listings::One(listing));
+        self.by_address.update(address, |listings| match listings {
+            Some(mut listings) => {
+                listings.push(listing);
+                Some(listings)
             }
-        }
-    }
-
-    fn error(&mut self, account: &str, message: String) {
-        self.account_findings.push(Finding::error(account, message));
+            None => Some(Listings::One(listing)),
+        });
     }
 
     /// Every listing of an address (already normalised with this directory's rules).
@@ -303,15 +357,28 @@ impl Directory {
     }
 
     pub fn account(&self, id: AccountId) -> &Account {
-        &self.accounts[id as usize]
+        match self.accounts.get(id as usize) {
+            Some(account) => account,
+            None => panic!("account index {id} out of range: not from this directory"),
+        }
     }
 
     pub fn agent(&self, account: AccountId, agent: u32) -> &Agent {
-        &self.accounts[account as usize].agents[agent as usize]
+        &self.account(account).agents[agent as usize]
     }
 
-    pub fn accounts(&self) -> &[Account] {
-        &self.accounts
+    /// The accounts in force, in the order they were indexed.
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        let retired = &self.retired;
+        self.accounts
+            .iter()
+            .enumerate()
+            .filter(move |(index, _)| retired.is_empty() || !retired.contains(&(*index as u32)))
+            .map(|(_, account)| &**account)
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.accounts.len() - self.retired.len()
     }
 
     pub fn account_by_id(&self, id: &str) -> Option<AccountId> {
@@ -327,15 +394,17 @@ impl Directory {
         &self.rules
     }
 
-    /// What is inconsistent in the directory (see `supportgate directory lint`).
+    /// What is inconsistent in the directory (see `supportgate directory lint`), account by
+    /// account in the order they were indexed.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
     }
 
     pub fn agent_count(&self) -> usize {
-        self.accounts.iter().map(|a| a.agents.len()).sum()
+        self.accounts().map(|a| a.agents.len()).sum()
     }
 
+    #[cfg(test)]
     pub(super) fn all_listings(
         &self,
     ) -> impl Iterator<Item = (&NormalizedAddress, &[AddressListing])> {

@@ -95,7 +95,7 @@ async fn resynchronise(
         .await
         .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?;
     tracing::info!(
-        accounts = directory.accounts().len(),
+        accounts = directory.account_count(),
         agents = directory.agent_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "directory database: full resynchronisation"

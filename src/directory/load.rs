@@ -64,10 +64,12 @@ impl Directory {
             split.agent_headers,
         );
         let parsed = batches::parse_each(&split.batches, |entries| {
-            entries.into_iter().for_each(|entry| dir.add_account(entry))
+            for entry in entries {
+                dir.add_account(entry);
+            }
         });
         match parsed {
-            Ok(()) => Ok(with_cross_checks(dir)),
+            Ok(()) => Ok(dir.finish()),
             // The whole text gives the error its real line number, or parses (a cut inside a
             // multi-line string).
             Err(_) => match batches::parse_whole(text) {
@@ -83,13 +85,8 @@ impl Directory {
         for entry in entries {
             dir.add_account(entry);
         }
-        with_cross_checks(dir)
+        dir.finish()
     }
-}
-
-/// Runs the checks that need every account, once all are added.
-fn with_cross_checks(dir: Directory) -> Directory {
-    dir.finish()
 }
 
 #[cfg(test)]

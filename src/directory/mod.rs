@@ -9,6 +9,7 @@
 mod batches;
 mod finding;
 mod index;
+mod layered;
 mod lint;
 mod live;
 mod load;

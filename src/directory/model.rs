@@ -165,6 +165,9 @@ pub struct Account {
     pub status: AccountStatus,
     pub hosts: Vec<Box<str>>,
     pub agents: Vec<Agent>,
+    /// The account's own addresses, parsed: its mailboxes, then its helpdesk and group
+    /// addresses (the agents' are on their profiles).
+    pub own_addresses: Vec<crate::address::NormalizedAddress>,
 }
 
 /// A loaded agent profile. `emails[0]` is the primary address, the rest are secondary.

@@ -22,6 +22,7 @@ fn acme(language: Option<Language>) -> Account {
         status: crate::directory::AccountStatus::Active,
         hosts: vec!["acme.vendor.example".into()],
         agents: Vec::new(),
+        own_addresses: Vec::new(),
     }
 }
 
