@@ -1,7 +1,8 @@
 //! Directory load and lookup times. The directories are generated in-process by
 //! `examples/gen_directory.rs` (the same deterministic generator as the scale measurement):
 //! load of 100,000 agents from TOML, `listings()` on the 1,000,000-agent directory, and
-//! `with_changes` there (one account re-read by a live source: the cost of an update).
+//! `with_changes` there (one account re-read by a live source: the cost of an update), the
+//! compaction of a copy patched 10,000 times, and `listings()` on that copy.
 //!
 //! ```text
 //! cargo bench --bench directory_load
@@ -63,9 +64,20 @@ fn listings(c: &mut Criterion) {
                 id: changed.clone(),
                 entry: None,
             }]);
-            assert_eq!(next.agent_count(), 999_990);
+            assert_eq!(next.account_count(), 99_999);
             next
         })
+    });
+    // A copy that a live source patched 10,000 times: its own layer holds ~120,000 entries
+    // (under the compaction threshold of a quarter of the base), and lookups see both layers.
+    let mut patched = directory.clone();
+    for a in 0..10_000 {
+        let id = directory.account(a * 10).id.to_string();
+        patched = patched.with_changes(vec![AccountChange { id, entry: None }]);
+    }
+    assert_eq!(patched.account_count(), 90_000);
+    group.bench_function("compaction after 10,000 removals", |b| {
+        b.iter(|| patched.compacted())
     });
     group.finish();
     let mut group = c.benchmark_group("directory_listings_1m");
@@ -74,6 +86,16 @@ fn listings(c: &mut Criterion) {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 let found = directory.listings(black_box(address));
+                assert_eq!(found.len(), expected);
+                found.len()
+            })
+        });
+    }
+    for (name, address) in &cases {
+        let expected = patched.listings(address).len();
+        group.bench_function(format!("{name}, patched copy"), |b| {
+            b.iter(|| {
+                let found = patched.listings(black_box(address));
                 assert_eq!(found.len(), expected);
                 found.len()
             })

@@ -26,7 +26,17 @@ fn with_acme(postgres: &Postgres) {
 }
 
 fn gateway(postgres: &Postgres, metrics_port: Option<u16>) -> Gateway {
+    gateway_refreshing(postgres, metrics_port, None)
+}
+
+/// The gateway on `postgres`, with `[directory] refresh` set when given.
+fn gateway_refreshing(
+    postgres: &Postgres,
+    metrics_port: Option<u16>,
+    refresh: Option<&str>,
+) -> Gateway {
     let url = postgres.url();
+    let refresh = refresh.map(str::to_string);
     Gateway::start_edited(Options::default(), move |config| {
         let directory = config
             .entry("directory")
@@ -35,6 +45,9 @@ fn gateway(postgres: &Postgres, metrics_port: Option<u16>) -> Gateway {
             .unwrap();
         directory.insert("source".into(), "postgres".into());
         directory.insert("url".into(), url.into());
+        if let Some(refresh) = refresh {
+            directory.insert("refresh".into(), refresh.into());
+        }
         if let Some(port) = metrics_port {
             let mut metrics = toml::Table::new();
             metrics.insert("listen".into(), format!("127.0.0.1:{port}").into());
@@ -202,4 +215,66 @@ fn with_the_database_away_the_gateway_decides_with_the_last_directory_then_resyn
     );
     let took = until_verdict(&gateway, "dan@acme.example", "accept", inserted);
     assert!(took < IN_FORCE, "insert in force after {took:?}");
+}
+
+/// The periodic full resynchronisation reads on a connection of its own: updates made while it
+/// runs are in force within the second as usual, and are not undone when the fresh directory
+/// (from a snapshot that may predate them) goes in force.
+#[test]
+fn updates_made_during_a_full_resynchronisation_are_in_force_and_stay_in_force() {
+    let postgres = Postgres::start();
+    with_acme(&postgres);
+    // Enough agents that a resynchronisation takes a while (read and indexed by a debug build).
+    postgres.sql(
+        "INSERT INTO supportgate.accounts (id, name, hosts) VALUES ('bulk', 'Bulk', '{}'); \
+         INSERT INTO supportgate.agents (account_id, name, role, emails) \
+         SELECT 'bulk', 'Agent ' || n, CASE WHEN n = 1 THEN 'owner' ELSE 'agent' END, \
+                ARRAY['agent' || n || '@bulk.example'] FROM generate_series(1, 30000) AS n",
+    );
+    let gateway = gateway_refreshing(&postgres, None, Some("1s"));
+    // The start-up load came first; the updates begin once the gateway follows the database
+    // (LISTEN, then its first resynchronisation: a change made before would wait for it).
+    let resyncs = |log: &str| log.matches("full resynchronisation").count();
+    poll(|| (resyncs(&gateway.log()) >= 1).then_some(()))
+        .expect("the gateway follows the database");
+    let started = Instant::now();
+    let mut inserted = 0;
+    while started.elapsed() < Duration::from_secs(5) {
+        inserted += 1;
+        let address = format!("new{inserted}@acme.example");
+        let at = Instant::now();
+        postgres.sql(&format!(
+            "INSERT INTO supportgate.agents (account_id, name, role, emails) VALUES \
+             ('acme', 'New {inserted}', 'agent', '{{{address}}}')"
+        ));
+        let took = until_verdict(&gateway, &address, "accept", at);
+        assert!(
+            took < IN_FORCE,
+            "{address} in force after {took:?}:\n{}",
+            gateway.log()
+        );
+    }
+    // Let at least one more resynchronisation pass, then every update is still in force.
+    let seen = resyncs(&gateway.log());
+    poll(|| (resyncs(&gateway.log()) > seen + 1).then_some(()))
+        .expect("resynchronisations go on every second");
+    for n in 1..=inserted {
+        let address = format!("new{n}@acme.example");
+        assert_eq!(verdict(&gateway, &address), "accept", "{address} undone");
+    }
+    let log = gateway.log();
+    assert!(resyncs(&log) >= 3, "{log}");
+    let overlapped = log
+        .lines()
+        .filter(|l| l.contains("full resynchronisation") && !l.contains("\"changes_meanwhile\":0"))
+        .filter(|l| l.contains("changes_meanwhile"))
+        .count();
+    eprintln!(
+        "{inserted} updates, {} resynchronisations, {overlapped} with changes applied meanwhile",
+        resyncs(&log)
+    );
+    assert!(
+        overlapped >= 1,
+        "no update landed during a resynchronisation:\n{log}"
+    );
 }

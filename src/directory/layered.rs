@@ -100,6 +100,7 @@ impl<K: Hash + Eq + Clone, V: Clone> LayeredMap<K, V> {
     }
 
     /// Every entry, base entries that the delta replaces or hides left out.
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         let hidden = &self.delta;
         self.base
@@ -121,14 +122,17 @@ impl<K: Hash + Eq + Clone, V: Clone> LayeredMap<K, V> {
         self.base.len()
     }
 
-    /// A single-layer map of every entry, each value passed through `keep` (`None` drops it).
-    pub fn merged(&self, mut keep: impl FnMut(&V) -> Option<V>) -> LayeredMap<K, V> {
-        let mut base = HashMap::with_capacity(self.base.len() + self.delta.len());
-        for (key, value) in self.iter() {
-            if let Some(value) = keep(value) {
-                base.insert(key.clone(), value);
-            }
+    /// A single-layer map of every entry, each value passed through `keep` (false drops it).
+    /// The base is cloned as a table (no rehashing), then the delta applied to it.
+    pub fn merged(&self, keep: impl FnMut(&K, &mut V) -> bool) -> LayeredMap<K, V> {
+        let mut base = (*self.base).clone();
+        for (key, value) in self.delta.iter() {
+            match value {
+                Some(value) => base.insert(key.clone(), value.clone()),
+                None => base.remove(key),
+            };
         }
+        base.retain(keep);
         LayeredMap {
             base: Arc::new(base),
             delta: imbl::HashMap::new(),
@@ -247,7 +251,7 @@ mod tests {
             vec![(0, 0), (1, 10), (2, 20), (3, 30), (4, 40)]
         );
         // A copy of the copy keeps its delta; merging gives one layer with the same entries.
-        let merged = copy.clone().merged(|v| Some(*v));
+        let merged = copy.clone().merged(|_, _| true);
         assert_eq!(merged.delta_len(), 0);
         assert_eq!(sorted(&merged), sorted(&copy));
         // Once the original is gone the copy owns the base: writes go there, and an entry the

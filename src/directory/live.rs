@@ -1,7 +1,7 @@
 //! Following the directory database while the gateway runs (SPEC §12): LISTEN, re-read the
 //! account a notification names and swap it into the directory in force, resynchronise fully
-//! every `refresh`, and on a lost connection keep the last directory, reconnect with backoff
-//! and resynchronise.
+//! every `refresh` (on a second connection, changes going on meanwhile), and on a lost
+//! connection keep the last directory, reconnect with backoff and resynchronise.
 
 use super::index::Directory;
 use super::patch::AccountChange;
@@ -53,7 +53,15 @@ pub async fn follow(
     }
 }
 
-/// One connection: a full load, then changes and periodic resynchronisations until an error.
+/// One connection: a full resynchronisation, then changes and periodic resynchronisations
+/// until an error.
+///
+/// A resynchronisation (the first of a connection, then every `refresh` or SIGHUP) reads its
+/// snapshot on a second connection while this one goes on applying changes to the directory in
+/// force (the start-up load's, or the last one), so that an update is not held for the seconds
+/// a large directory takes to read and index. The changes applied meanwhile are applied again
+/// to the fresh directory before it goes in force: one committed after the snapshot began is
+/// then not lost, and one the snapshot already had is re-read as it is.
 async fn session(
     database: &mut DirectoryDatabase,
     settings: &PostgresDirectorySettings,
@@ -61,7 +69,7 @@ async fn session(
     resync: &Notify,
 ) -> DatabaseError {
     loop {
-        if let Err(e) = resynchronise(database, host).await {
+        if let Err(e) = resynchronise_beside(database, settings, host).await {
             return e;
         }
         host.source_up(true);
@@ -84,19 +92,43 @@ async fn session(
     }
 }
 
-async fn resynchronise(
+/// A full resynchronisation read on its own connection, changes applied in the meantime on
+/// `database`'s (which LISTENs since before the snapshot began).
+async fn resynchronise_beside(
     database: &mut DirectoryDatabase,
+    settings: &PostgresDirectorySettings,
     host: &dyn DirectoryHost,
 ) -> Result<(), DatabaseError> {
     let started = Instant::now();
-    let entries = database.load_all().await?;
     let rules = host.address_rules();
-    let directory = tokio::task::spawn_blocking(move || Directory::build(entries, &rules))
+    let fresh = async {
+        let mut reader = DirectoryDatabase::connect(settings).await?;
+        let entries = reader.load_all().await?;
+        tokio::task::spawn_blocking(move || Directory::build(entries, &rules))
+            .await
+            .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))
+    };
+    tokio::pin!(fresh);
+    let mut applied_meanwhile = Vec::new();
+    let fresh = loop {
+        tokio::select! {
+            fresh = &mut fresh => break fresh?,
+            change = database.next_change() => {
+                let Some(first) = change else {
+                    return Err(DatabaseError::Failed("connection closed".into()));
+                };
+                applied_meanwhile.extend(apply_changes(database, host, first).await?);
+            }
+        }
+    };
+    let replayed = applied_meanwhile.len();
+    let directory = tokio::task::spawn_blocking(move || fresh.with_changes(applied_meanwhile))
         .await
         .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?;
     tracing::info!(
         accounts = directory.account_count(),
         agents = directory.agent_count(),
+        changes_meanwhile = replayed,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "directory database: full resynchronisation"
     );
@@ -110,7 +142,7 @@ async fn apply_changes(
     database: &mut DirectoryDatabase,
     host: &dyn DirectoryHost,
     first: String,
-) -> Result<(), DatabaseError> {
+) -> Result<Vec<AccountChange>, DatabaseError> {
     let started = Instant::now();
     let mut ids = vec![first];
     while let Some(id) = database.pending_change() {
@@ -125,6 +157,7 @@ async fn apply_changes(
     }
     let count = changes.len();
     let current = host.directory();
+    let applied = changes.clone();
     let directory = tokio::task::spawn_blocking(move || current.with_changes(changes))
         .await
         .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?;
@@ -134,5 +167,5 @@ async fn apply_changes(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "directory database: accounts re-read"
     );
-    Ok(())
+    Ok(applied)
 }

@@ -94,8 +94,9 @@ impl Directory {
         layer > COMPACT_AT_LEAST.max(self.by_address.base_len() / 4)
     }
 
-    /// The same directory in one layer, retired slots dropped and the accounts renumbered.
-    fn compacted(&self) -> Directory {
+    /// The same directory in one layer, retired slots dropped and the accounts renumbered:
+    /// what [`Directory::with_changes`] does now and then (public for the benchmark).
+    pub fn compacted(&self) -> Directory {
         let mut new_index: Vec<Option<AccountId>> = Vec::with_capacity(self.accounts.len());
         let mut accounts = Vec::with_capacity(self.account_count());
         for (index, account) in self.accounts.iter().enumerate() {
@@ -107,15 +108,21 @@ impl Directory {
             }
         }
         let renumbered = |account: &AccountId| new_index.get(*account as usize).copied().flatten();
+        let renumber = |_: &Box<str>, account: &mut AccountId| match renumbered(account) {
+            Some(new) => {
+                *account = new;
+                true
+            }
+            None => false,
+        };
         let mut next = self.clone();
         next.accounts = super::layered::LayeredVec::from_vec(accounts);
         next.retired = imbl::HashSet::new();
-        next.by_address = self.by_address.merged(|listings| {
-            let mut listings = listings.clone();
-            listings.renumber(&new_index).then_some(listings)
-        });
-        next.by_id = self.by_id.merged(renumbered);
-        next.by_host = self.by_host.merged(renumbered);
+        next.by_address = self
+            .by_address
+            .merged(|_, listings| listings.renumber(&new_index));
+        next.by_id = self.by_id.merged(renumber);
+        next.by_host = self.by_host.merged(renumber);
         next.findings_by_account = self
             .findings_by_account
             .iter()
