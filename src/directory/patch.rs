@@ -108,7 +108,7 @@ impl Directory {
             }
         }
         let renumbered = |account: &AccountId| new_index.get(*account as usize).copied().flatten();
-        let renumber = |_: &Box<str>, account: &mut AccountId| match renumbered(account) {
+        let renumber = |_: &_, account: &mut AccountId| match renumbered(account) {
             Some(new) => {
                 *account = new;
                 true
