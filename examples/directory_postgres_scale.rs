@@ -171,10 +171,11 @@ async fn live(url: &str, updates: usize, seconds: usize) {
         ))),
         published,
     });
+    let resync = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(follow(
         settings(url),
         Arc::clone(&host) as Arc<dyn DirectoryHost>,
-        Arc::new(tokio::sync::Notify::new()),
+        Arc::clone(&resync),
     ));
     seen.wait_for(|n| *n >= 1).await.expect("first load");
     let accounts = host.directory().account_count();
@@ -186,32 +187,23 @@ async fn live(url: &str, updates: usize, seconds: usize) {
 
     let mut latencies = Vec::with_capacity(updates);
     for i in 0..updates {
-        let a = (i * 7919) % accounts;
-        let probe = format!("probe{i}@customer-{a}.example");
-        let started = Instant::now();
-        client
-            .execute(
-                "UPDATE supportgate.agents SET emails = ARRAY[$1] WHERE account_id = $2 AND name = $3",
-                &[&probe, &format!("account-{a}"), &format!("Agent 9 of {a}")],
-            )
-            .await
-            .expect("update");
-        let probe = address(&probe);
-        let deadline = started + Duration::from_secs(30);
-        while host.directory().listings(&probe).is_empty() {
-            assert!(Instant::now() < deadline, "update {i} never in force");
-            let _ = tokio::time::timeout(Duration::from_millis(50), seen.changed()).await;
-        }
-        latencies.push(started.elapsed());
+        latencies
+            .push(update_in_force(&client, &host, &mut seen, accounts, &format!("probe{i}")).await);
     }
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    println!(
-        "update in force: n={updates} p50={:.1}ms p99={:.1}ms max={:.1}ms",
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3
-    );
+    report("update in force", latencies);
+
+    // The same, one after the other, while a full resynchronisation (SIGHUP's) reads and
+    // indexes the million agents beside them.
+    resync.notify_one();
+    let mut latencies = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let i = latencies.len();
+        latencies.push(
+            update_in_force(&client, &host, &mut seen, accounts, &format!("resync{i}")).await,
+        );
+    }
+    report("update in force during a full resynchronisation", latencies);
 
     let quiet = decisions_per_second(&host, seconds).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -247,6 +239,49 @@ async fn live(url: &str, updates: usize, seconds: usize) {
         "decide: quiet={quiet:.0}/s with_updates={busy:.0}/s ({:+.1} %), updates sent={sent} ({:.0}/s), directories put in force={patches}",
         (busy / quiet - 1.0) * 100.0,
         sent as f64 / seconds as f64
+    );
+}
+
+/// Updates one agent's address to `probe@…` and waits until the directory in force has it.
+async fn update_in_force(
+    client: &tokio_postgres::Client,
+    host: &Host,
+    seen: &mut tokio::sync::watch::Receiver<u64>,
+    accounts: usize,
+    probe: &str,
+) -> Duration {
+    let n: usize = probe
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .unwrap_or(0);
+    let a = (n * 7919) % accounts;
+    let probe = format!("{probe}@customer-{a}.example");
+    let started = Instant::now();
+    client
+        .execute(
+            "UPDATE supportgate.agents SET emails = ARRAY[$1] WHERE account_id = $2 AND name = $3",
+            &[&probe, &format!("account-{a}"), &format!("Agent 9 of {a}")],
+        )
+        .await
+        .expect("update");
+    let probe = address(&probe);
+    let deadline = started + Duration::from_secs(30);
+    while host.directory().listings(&probe).is_empty() {
+        assert!(Instant::now() < deadline, "{probe} never in force");
+        let _ = tokio::time::timeout(Duration::from_millis(50), seen.changed()).await;
+    }
+    started.elapsed()
+}
+
+fn report(what: &str, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    println!(
+        "{what}: n={} p50={:.1}ms p99={:.1}ms max={:.1}ms",
+        latencies.len(),
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3
     );
 }
 

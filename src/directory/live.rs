@@ -103,10 +103,15 @@ async fn resynchronise_beside(
     let rules = host.address_rules();
     let fresh = async {
         let mut reader = DirectoryDatabase::connect(settings).await?;
-        let entries = reader.load_all().await?;
-        tokio::task::spawn_blocking(move || Directory::build(entries, &rules))
-            .await
-            .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))
+        let snapshot = reader.read_all().await?;
+        drop(reader);
+        // Rows to entries to the index, off the runtime: this task also applies the changes
+        // that arrive meanwhile.
+        tokio::task::spawn_blocking(move || {
+            Ok::<_, DatabaseError>(Directory::build(snapshot.assemble()?, &rules))
+        })
+        .await
+        .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?
     };
     tokio::pin!(fresh);
     let mut applied_meanwhile = Vec::new();

@@ -23,4 +23,4 @@ pub use live::{follow, DirectoryHost};
 pub use load::DirectoryError;
 pub use model::{Account, AccountEntry, AccountStatus, Agent, AgentEntry, Language, Role};
 pub use patch::AccountChange;
-pub use postgres::{load_once, DatabaseError, DirectoryDatabase};
+pub use postgres::{load_once, DatabaseError, DirectoryDatabase, Snapshot};

@@ -40,21 +40,29 @@ impl Gateway {
 
     /// Swaps in a newly loaded engine (configuration, directory, templates) atomically.
     pub fn replace_engine(&self, engine: Engine) {
-        *self.engine_slot() = Arc::new(engine);
+        let replaced = std::mem::replace(&mut *self.engine_slot(), Arc::new(engine));
+        retire(replaced);
     }
 
     /// Swaps in a newly loaded configuration and templates, keeping the directory in force
     /// (a live directory source owns it: SIGHUP never puts an older one back).
     pub fn replace_settings(&self, mut engine: Engine) {
-        let mut slot = self.engine_slot();
-        engine.directory = Arc::clone(&slot.directory);
-        *slot = Arc::new(engine);
+        let replaced = {
+            let mut slot = self.engine_slot();
+            engine.directory = Arc::clone(&slot.directory);
+            std::mem::replace(&mut *slot, Arc::new(engine))
+        };
+        retire(replaced);
     }
 
     /// Swaps in a new directory under the configuration in force.
     pub fn replace_directory(&self, directory: Arc<Directory>) {
-        let mut slot = self.engine_slot();
-        *slot = Arc::new(slot.with_directory(directory));
+        let replaced = {
+            let mut slot = self.engine_slot();
+            let next = Arc::new(slot.with_directory(directory));
+            std::mem::replace(&mut *slot, next)
+        };
+        retire(replaced);
     }
 
     fn engine_slot(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Engine>> {
@@ -131,4 +139,22 @@ impl MessageHandler for Gateway {
             .message_time(receipt.received.started.elapsed());
         SmtpReply::combine(replies)
     }
+}
+
+/// Frees an engine that was replaced, off the runtime threads and outside the lock: the last
+/// copy of a million-agent directory takes most of a second to free, and freeing it under the
+/// write lock (or in a session that happened to hold it last) stalled every session. The engine
+/// is freed once no message in progress still uses it (bounded wait; after it, whichever holder
+/// is last frees it).
+fn retire(engine: Arc<Engine>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while Arc::strong_count(&engine) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(engine);
+    });
 }
