@@ -3,8 +3,9 @@
 # temporary folder, loopback only, fsync off; as `nobody` when run as root, like the tests):
 #
 #   directory   1,000,000 agents COPY'd in, the full load timed with its peak RSS, the latency
-#               from UPDATE to "in force" (p50/p99 over UPDATES updates), decisions/s with and
-#               without 100 updates/s (examples/directory_postgres_scale.rs)
+#               from UPDATE to "in force" (p50/p99 over UPDATES updates), decisions/s in 3 quiet
+#               rounds alternating with 3 rounds under 100 updates/s, the latency of updates during
+#               a full resynchronisation (examples/directory_postgres_scale.rs)
 #   state       the per-message cost of [state] backend = "postgres": one sender-history record
 #               and one reply claim, each one round trip (cargo bench --bench decide, filtered)
 #

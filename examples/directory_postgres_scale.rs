@@ -205,42 +205,68 @@ async fn live(url: &str, updates: usize, seconds: usize) {
     }
     report("update in force during a full resynchronisation", latencies);
 
-    let quiet = decisions_per_second(&host, seconds).await;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let updater = {
-        let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(10));
-            let mut sent = 0usize;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                tick.tick().await;
-                let a = (sent * 104_729) % accounts;
-                let _ = client
-                    .execute(
-                        "UPDATE supportgate.agents SET emails = ARRAY[$1] WHERE account_id = $2 AND name = $3",
-                        &[
-                            &format!("busy{sent}@customer-{a}.example"),
-                            &format!("account-{a}"),
-                            &format!("Agent 8 of {a}"),
-                        ],
-                    )
-                    .await;
-                sent += 1;
-            }
-            sent
-        })
+    // Quiet and busy rounds alternate, so that drift on a shared machine hits both alike.
+    let mut quiet = Vec::new();
+    let mut busy = Vec::new();
+    let (mut sent, mut patches) = (0, 0);
+    for round in 0..ROUNDS {
+        quiet.push(decisions_per_second(&host, seconds).await);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let updater = {
+            let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                let mut sent = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tick.tick().await;
+                    let a = (sent * 104_729 + round) % accounts;
+                    let _ = client
+                        .execute(
+                            "UPDATE supportgate.agents SET emails = ARRAY[$1] WHERE account_id = $2 AND name = $3",
+                            &[
+                                &format!("busy{round}-{sent}@customer-{a}.example"),
+                                &format!("account-{a}"),
+                                &format!("Agent 8 of {a}"),
+                            ],
+                        )
+                        .await;
+                    sent += 1;
+                }
+                sent
+            })
+        };
+        let before = *seen.borrow();
+        busy.push(decisions_per_second(&host, seconds).await);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        sent += updater.await.expect("updater");
+        patches += *seen.borrow() - before;
+    }
+    let median = |rates: &mut Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
     };
-    let before = *seen.borrow();
-    let busy = decisions_per_second(&host, seconds).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let sent = updater.await.expect("updater");
-    let patches = *seen.borrow() - before;
+    let rounds = |rates: &[f64]| {
+        rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     println!(
-        "decide: quiet={quiet:.0}/s with_updates={busy:.0}/s ({:+.1} %), updates sent={sent} ({:.0}/s), directories put in force={patches}",
+        "decide rounds: quiet [{}] with_updates [{}]",
+        rounds(&quiet),
+        rounds(&busy)
+    );
+    let (quiet, busy) = (median(&mut quiet), median(&mut busy));
+    println!(
+        "decide (medians of {ROUNDS}): quiet={quiet:.0}/s with_updates={busy:.0}/s ({:+.1} %), updates sent={sent} ({:.0}/s), directories put in force={patches}",
         (busy / quiet - 1.0) * 100.0,
-        sent as f64 / seconds as f64
+        sent as f64 / (seconds as f64 * ROUNDS as f64)
     );
 }
+
+/// Quiet and busy decide rounds, each `SECONDS` long.
+const ROUNDS: usize = 3;
 
 /// Updates one agent's address to `probe@…` and waits until the directory in force has it.
 async fn update_in_force(
