@@ -151,7 +151,8 @@ impl DirectoryHost for Host {
         AddressRules::default()
     }
     fn publish(&self, directory: Arc<Directory>) {
-        *self.current.write().expect("lock") = directory;
+        let replaced = std::mem::replace(&mut *self.current.write().expect("lock"), directory);
+        supportgate::gateway::free_when_unused(replaced);
         self.published.send_modify(|n| *n += 1);
     }
     fn source_up(&self, _: bool) {}
@@ -209,8 +210,11 @@ async fn live(url: &str, updates: usize, seconds: usize) {
     let mut quiet = Vec::new();
     let mut busy = Vec::new();
     let (mut sent, mut patches) = (0, 0);
+    let (mut quiet_cpu, mut busy_cpu) = (0.0, 0.0);
     for round in 0..ROUNDS {
+        let cpu = process_cpu_seconds();
         quiet.push(decisions_per_second(&host, seconds).await);
+        quiet_cpu += process_cpu_seconds() - cpu;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let updater = {
             let (client, stop) = (Arc::clone(&client), Arc::clone(&stop));
@@ -236,11 +240,19 @@ async fn live(url: &str, updates: usize, seconds: usize) {
             })
         };
         let before = *seen.borrow();
+        let cpu = process_cpu_seconds();
         busy.push(decisions_per_second(&host, seconds).await);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         sent += updater.await.expect("updater");
+        busy_cpu += process_cpu_seconds() - cpu;
         patches += *seen.borrow() - before;
     }
+    // The deciding thread is busy all through both kinds of round; what the busy rounds add is
+    // what following the updates cost this process (not counting PostgreSQL's own work).
+    println!(
+        "CPU of this process: quiet rounds {quiet_cpu:.2} s, busy rounds {busy_cpu:.2} s: {:.0} µs per update followed",
+        (busy_cpu - quiet_cpu) * 1e6 / sent.max(1) as f64
+    );
     let median = |rates: &mut Vec<f64>| {
         rates.sort_by(f64::total_cmp);
         rates[rates.len() / 2]
@@ -263,6 +275,22 @@ async fn live(url: &str, updates: usize, seconds: usize) {
         (busy / quiet - 1.0) * 100.0,
         sent as f64 / (seconds as f64 * ROUNDS as f64)
     );
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`, in clock ticks of
+/// 1/100 s).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Quiet and busy decide rounds, each `SECONDS` long.

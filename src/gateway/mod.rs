@@ -41,7 +41,7 @@ impl Gateway {
     /// Swaps in a newly loaded engine (configuration, directory, templates) atomically.
     pub fn replace_engine(&self, engine: Engine) {
         let replaced = std::mem::replace(&mut *self.engine_slot(), Arc::new(engine));
-        retire(replaced);
+        free_when_unused(replaced);
     }
 
     /// Swaps in a newly loaded configuration and templates, keeping the directory in force
@@ -52,7 +52,7 @@ impl Gateway {
             engine.directory = Arc::clone(&slot.directory);
             std::mem::replace(&mut *slot, Arc::new(engine))
         };
-        retire(replaced);
+        free_when_unused(replaced);
     }
 
     /// Swaps in a new directory under the configuration in force.
@@ -62,7 +62,7 @@ impl Gateway {
             let next = Arc::new(slot.with_directory(directory));
             std::mem::replace(&mut *slot, next)
         };
-        retire(replaced);
+        free_when_unused(replaced);
     }
 
     fn engine_slot(&self) -> std::sync::RwLockWriteGuard<'_, Arc<Engine>> {
@@ -141,20 +141,20 @@ impl MessageHandler for Gateway {
     }
 }
 
-/// Frees an engine that was replaced, off the runtime threads and outside the lock: the last
+/// Frees a replaced engine or directory off the runtime threads and outside any lock: the last
 /// copy of a million-agent directory takes most of a second to free, and freeing it under the
-/// write lock (or in a session that happened to hold it last) stalled every session. The engine
-/// is freed once no message in progress still uses it (bounded wait; after it, whichever holder
-/// is last frees it).
-fn retire(engine: Arc<Engine>) {
+/// engine's write lock (or in a session that happened to hold it last) stalled every session.
+/// It is freed once nothing else uses it (bounded wait; after that, whichever holder is last
+/// frees it). Outside a runtime it is simply dropped.
+pub fn free_when_unused<T: Send + Sync + 'static>(replaced: Arc<T>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     runtime.spawn_blocking(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while Arc::strong_count(&engine) > 1 && std::time::Instant::now() < deadline {
+        while Arc::strong_count(&replaced) > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        drop(engine);
+        drop(replaced);
     });
 }
