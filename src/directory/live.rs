@@ -101,23 +101,27 @@ async fn resynchronise_beside(
 ) -> Result<(), DatabaseError> {
     let started = Instant::now();
     let rules = host.address_rules();
-    let fresh = async {
-        let mut reader = DirectoryDatabase::connect(settings).await?;
+    let reader_settings = settings.clone();
+    // A task of its own (receiving a million rows is work too), the rows made into entries and
+    // indexed off the runtime: this task goes on applying the changes that arrive meanwhile.
+    let mut fresh = tokio::spawn(async move {
+        let mut reader = DirectoryDatabase::connect(&reader_settings).await?;
         let snapshot = reader.read_all().await?;
         drop(reader);
-        // Rows to entries to the index, off the runtime: this task also applies the changes
-        // that arrive meanwhile.
         tokio::task::spawn_blocking(move || {
             Ok::<_, DatabaseError>(Directory::build(snapshot.assemble()?, &rules))
         })
         .await
         .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?
-    };
-    tokio::pin!(fresh);
+    });
+    // Dropped on an early return (connection lost): the read stops with it.
+    let _stop_reader = AbortOnDrop(fresh.abort_handle());
     let mut applied_meanwhile = Vec::new();
     let fresh = loop {
         tokio::select! {
-            fresh = &mut fresh => break fresh?,
+            fresh = &mut fresh => {
+                break fresh.map_err(|e| DatabaseError::Failed(format!("resynchronisation failed: {e}")))??
+            }
             change = database.next_change() => {
                 let Some(first) = change else {
                     return Err(DatabaseError::Failed("connection closed".into()));
@@ -173,4 +177,13 @@ async fn apply_changes(
         "directory database: accounts re-read"
     );
     Ok(applied)
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
