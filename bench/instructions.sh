@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Instructions per message for each stage of the policy path (parse, extract facts, decide),
 # counted by callgrind: unlike the times of `cargo bench --bench decide`, they do not move with
-# the machine's load, so before/after comparisons hold on a busy machine. Each count is
-# (run of N) - (run of 0), divided by N, so the set-up is not counted.
+# the machine's load, so before/after comparisons hold on a busy machine. Only the instructions
+# inside the stage's function are counted (callgrind --toggle-collect), divided by N: the set-up
+# is not counted. (A difference of two whole runs was used before; the set-up's hash tables
+# have random seeds, which moved it by thousands of instructions per message.)
 #
 #   bench/instructions.sh            # the 10 KB text message
 #   bench/instructions.sh alternative  # the 10 KB multipart/alternative message
@@ -14,11 +16,10 @@ runs=${RUNS:-2000}
 cargo build --release --quiet --example decide_stages
 bin=target/release/examples/decide_stages
 count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" "$kind" 2>&1 \
-    | awk '/Collected/ {gsub(",", "", $4); print $4}'
+  valgrind --tool=callgrind --toggle-collect="decide_stages::run_$1" --callgrind-out-file=/dev/null \
+    "$bin" "$1" "$runs" "$kind" 2>&1 | awk '/Collected/ {gsub(",", "", $4); print $4}'
 }
 for stage in parse facts decide; do
-  base=$(count "$stage" 0)
-  total=$(count "$stage" "$runs")
-  echo "$stage ($kind): $(( (total - base) / runs )) instructions per message"
+  total=$(count "$stage")
+  echo "$stage ($kind): $(( total / runs )) instructions per message"
 done
