@@ -22,6 +22,9 @@ const BATCH_BYTES: usize = 8 * 1024 * 1024;
 pub struct Arrival {
     pub id: String,
     pub due: u64,
+    /// The bytes just made durable, for a new message: its first attempt needs no read of
+    /// the segment (`None` for a segment read from disk).
+    pub bytes: Option<Vec<u8>>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -54,6 +57,8 @@ struct Pending {
     entry: SpoolEntry,
     bytes_at: usize,
     len: usize,
+    /// A new message's bytes, handed on to the delivery side once durable.
+    bytes: Option<Vec<u8>>,
     stored: Option<oneshot::Sender<Result<(), String>>>,
     /// The copy this one replaces (moved out of a mostly-done segment).
     moved_from: Option<MessageKey>,
@@ -115,6 +120,7 @@ impl Writer {
                             entry: *entry,
                             bytes_at,
                             len: bytes.len(),
+                            bytes: Some(bytes),
                             stored: Some(stored),
                             moved_from: None,
                         });
@@ -222,6 +228,7 @@ impl Writer {
                 let _ = self.arrived.send(Arrival {
                     id: message.entry.id.clone(),
                     due: message.entry.next_attempt,
+                    bytes: message.bytes.take(),
                 });
                 let _ = stored.send(Ok(()));
             }
@@ -256,6 +263,7 @@ impl Writer {
                     entry: entry.clone(),
                     bytes_at,
                     len: bytes.len(),
+                    bytes: None,
                     stored: None,
                     moved_from: Some(key.clone()),
                 });
@@ -289,7 +297,11 @@ impl Writer {
                     }
                     for id in loaded.arrived {
                         let due = index.live(&id).map_or(0, |(_, s)| s.entry.next_attempt);
-                        let _ = self.arrived.send(Arrival { id, due });
+                        let _ = self.arrived.send(Arrival {
+                            id,
+                            due,
+                            bytes: None,
+                        });
                     }
                 }
                 Ok(None) => {}
