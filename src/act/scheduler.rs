@@ -178,7 +178,11 @@ mod tests {
         fresh.keep("B", vec![b'b'; half]);
         fresh.keep("C", vec![b'c'; half]);
         fresh.keep("D", vec![b'd'; 1]);
-        assert_eq!(fresh.take("D"), None, "over the bound: read from the segment");
+        assert_eq!(
+            fresh.take("D"),
+            None,
+            "over the bound: read from the segment"
+        );
         assert_eq!(fresh.take("B").map(|b| b.len()), Some(half));
         fresh.keep("E", vec![b'e'; 1]);
         assert_eq!(fresh.take("E").as_deref(), Some(&b"e"[..]), "room again");

@@ -89,11 +89,15 @@ impl Actor {
                     return Err(None);
                 }
                 tracing::error!(queue_id = %id, error = %e, "spool: message not readable; will retry");
-                Err(Some(super::unix_now() + self.spool.settings.retry_delay(1).as_secs()))
+                Err(Some(
+                    super::unix_now() + self.spool.settings.retry_delay(1).as_secs(),
+                ))
             }
             Err(e) => {
                 tracing::error!(queue_id = %id, error = %e, "spool read task failed");
-                Err(Some(super::unix_now() + self.spool.settings.retry_delay(1).as_secs()))
+                Err(Some(
+                    super::unix_now() + self.spool.settings.retry_delay(1).as_secs(),
+                ))
             }
         }
     }
