@@ -70,19 +70,30 @@ pub fn json(text: &str) -> Cow<'_, str> {
 
 /// A writer for text log lines: each write is one formatted event (tracing-subscriber
 /// formats an event into a buffer and writes it whole); everything unsafe in it is escaped,
-/// except the line break that ends it.
+/// except the line break that ends it. The line goes out in one `write_all` (one system call
+/// on an unbuffered stderr or a log file), and a line with nothing to escape is written as it
+/// came, without a copy.
 pub struct EscapingWriter<W: Write>(pub W);
+
+/// True for printable ASCII (space to `~`): what never needs an escape.
+fn is_plain_ascii(byte: u8) -> bool {
+    (0x20..0x7f).contains(&byte)
+}
 
 impl<W: Write> Write for EscapingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        let (body, end) = match text.strip_suffix('\n') {
-            Some(body) => (body, "\n"),
-            None => (&*text, ""),
+        let (body, end): (&[u8], &[u8]) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, b"\n"),
+            None => (buf, b""),
         };
-        let escaped = one_line(body);
-        self.0.write_all(escaped.as_bytes())?;
-        self.0.write_all(end.as_bytes())?;
+        if body.iter().all(|&b| is_plain_ascii(b)) {
+            self.0.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        let text = String::from_utf8_lossy(body);
+        let mut line = one_line(&text).into_owned().into_bytes();
+        line.extend_from_slice(end);
+        self.0.write_all(&line)?;
         Ok(buf.len())
     }
 
@@ -123,6 +134,42 @@ mod tests {
         assert!(!shown.contains('\u{202e}'), "{shown}");
         let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
         assert_eq!(back, value);
+    }
+
+    /// Counts the writes that reach the file.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_writer_writes_each_line_once() {
+        for line in [
+            &b"INFO decision queue_id=1 from=a@b.example\n"[..],
+            b"INFO subject=\"R\xc3\xa9ponse \x1b[2J\"\n",
+            b"INFO bad utf-8 \xff\n",
+            b"no line break",
+        ] {
+            let mut writes = Writes::default();
+            EscapingWriter(&mut writes).write_all(line).unwrap();
+            assert_eq!(writes.0.len(), 1, "{:?}", String::from_utf8_lossy(line));
+        }
+        let mut writes = Writes::default();
+        EscapingWriter(&mut writes)
+            .write_all(b"INFO subject=\"R\xc3\xa9ponse \xe2\x80\xae\x1b\" \xff\n")
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(writes.0.concat()).unwrap(),
+            "INFO subject=\"R\u{e9}ponse \\u{202e}\\x1b\" \u{fffd}\n"
+        );
     }
 
     #[test]

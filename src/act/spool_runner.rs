@@ -11,6 +11,7 @@ use super::Actor;
 use crate::delivery::{DeliveryContext, DeliveryError, Parcel, Target};
 use crate::metrics::TransportRole;
 use crate::store::quarantine::{QuarantineError, QuarantineRecord};
+use crate::store::spool::index::Location;
 use crate::store::spool::{LiveSpool, MessageKey, Purpose, RetryState, SpoolEntry};
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ impl Actor {
             .map(|e| e.id)
             .collect();
         for id in &due {
-            self.deliver_id(id).await;
+            self.deliver_id(id, None).await;
         }
         due.len()
     }
@@ -50,29 +51,55 @@ impl Actor {
         }
     }
 
-    /// Attempts waiting message `id` once; returns when it is due again, if it still waits.
-    pub(super) async fn deliver_id(&self, id: &str) -> Option<u64> {
+    /// Attempts waiting message `id` once, with its bytes if the caller has them (a new
+    /// message: [`super::scheduler::FreshBytes`]), else read from its segment; returns when
+    /// it is due again, if it still waits.
+    pub(super) async fn deliver_id(&self, id: &str, bytes: Option<Vec<u8>>) -> Option<u64> {
         let live = self.live_spool().await.ok()?;
         // Delivered, deleted (`queue delete`) or given up meanwhile: nothing to do.
         let (key, stored) = live.waiting(id)?;
-        let read = {
-            let (live, key) = (Arc::clone(&live), key.clone());
-            tokio::task::spawn_blocking(move || live.read_bytes(&key, stored.at)).await
+        let bytes = match bytes {
+            Some(bytes) => bytes,
+            None => match self.read_stored(&live, id, &key, stored.at).await {
+                Ok(bytes) => bytes,
+                Err(again) => return again,
+            },
         };
-        let bytes = match read {
-            Ok(Ok(bytes)) => bytes,
+        self.attempt(&live, key, stored.entry, bytes).await
+    }
+
+    /// A waiting message's bytes from its segment, on the blocking pool. `Err(when)`: not
+    /// readable now; tried again then.
+    async fn read_stored(
+        &self,
+        live: &Arc<LiveSpool>,
+        id: &str,
+        key: &MessageKey,
+        at: Location,
+    ) -> Result<Vec<u8>, Option<u64>> {
+        let read = {
+            let (live, key) = (Arc::clone(live), key.clone());
+            tokio::task::spawn_blocking(move || live.read_bytes(&key, at)).await
+        };
+        match read {
+            Ok(Ok(bytes)) => Ok(bytes),
             Ok(Err(e)) => {
                 // Its segment went with the message's last marker: nothing waits any more.
-                live.waiting(id)?;
+                if live.waiting(id).is_none() {
+                    return Err(None);
+                }
                 tracing::error!(queue_id = %id, error = %e, "spool: message not readable; will retry");
-                return Some(super::unix_now() + self.spool.settings.retry_delay(1).as_secs());
+                Err(Some(
+                    super::unix_now() + self.spool.settings.retry_delay(1).as_secs(),
+                ))
             }
             Err(e) => {
                 tracing::error!(queue_id = %id, error = %e, "spool read task failed");
-                return Some(super::unix_now() + self.spool.settings.retry_delay(1).as_secs());
+                Err(Some(
+                    super::unix_now() + self.spool.settings.retry_delay(1).as_secs(),
+                ))
             }
-        };
-        self.attempt(&live, key, stored.entry, bytes).await
+        }
     }
 
     async fn attempt(

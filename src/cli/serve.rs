@@ -68,7 +68,17 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(args, location.path, engine, activated)) {
+    // On a worker thread, not on this one (block_on's): the SMTP front's accept loop hands
+    // every connection to the task that admits it, and a hop to this thread would cost a
+    // thread wake-up per connection.
+    let served = runtime.block_on(async {
+        match tokio::spawn(serve(args, location.path, engine, activated)).await {
+            Ok(served) => served,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

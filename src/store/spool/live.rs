@@ -5,7 +5,8 @@
 //! the thread takes everything that queued up meanwhile, appends it to its segment in one
 //! write, fsyncs once, and only then answers every session of the batch (whose `250` follows)
 //! and tells the delivery side ([`Arrival`]). `done` and retry-state markers ride along in the
-//! next batch without an fsync of their own: a crash before they reach the disk re-delivers.
+//! next batch without an fsync of their own ([`super::turns`]): a crash before they reach
+//! the disk re-delivers.
 //!
 //! `<spool>/server.lock` is held (flock) for the life of the server: one server per spool.
 //! Segments written by command-line tools are adopted when [`LiveSpool::adopt`] is asked
@@ -13,6 +14,7 @@
 
 use super::index::{Index, Location, Stored};
 use super::record::{MessageKey, RetryState};
+use super::turns::Deferred;
 use super::writer::{lock, Arrival, Request, Writer};
 use super::{legacy, segment};
 use super::{SpoolEntry, SpoolError};
@@ -26,6 +28,8 @@ pub struct LiveSpool {
     root: PathBuf,
     index: Arc<Mutex<Index>>,
     requests: Mutex<mpsc::Sender<Request>>,
+    /// `done` and retry-state markers for the writer's next turn.
+    deferred: Arc<Deferred>,
     arrivals: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Arrival>>>,
     _lock: File,
 }
@@ -69,14 +73,17 @@ impl LiveSpool {
         let index = Arc::new(Mutex::new(index));
         let mut writer = Writer::new(root, Arc::clone(&index), arrived);
         writer.delete_dead();
+        let deferred = Arc::new(Deferred::default());
+        let writer_deferred = Arc::clone(&deferred);
         std::thread::Builder::new()
             .name("spool-writer".into())
-            .spawn(move || writer.run(incoming))
+            .spawn(move || writer.run(incoming, writer_deferred))
             .map_err(io)?;
         Ok(LiveSpool {
             root: root.to_path_buf(),
             index,
             requests: Mutex::new(requests),
+            deferred,
             arrivals: Mutex::new(Some(arrivals)),
             _lock: lock_file,
         })
@@ -88,6 +95,13 @@ impl LiveSpool {
 
     fn send(&self, request: Request) -> bool {
         lock(&self.requests).send(request).is_ok()
+    }
+
+    /// A marker for the writer's next turn (it wakes the writer only if it sleeps).
+    fn defer(&self, request: Request) {
+        self.deferred.push(request, || {
+            self.send(Request::Wake);
+        });
     }
 
     /// Stores a message; resolves once the batch that holds it is fsync'd.
@@ -137,19 +151,21 @@ impl LiveSpool {
             .map_err(|e| SpoolError::io(&segment::path_of(&self.root, &key.segment), e))
     }
 
-    /// Delivered, given up, quarantined: never again (marker written without an fsync).
+    /// Delivered, given up, quarantined: never again (marker written without an fsync, in
+    /// the writer's next turn).
     pub fn mark_done(&self, key: &MessageKey) {
         let moved = lock(&self.index).mark_done(key);
-        self.send(Request::Done(key.clone()));
+        self.defer(Request::Done(key.clone()));
         if let Some(moved) = moved {
-            self.send(Request::Done(moved));
+            self.defer(Request::Done(moved));
         }
     }
 
-    /// A failed attempt and the next one (marker written without an fsync).
+    /// A failed attempt and the next one (marker written without an fsync, in the writer's
+    /// next turn).
     pub fn record_attempt(&self, state: RetryState) {
         lock(&self.index).apply_state(&state);
-        self.send(Request::State(state));
+        self.defer(Request::State(state));
     }
 
     /// Reads the segments a command-line tool wrote since the last look.

@@ -17,6 +17,7 @@ mod legacy;
 pub mod live;
 pub mod record;
 pub mod segment;
+mod turns;
 mod writer;
 
 pub use live::LiveSpool;

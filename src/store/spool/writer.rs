@@ -1,11 +1,13 @@
 //! The spool's writer thread: the only one that appends to the running server's segment.
-//! Each turn it takes every request that queued up while it was busy (group commit), writes
-//! them in one `write`, fsyncs once if a message is among them, then answers; afterwards it
-//! deletes the segments nothing needs any more.
+//! Each turn it takes every request that queued up while it was busy (group commit) and the
+//! markers deferred meanwhile ([`super::turns`]), writes them in one `write`, fsyncs once if
+//! a message is among them, then answers; afterwards it deletes the segments nothing needs
+//! any more.
 
 use super::index::{Index, Location};
 use super::record::{self, MessageKey, RetryState};
 use super::segment::{self, Appender};
+use super::turns::Deferred;
 use super::SpoolEntry;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -14,14 +16,15 @@ use tokio::sync::oneshot;
 
 /// A segment is closed once it is this large; the next batch starts a new one.
 pub const SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
-/// At most this many bytes per write (a batch waiting behind it goes in the next one).
-const BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// A message the delivery side has not seen yet, and when it is due (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
     pub id: String,
     pub due: u64,
+    /// The bytes just made durable, for a new message: its first attempt needs no read of
+    /// the segment (`None` for a segment read from disk).
+    pub bytes: Option<Vec<u8>>,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -38,6 +41,8 @@ pub(super) enum Request {
     State(RetryState),
     Adopt,
     Sync(oneshot::Sender<()>),
+    /// Nothing but the deferred markers ([`Deferred`]): the writer was asleep.
+    Wake,
 }
 
 /// The writer thread's state.
@@ -54,6 +59,8 @@ struct Pending {
     entry: SpoolEntry,
     bytes_at: usize,
     len: usize,
+    /// A new message's bytes, handed on to the delivery side once durable.
+    bytes: Option<Vec<u8>>,
     stored: Option<oneshot::Sender<Result<(), String>>>,
     /// The copy this one replaces (moved out of a mostly-done segment).
     moved_from: Option<MessageKey>,
@@ -73,21 +80,8 @@ impl Writer {
         }
     }
 
-    pub(super) fn run(mut self, incoming: mpsc::Receiver<Request>) {
-        while let Ok(first) = incoming.recv() {
-            let mut batch = vec![first];
-            let mut bytes = 0;
-            while bytes < BATCH_BYTES {
-                match incoming.try_recv() {
-                    Ok(request) => {
-                        if let Request::Store { bytes: b, .. } = &request {
-                            bytes += b.len();
-                        }
-                        batch.push(request);
-                    }
-                    Err(_) => break,
-                }
-            }
+    pub(super) fn run(mut self, incoming: mpsc::Receiver<Request>, deferred: Arc<Deferred>) {
+        while let Some(batch) = deferred.next_turn(&incoming) {
             self.write_batch(batch);
         }
     }
@@ -115,6 +109,7 @@ impl Writer {
                             entry: *entry,
                             bytes_at,
                             len: bytes.len(),
+                            bytes: Some(bytes),
                             stored: Some(stored),
                             moved_from: None,
                         });
@@ -127,7 +122,7 @@ impl Writer {
                     Request::State(state) if self.has_segment(&state.key.segment) => {
                         record::encode_state(&mut buffer, &state);
                     }
-                    Request::Done(_) | Request::State(_) => {}
+                    Request::Done(_) | Request::State(_) | Request::Wake => {}
                     Request::Adopt => adopt = true,
                     Request::Sync(done) => synced.push(done),
                 }
@@ -222,6 +217,7 @@ impl Writer {
                 let _ = self.arrived.send(Arrival {
                     id: message.entry.id.clone(),
                     due: message.entry.next_attempt,
+                    bytes: message.bytes.take(),
                 });
                 let _ = stored.send(Ok(()));
             }
@@ -256,6 +252,7 @@ impl Writer {
                     entry: entry.clone(),
                     bytes_at,
                     len: bytes.len(),
+                    bytes: None,
                     stored: None,
                     moved_from: Some(key.clone()),
                 });
@@ -289,7 +286,11 @@ impl Writer {
                     }
                     for id in loaded.arrived {
                         let due = index.live(&id).map_or(0, |(_, s)| s.entry.next_attempt);
-                        let _ = self.arrived.send(Arrival { id, due });
+                        let _ = self.arrived.send(Arrival {
+                            id,
+                            due,
+                            bytes: None,
+                        });
                     }
                 }
                 Ok(None) => {}
