@@ -165,6 +165,12 @@ pub fn normalize_domain(domain: &str) -> Result<String, AddressError> {
         Some(lower) => lower,
         None => idna::domain_to_ascii(domain).map_err(|_| AddressError::InvalidDomain)?,
     };
+    checked_ascii_domain(ascii)
+}
+
+/// `ascii` if it is a valid host name: labels of letters, digits and inner hyphens, 1–63
+/// characters each, 253 in all.
+fn checked_ascii_domain(ascii: String) -> Result<String, AddressError> {
     let valid_labels = ascii.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
@@ -245,20 +251,9 @@ mod tests {
         if domain.is_empty() || domain.starts_with('[') || domain.ends_with('.') {
             return Err(AddressError::InvalidDomain);
         }
-        let ascii = idna::domain_to_ascii(domain).map_err(|_| AddressError::InvalidDomain)?;
-        let valid_labels = ascii.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-        if ascii.is_empty() || ascii.len() > 253 || !valid_labels {
-            return Err(AddressError::InvalidDomain);
-        }
-        Ok(ascii)
+        checked_ascii_domain(
+            idna::domain_to_ascii(domain).map_err(|_| AddressError::InvalidDomain)?,
+        )
     }
 
     fn norm(raw: &str) -> Result<String, AddressError> {

@@ -160,51 +160,10 @@ mod tests {
         }
     }
 
-    /// Everything a decision can see, by account id rather than index, for comparison.
+    /// [`full_view`] of `addresses` and of the accounts `a` to `d`.
     fn view(dir: &Directory, addresses: &[&str]) -> Vec<String> {
-        let rules = AddressRules::default();
-        let mut lines = Vec::new();
-        for raw in addresses {
-            let address = NormalizedAddress::parse(raw, &rules).unwrap();
-            let mut here: Vec<String> = dir
-                .listings(&address)
-                .iter()
-                .map(|l| {
-                    let id = &dir.account(l.account()).id;
-                    match *l {
-                        crate::directory::AddressListing::Agent {
-                            account,
-                            agent,
-                            primary,
-                        } => format!("agent {id} {} {primary}", dir.agent(account, agent).name),
-                        other => {
-                            format!("{other:?}")
-                                .split(' ')
-                                .next()
-                                .unwrap_or("")
-                                .to_string()
-                                + " "
-                                + id
-                        }
-                    }
-                })
-                .collect();
-            here.sort();
-            lines.push(format!("{raw}: {here:?}"));
-        }
-        for id in ["a", "b", "c", "d"] {
-            let host = dir.account_by_host(&format!("{id}.example"));
-            let by_id = dir.account_by_id(id);
-            lines.push(format!(
-                "{id}: by id {:?}, by host {:?}",
-                by_id.map(|a| &*dir.account(a).id),
-                host.map(|a| &*dir.account(a).id)
-            ));
-        }
-        let mut findings: Vec<String> = dir.findings().iter().map(ToString::to_string).collect();
-        findings.sort();
-        lines.extend(findings);
-        lines
+        let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
+        full_view(dir, &addresses, &["a", "b", "c", "d"].map(String::from))
     }
 
     #[test]
