@@ -67,7 +67,10 @@ pub struct Directory {
     pub(super) retired: imbl::HashSet<AccountId>,
     pub(super) by_address: LayeredMap<NormalizedAddress, Listings>,
     pub(super) by_id: LayeredMap<Box<str>, AccountId>,
-    pub(super) by_host: LayeredMap<Box<str>, AccountId>,
+    /// Every account naming the host, in the order they were indexed; the last is in force
+    /// (two accounts naming one host is a lint error: when a patch takes the last one away,
+    /// the one before is in force again).
+    pub(super) by_host: LayeredMap<Box<str>, Vec<AccountId>>,
     /// What the checks found, for the accounts that have findings (`add_account`).
     pub(super) findings_by_account: imbl::OrdMap<AccountId, Arc<[Finding]>>,
     /// `findings_by_account` in account order (`collect_findings`).
@@ -239,15 +242,20 @@ impl Directory {
         for host in &entry.hosts {
             match normalize_domain(host) {
                 Ok(host) => {
-                    if let Some(&other) = self.by_host.get(host.as_str()) {
-                        if other != index {
-                            error(
-                                &mut found,
-                                format!("host {host:?} also names another account"),
-                            );
-                        }
+                    let claimed = self.by_host.get(host.as_str());
+                    if claimed.is_some_and(|claims| claims.iter().any(|&other| other != index)) {
+                        error(
+                            &mut found,
+                            format!("host {host:?} also names another account"),
+                        );
                     }
-                    self.by_host.insert(host.as_str().into(), index);
+                    self.by_host.update(host.as_str().into(), |claims| {
+                        let mut claims = claims.unwrap_or_default();
+                        if !claims.contains(&index) {
+                            claims.push(index);
+                        }
+                        Some(claims)
+                    });
                     hosts.push(host.into_boxed_str());
                 }
                 Err(e) => error(&mut found, format!("host {host:?}: {e}")),
@@ -387,7 +395,9 @@ impl Directory {
 
     /// An account named by one of its `hosts` (lower-case ASCII form).
     pub fn account_by_host(&self, host: &str) -> Option<AccountId> {
-        self.by_host.get(host).copied()
+        self.by_host
+            .get(host)
+            .and_then(|claims| claims.last().copied())
     }
 
     pub fn address_rules(&self) -> &AddressRules {

@@ -77,9 +77,11 @@ impl Directory {
             });
         }
         for host in &account.hosts {
-            if self.by_host.get(&**host) == Some(&index) {
-                self.by_host.remove(host);
-            }
+            self.by_host.update(host.clone(), |claims| {
+                let mut claims = claims?;
+                claims.retain(|&claimant| claimant != index);
+                (!claims.is_empty()).then_some(claims)
+            });
         }
         if self.by_id.get(&*account.id) == Some(&index) {
             self.by_id.remove(&account.id);
@@ -122,7 +124,16 @@ impl Directory {
             .by_address
             .merged(|_, listings| listings.renumber(&new_index));
         next.by_id = self.by_id.merged(renumber);
-        next.by_host = self.by_host.merged(renumber);
+        next.by_host = self.by_host.merged(|_, claims| {
+            claims.retain_mut(|account| match renumbered(account) {
+                Some(new) => {
+                    *account = new;
+                    true
+                }
+                None => false,
+            });
+            !claims.is_empty()
+        });
         next.findings_by_account = self
             .findings_by_account
             .iter()
@@ -158,6 +169,33 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_host_named_by_two_accounts_goes_back_to_the_first_when_the_second_drops_it() {
+        let rules = AddressRules::default();
+        let a = account("a", &[("Ann", "owner", &["ann@a.example"])]);
+        let mut b = account("b", &[("Bob", "owner", &["bob@b.example"])]);
+        b.hosts.push("a.example".into());
+        let both = Directory::build(vec![a, b.clone()], &rules);
+        let name = |dir: &Directory, host: &str| {
+            dir.account_by_host(host)
+                .map(|i| dir.account(i).id.to_string())
+        };
+        assert_eq!(name(&both, "a.example").as_deref(), Some("b"));
+        assert!(both
+            .findings()
+            .iter()
+            .any(|f| f.message.contains("also names another account")));
+        b.hosts.pop();
+        let fixed = both.with_changes(vec![AccountChange {
+            id: "b".into(),
+            entry: Some(b),
+        }]);
+        assert_eq!(name(&fixed, "a.example").as_deref(), Some("a"));
+        assert_eq!(name(&fixed, "b.example").as_deref(), Some("b"));
+        assert_eq!(name(&fixed.compacted(), "a.example").as_deref(), Some("a"));
+        assert!(fixed.findings().is_empty(), "{:?}", fixed.findings());
     }
 
     /// [`full_view`] of `addresses` and of the accounts `a` to `d`.
