@@ -112,39 +112,23 @@ pub fn compose_approval(
     let template = templates
         .approval(language, notice.template)
         .ok_or(ComposeError::NoApprovalTemplate(notice.template.code()))?;
-    let reason = Reason::AuthorizationRequired;
-    let account_name = notice
-        .account
-        .map(|a| headers::clean_text(&a.name, NAME_CHARS))
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| super::language::unknown_account_name(language).to_string());
-    let sign_in_url = notice
-        .account
-        .and_then(|a| a.sign_in_url.as_deref())
-        .unwrap_or(&settings.sign_in_url);
-    let original = headers::clean_text(notice.subject, SUBJECT_CHARS);
-    let support = notice.support_address;
     let values = Values {
-        account_name,
-        sign_in_url: headers::clean_text(sign_in_url, 500),
-        reason: reason.code().to_string(),
-        reason_text: super::language::reason_text(reason, language).to_string(),
-        original_subject: if original.is_empty() {
-            super::language::no_subject(language).to_string()
-        } else {
-            original.clone()
-        },
-        support_address: support.as_str().to_string(),
-        support_local: support.local_part().to_string(),
-        support_domain: support.domain().to_string(),
         category: headers::clean_text(notice.category, NAME_CHARS),
-        billing_contact: headers::clean_text(&settings.billing_contact, NAME_CHARS),
         sender: headers::clean_text(notice.requester, NAME_CHARS),
         approve_address: notice.approve_address.unwrap_or_default().to_string(),
         decline_address: notice.decline_address.unwrap_or_default().to_string(),
         text_start: quoted(notice.text_start),
         notified: true,
+        ..super::compose::common_values(
+            language,
+            Reason::AuthorizationRequired,
+            notice.account,
+            notice.subject,
+            notice.support_address,
+            settings,
+        )
     };
+    let original = headers::clean_text(notice.subject, SUBJECT_CHARS);
     let mut body = template.render(&values).trim_end().to_string();
     body.push('\n');
     let shown = if original.is_empty() {
@@ -177,7 +161,7 @@ pub fn compose_approval(
     }
     head.push("Auto-Submitted", notice.template.auto_submitted());
     head.push("X-Auto-Response-Suppress", "All");
-    head.push("X-Supportgate-Reason", reason.code());
+    head.push("X-Supportgate-Reason", Reason::AuthorizationRequired.code());
     head.push("Content-Language", language.as_str());
     head.push("MIME-Version", "1.0");
     head.push("Content-Type", "text/plain; charset=utf-8");

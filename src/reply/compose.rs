@@ -109,7 +109,7 @@ pub fn compose_reply(
         language,
         reason,
         named,
-        input.facts,
+        &input.facts.subject,
         input.support_address,
         settings,
     );
@@ -181,7 +181,7 @@ pub fn compose_notification(
         language,
         reason,
         Some(input.account),
-        input.facts,
+        &input.facts.subject,
         input.support_address,
         settings,
     );
@@ -221,12 +221,12 @@ pub fn compose_notification(
     Ok(messages)
 }
 
-/// The values every template shares, sanitised.
-fn common_values(
+/// The values every template shares, sanitised (`subject`: the original message's Subject).
+pub(super) fn common_values(
     language: Language,
     reason: Reason,
     account: Option<&Account>,
-    facts: &MessageFacts,
+    subject: &str,
     support: &NormalizedAddress,
     settings: &ReplySettings,
 ) -> Values {
@@ -237,7 +237,7 @@ fn common_values(
     let sign_in_url = account
         .and_then(|a| a.sign_in_url.as_deref())
         .unwrap_or(&settings.sign_in_url);
-    let subject = headers::clean_text(&facts.subject, SUBJECT_CHARS);
+    let subject = headers::clean_text(subject, SUBJECT_CHARS);
     Values {
         account_name,
         sign_in_url: headers::clean_text(sign_in_url, 500),
