@@ -81,7 +81,7 @@ async fn session(
                     let Some(first) = change else {
                         return DatabaseError::Failed("connection closed".into());
                     };
-                    if let Err(e) = apply_changes(database, host, first).await {
+                    if let Err(e) = apply_changes(database, host, first, None).await {
                         return e;
                     }
                 }
@@ -126,7 +126,7 @@ async fn resynchronise_beside(
                 let Some(first) = change else {
                     return Err(DatabaseError::Failed("connection closed".into()));
                 };
-                applied_meanwhile.extend(apply_changes(database, host, first).await?);
+                apply_changes(database, host, first, Some(&mut applied_meanwhile)).await?;
             }
         }
     };
@@ -146,12 +146,14 @@ async fn resynchronise_beside(
 }
 
 /// Re-reads the account `first` names and every other one already notified, and swaps them
-/// into the directory in force in one patch.
+/// into the directory in force in one patch; a copy of the changes goes to `record` when given
+/// (during a resynchronisation, to apply them again to the fresh directory).
 async fn apply_changes(
     database: &mut DirectoryDatabase,
     host: &dyn DirectoryHost,
     first: String,
-) -> Result<Vec<AccountChange>, DatabaseError> {
+    record: Option<&mut Vec<AccountChange>>,
+) -> Result<(), DatabaseError> {
     let started = Instant::now();
     let mut ids = vec![first];
     while let Some(id) = database.pending_change() {
@@ -166,7 +168,9 @@ async fn apply_changes(
     }
     let count = changes.len();
     let current = host.directory();
-    let applied = changes.clone();
+    if let Some(record) = record {
+        record.extend(changes.iter().cloned());
+    }
     let directory = tokio::task::spawn_blocking(move || current.with_changes(changes))
         .await
         .map_err(|e| DatabaseError::Failed(format!("indexing failed: {e}")))?;
@@ -176,7 +180,7 @@ async fn apply_changes(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "directory database: accounts re-read"
     );
-    Ok(applied)
+    Ok(())
 }
 
 /// Aborts a task when dropped.
