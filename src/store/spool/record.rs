@@ -1,7 +1,8 @@
 //! The spool's record codec, pure (no IO): a segment is [`MAGIC`], then records, each framed as
 //! `length (u32 LE) · CRC-32 of the payload (u32 LE) · payload`. The payload's first byte says
 //! what it is: a message (its [`SpoolEntry`] as JSON, then its bytes), a `done` marker or a
-//! retry-state marker. A frame that is cut short, claims more than the segment holds, or whose
+//! retry-state marker. Zeros after the last record (the running server writes them ahead) end
+//! the segment cleanly. A frame that is cut short, claims more than the segment holds, or whose
 //! checksum does not match ends the readable part of its segment: after a crash that is the
 //! record being written when the power went, and it is never delivered.
 
@@ -93,7 +94,10 @@ pub fn decode_next(segment: &[u8], at: usize) -> Decoded<'_> {
     let Some(rest) = segment.get(at..) else {
         return Decoded::End;
     };
-    if rest.is_empty() {
+    // Nothing after the last record, or only the zeros the running server writes ahead of
+    // its records (segment::ZERO_AHEAD). Zeros followed by anything else are damage: the
+    // start of a batch that was never made durable, whose later part was.
+    if rest.iter().all(|&b| b == 0) {
         return Decoded::End;
     }
     let damaged = |damage| Decoded::Damaged { at, damage };
@@ -267,6 +271,31 @@ mod tests {
             let (at, _) = damage.unwrap_or_else(|| panic!("cut at {cut} not detected"));
             assert_eq!(at, last_start);
         }
+    }
+
+    #[test]
+    fn zeros_after_the_last_record_end_the_segment_and_zeros_before_data_do_not() {
+        let whole = segment_of_three();
+        let (all, _) = decode_all(&whole);
+        let mut zero_tail = whole.clone();
+        zero_tail.resize(whole.len() + 3 * FRAME_HEADER + 1000, 0);
+        assert_eq!(decode_all(&zero_tail), (all.clone(), None));
+        // A crash in a batch: its first part never reached the disk, a later part did.
+        let mut torn = zero_tail.clone();
+        torn[whole.len() + 500] = 7;
+        let (records, damage) = decode_all(&torn);
+        assert_eq!(records, all);
+        assert_eq!(damage, Some((whole.len(), Damage::BadLength(0))));
+        // The last record torn, the zeros after it still there.
+        let mut last_cut = zero_tail;
+        let cut_from = whole.len() - 5;
+        last_cut[cut_from..whole.len()].fill(0);
+        let (records, damage) = decode_all(&last_cut);
+        assert_eq!(records, all[..2]);
+        assert!(
+            matches!(damage, Some((_, Damage::BadChecksum))),
+            "{damage:?}"
+        );
     }
 
     #[test]
