@@ -155,7 +155,11 @@ impl SmtpClient {
                 self.expect(step).await?;
             }
         }
-        self.write(&dot_stuffed(message)).await?;
+        let mut pieces: Vec<std::io::IoSlice<'_>> = stuffed_pieces(message)
+            .into_iter()
+            .map(std::io::IoSlice::new)
+            .collect();
+        self.write_pieces(&mut pieces).await?;
         self.expect("end of data").await
     }
 
@@ -179,6 +183,23 @@ impl SmtpClient {
             self.broken = true;
             broken(format!("write to the relay: {e}"))
         })
+    }
+
+    /// Writes every piece, in as few system calls as the socket takes them (one, usually).
+    async fn write_pieces(
+        &mut self,
+        mut pieces: &mut [std::io::IoSlice<'_>],
+    ) -> Result<(), ClientError> {
+        while !pieces.is_empty() {
+            let written = match self.stream.write_vectored(pieces).await {
+                Ok(0) => Err(broken("write to the relay: connection closed")),
+                Ok(written) => Ok(written),
+                Err(e) => Err(broken(format!("write to the relay: {e}"))),
+            };
+            let written = written.inspect_err(|_| self.broken = true)?;
+            std::io::IoSlice::advance_slices(&mut pieces, written);
+        }
+        Ok(())
     }
 
     async fn reply(&mut self) -> Result<Reply, ClientError> {
@@ -274,24 +295,28 @@ fn parse_reply(buffer: &[u8]) -> Parsed {
     Parsed::Incomplete
 }
 
-/// `message` with a dot doubled at the start of every line, ended by CRLF `.` CRLF.
-fn dot_stuffed(message: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(message.len() + 64);
-    let mut line_start = 0;
-    while line_start < message.len() {
-        let end = memchr::memchr(b'\n', &message[line_start..])
-            .map_or(message.len(), |i| line_start + i + 1);
-        if message[line_start] == b'.' {
-            out.push(b'.');
-        }
-        out.extend_from_slice(&message[line_start..end]);
-        line_start = end;
+/// The message dot-stuffed and ended (`.` CRLF, after a CRLF if it lacks one), as pieces: its
+/// own bytes between the lines that start with a dot, and the dots and ending added. Nothing
+/// of the message is copied.
+fn stuffed_pieces(message: &[u8]) -> Vec<&[u8]> {
+    let mut pieces = Vec::with_capacity(3);
+    let mut from = 0;
+    let dotted_lines = (message.first() == Some(&b'.'))
+        .then_some(0)
+        .into_iter()
+        .chain(memchr::memmem::find_iter(message, b"\n.").map(|lf| lf + 1));
+    for line_start in dotted_lines {
+        pieces.push(&message[from..line_start]);
+        pieces.push(b".".as_slice());
+        from = line_start;
     }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
+    pieces.push(&message[from..]);
+    if !message.is_empty() && !message.ends_with(b"\r\n") {
+        pieces.push(b"\r\n".as_slice());
     }
-    out.extend_from_slice(b".\r\n");
-    out
+    pieces.push(b".\r\n".as_slice());
+    pieces.retain(|piece| !piece.is_empty());
+    pieces
 }
 
 #[cfg(test)]

@@ -93,13 +93,15 @@ impl Connection {
         Ok(())
     }
 
-    /// Closes the stream (TLS: close_notify first), giving up at `deadline`.
+    /// Closes the stream (TLS: close_notify first), giving up at `deadline`. A plain stream
+    /// needs nothing before it is dropped: closing the socket sends the FIN after what is
+    /// queued, as `shutdown` would (one system call a session less; the client has usually
+    /// closed first after `221`, and `shutdown` then failed with ENOTCONN).
     pub(crate) async fn shutdown_by(&mut self, deadline: Instant) {
         let close = async {
             match &mut self.stream {
-                Stream::Plain(s) => s.shutdown().await,
+                Stream::Plain(_) | Stream::Broken => Ok(()),
                 Stream::Tls(s) => s.shutdown().await,
-                Stream::Broken => Ok(()),
             }
         };
         let _ = tokio::time::timeout_at(deadline, close).await;

@@ -31,12 +31,15 @@ pub fn new_queue_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // The process id, read once (a system call per message otherwise).
+    static PROCESS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let process = *PROCESS.get_or_init(std::process::id);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!(
         "{:010X}{:05X}{:04X}{:04X}",
         now.as_secs(),
         now.subsec_micros(),
-        std::process::id() & 0xFFFF,
+        process & 0xFFFF,
         count & 0xFFFF
     )
 }

@@ -215,6 +215,51 @@ fn answers_are_parsed_whole_or_not_at_all() {
     }
 }
 
+fn dot_stuffed(message: &[u8]) -> Vec<u8> {
+    stuffed_pieces(message).concat()
+}
+
+/// Byte by byte, as RFC 5321 §4.5.2 says it: a dot at the start of a line gets another.
+fn reference_stuffing(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at_line_start = true;
+    for &byte in message {
+        if at_line_start && byte == b'.' {
+            out.push(b'.');
+        }
+        out.push(byte);
+        at_line_start = byte == b'\n';
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[test]
+fn dot_stuffing_of_every_short_message_of_dots_and_line_ends_is_the_reference() {
+    let alphabet = [b'.', b'\r', b'\n', b'x'];
+    for len in 0..=7 {
+        for n in 0..alphabet.len().pow(len) {
+            let mut rest = n;
+            let message: Vec<u8> = (0..len)
+                .map(|_| {
+                    let byte = alphabet[rest % alphabet.len()];
+                    rest /= alphabet.len();
+                    byte
+                })
+                .collect();
+            assert_eq!(
+                dot_stuffed(&message),
+                reference_stuffing(&message),
+                "{:?}",
+                String::from_utf8_lossy(&message)
+            );
+        }
+    }
+}
+
 #[test]
 fn dot_stuffing_doubles_leading_dots_and_ends_the_data() {
     assert_eq!(dot_stuffed(b""), b".\r\n");
