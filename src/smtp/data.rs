@@ -122,6 +122,12 @@ impl DataReader {
                 outcome: None,
             };
         }
+        // The message grows by at most what arrived (and never past the limit): one
+        // allocation per read instead of a doubling for every power of two on the way.
+        if self.problem.is_none() {
+            let room = self.max_message_size.saturating_sub(self.message.len());
+            self.message.reserve(input.len().min(room));
+        }
         let mut i = 0;
         while let Some(&byte) = input.get(i) {
             if self.state == State::Middle {
