@@ -103,24 +103,29 @@ impl SmtpReply {
         self.code < 400
     }
 
-    /// Appends the wire form (one or more CRLF-terminated lines) to `out`.
+    /// Appends the wire form (one or more CRLF-terminated lines) to `out`, control characters
+    /// left out; written in place (seven replies a message: no allocation for any of them).
     pub fn write_to(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
         let code = self.code.clamp(200, 599);
-        let lines: Vec<String> = self
-            .text
-            .split('\n')
-            .map(|line| line.chars().filter(|c| !c.is_control()).collect())
-            .collect();
-        let last = lines.len().saturating_sub(1);
-        for (i, line) in lines.iter().enumerate() {
-            let sep = if i == last { ' ' } else { '-' };
-            let line = match self.enhanced {
+        let mut lines = self.text.split('\n').peekable();
+        while let Some(line) = lines.next() {
+            let sep = if lines.peek().is_none() { ' ' } else { '-' };
+            // Writing to a Vec cannot fail.
+            let _ = match self.enhanced {
                 Some((class, subject, detail)) => {
-                    format!("{code}{sep}{class}.{subject}.{detail} {line}\r\n")
+                    write!(out, "{code}{sep}{class}.{subject}.{detail} ")
                 }
-                None => format!("{code}{sep}{line}\r\n"),
+                None => write!(out, "{code}{sep}"),
             };
-            out.extend_from_slice(line.as_bytes());
+            if line.chars().any(char::is_control) {
+                for c in line.chars().filter(|c| !c.is_control()) {
+                    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                }
+            } else {
+                out.extend_from_slice(line.as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
         }
     }
 }
