@@ -46,6 +46,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 struct Accepted {
     stream: TcpStream,
     peer: SocketAddr,
+    /// The listener's own address when it is a definite one (every connection it accepts has
+    /// it); `None` for a wildcard listener, whose connections are asked.
+    local: Option<SocketAddr>,
     slot: OwnedSemaphorePermit,
 }
 
@@ -129,6 +132,11 @@ async fn join_all(sessions: &mut JoinSet<()>) {
 }
 
 async fn accept_loop(listener: TcpListener, slots: Arc<Semaphore>, tx: mpsc::Sender<Accepted>) {
+    // One system call per connection less for a listener on a definite address.
+    let local = listener
+        .local_addr()
+        .ok()
+        .filter(|address| !address.ip().is_unspecified());
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
@@ -140,7 +148,13 @@ async fn accept_loop(listener: TcpListener, slots: Arc<Semaphore>, tx: mpsc::Sen
                 if let Err(e) = stream.set_nodelay(true) {
                     warn!(error = %e, "TCP_NODELAY not set on a client connection");
                 }
-                if tx.send(Accepted { stream, peer, slot }).await.is_err() {
+                let accepted = Accepted {
+                    stream,
+                    peer,
+                    local,
+                    slot,
+                };
+                if tx.send(accepted).await.is_err() {
                     return;
                 }
             }
@@ -239,10 +253,15 @@ async fn serve<H: MessageHandler>(
     handler: Arc<H>,
     phase: watch::Receiver<Phase>,
 ) {
-    let Accepted { stream, peer, slot } = accepted;
-    let local = stream
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let Accepted {
+        stream,
+        peer,
+        local,
+        slot,
+    } = accepted;
+    let local = local
+        .or_else(|| stream.local_addr().ok())
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let info = SessionInfo {
         peer,
         local,

@@ -183,6 +183,7 @@ impl Writer {
             );
         }
         let (name, size) = (current.name.clone(), current.size);
+        let mut answered = Vec::with_capacity(pending.len());
         {
             let mut index = lock(&self.index);
             index.grow_segment(&name, size);
@@ -194,7 +195,7 @@ impl Writer {
             for key in markers {
                 index.apply_done(&name, key);
             }
-            for (message, delivered) in pending.iter().zip(delivered_meanwhile) {
+            for (message, delivered) in pending.into_iter().zip(delivered_meanwhile) {
                 let key = MessageKey {
                     segment: name.clone(),
                     id: message.entry.id.clone(),
@@ -203,24 +204,31 @@ impl Writer {
                     offset: start + message.bytes_at as u64,
                     len: message.len as u64,
                 };
-                index.insert_message(key.clone(), message.entry.clone(), at);
-                if let Some(old) = &message.moved_from {
-                    index.note_move(old.clone(), key.clone());
+                let due = message.entry.next_attempt;
+                // The entry moves into the index (no copy of it per message).
+                index.insert_message(key.clone(), message.entry, at);
+                if let Some(old) = message.moved_from {
+                    index.note_move(old, key.clone());
                 }
                 if delivered {
                     index.mark_done(&key);
                 }
+                if let Some(stored) = message.stored {
+                    answered.push((
+                        Arrival {
+                            id: key.id,
+                            due,
+                            bytes: message.bytes,
+                        },
+                        stored,
+                    ));
+                }
             }
         }
-        for mut message in pending {
-            if let Some(stored) = message.stored.take() {
-                let _ = self.arrived.send(Arrival {
-                    id: message.entry.id.clone(),
-                    due: message.entry.next_attempt,
-                    bytes: message.bytes.take(),
-                });
-                let _ = stored.send(Ok(()));
-            }
+        // Told once the index holds them (a delivery that starts at once finds its message).
+        for (arrival, stored) in answered {
+            let _ = self.arrived.send(arrival);
+            let _ = stored.send(Ok(()));
         }
         if size >= SEGMENT_SIZE {
             self.current = None;
