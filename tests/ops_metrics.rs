@@ -87,6 +87,22 @@ fn counters_move_with_the_labels_of_what_happened() {
     let sent = r#"supportgate_auto_replies_total{result="sent"}"#;
     gateway_support::poll(|| (sample(&server.scrape(), sent) == 1.0).then_some(()))
         .unwrap_or_else(|| panic!("{sent} never reached 1:\n{}", server.scrape()));
+    // The auto-reply went through the spool: made durable (one message, in one or more
+    // fdatasync'd batches that took some time), delivered, nothing left waiting.
+    let spooled = server.scrape();
+    let spool = |series: &str| sample(&spooled, series);
+    assert_eq!(spool("supportgate_spool_stored_total"), 1.0, "{spooled}");
+    assert!(spool("supportgate_spool_syncs_total") >= 1.0, "{spooled}");
+    assert!(
+        spool("supportgate_spool_sync_seconds_total") > 0.0,
+        "{spooled}"
+    );
+    assert_eq!(
+        spool(r#"supportgate_spool_deliveries_total{result="delivered"}"#),
+        1.0,
+        "{spooled}"
+    );
+    assert_eq!(spool("supportgate_spool_messages"), 0.0, "{spooled}");
     // One address and reason remembered (the second reply was suppressed by it).
     expect("supportgate_reply_memory_entries", 1.0);
     expect(

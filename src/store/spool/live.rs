@@ -15,7 +15,7 @@
 use super::index::{Index, Location, Stored};
 use super::record::{MessageKey, RetryState};
 use super::turns::Deferred;
-use super::writer::{lock, Arrival, Request, Writer};
+use super::writer::{lock, Arrival, Request, Writer, WriterStats};
 use super::{legacy, segment};
 use super::{SpoolEntry, SpoolError};
 use std::fs::File;
@@ -31,6 +31,7 @@ pub struct LiveSpool {
     /// `done` and retry-state markers for the writer's next turn.
     deferred: Arc<Deferred>,
     arrivals: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Arrival>>>,
+    stats: Arc<WriterStats>,
     _lock: File,
 }
 
@@ -71,7 +72,8 @@ impl LiveSpool {
         let (arrived, arrivals) = tokio::sync::mpsc::unbounded_channel();
         let (requests, incoming) = mpsc::channel();
         let index = Arc::new(Mutex::new(index));
-        let mut writer = Writer::new(root, Arc::clone(&index), arrived);
+        let stats = Arc::new(WriterStats::default());
+        let mut writer = Writer::new(root, Arc::clone(&index), arrived, Arc::clone(&stats));
         writer.delete_dead();
         let deferred = Arc::new(Deferred::default());
         let writer_deferred = Arc::clone(&deferred);
@@ -85,12 +87,18 @@ impl LiveSpool {
             requests: Mutex::new(requests),
             deferred,
             arrivals: Mutex::new(Some(arrivals)),
+            stats,
             _lock: lock_file,
         })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// What the writer thread has made durable so far, and the time it took.
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     fn send(&self, request: Request) -> bool {

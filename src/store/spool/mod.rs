@@ -22,7 +22,7 @@ mod writer;
 
 pub use live::LiveSpool;
 pub use record::{MessageKey, RetryState};
-pub use writer::Arrival;
+pub use writer::{Arrival, WriterStats};
 
 use super::quarantine::DecisionRecord;
 use serde::{Deserialize, Serialize};

@@ -72,6 +72,14 @@ fn concurrent_stores_land_whole_and_survive_a_restart_with_their_markers() {
         seen += 1;
     }
     assert_eq!(seen, 40, "the delivery side hears of every message");
+    let stats = live.writer_stats();
+    assert_eq!(stats.stored(), 40);
+    assert!(
+        (1..=40).contains(&stats.syncs()),
+        "{} syncs for 40 messages",
+        stats.syncs()
+    );
+    assert!(stats.sync_seconds() > 0.0);
     assert_eq!(segments(dir.path()).len(), 1, "one segment for all");
     let (key, stored) = live.waiting("M07").unwrap();
     assert_eq!(
