@@ -13,10 +13,7 @@ use mail_parser::MessageParser;
 use supportgate::address::{AddressRules, NormalizedAddress};
 use supportgate::config::Config;
 use supportgate::directory::Directory;
-use supportgate::policy::suppression::NoReplyMemory;
-use supportgate::policy::{
-    decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput, SenderHistory,
-};
+use supportgate::policy::{decide, MessageFacts};
 
 #[path = "fixtures/mod.rs"]
 mod fixtures;
@@ -34,11 +31,7 @@ fn bench(c: &mut Criterion) {
     let config = Config::load(std::path::Path::new(config_path)).expect("shipped configuration");
     let directory = directory();
     let raw = message();
-    let auth = AuthResult::with_source(AuthSource::Off);
-    let envelope = Envelope {
-        mail_from: Some("agent3@customer-4242.example".into()),
-        recipients: vec!["support@vendor.example".into()],
-    };
+    let arrival = fixtures::arrival();
     let sender =
         NormalizedAddress::parse("agent3@customer-4242.example", &AddressRules::default()).unwrap();
     assert_eq!(
@@ -56,16 +49,7 @@ fn bench(c: &mut Criterion) {
             let message = MessageParser::default().parse(black_box(&raw[..])).unwrap();
             let policy = &config.policy;
             let facts = MessageFacts::extract(&message, policy.category_body_chars);
-            decide(&PolicyInput {
-                envelope: &envelope,
-                facts: &facts,
-                auth: &auth,
-                directory: &directory,
-                settings: policy,
-                reply_memory: &NoReplyMemory,
-                sender_history: &SenderHistory::default(),
-                now: 1_800_000_000,
-            })
+            decide(&arrival.input(&facts, &directory, policy))
         })
     });
     let alternative = alternative_message();
@@ -81,16 +65,7 @@ fn bench(c: &mut Criterion) {
                 .unwrap();
             let policy = &config.policy;
             let facts = MessageFacts::extract(&message, policy.category_body_chars);
-            decide(&PolicyInput {
-                envelope: &envelope,
-                facts: &facts,
-                auth: &auth,
-                directory: &directory,
-                settings: policy,
-                reply_memory: &NoReplyMemory,
-                sender_history: &SenderHistory::default(),
-                now: 1_800_000_000,
-            })
+            decide(&arrival.input(&facts, &directory, policy))
         })
     });
     let parsed = MessageParser::default().parse(&raw[..]).unwrap();
@@ -99,18 +74,7 @@ fn bench(c: &mut Criterion) {
     });
     let facts = MessageFacts::extract(&parsed, config.policy.category_body_chars);
     group.bench_function("decide only (facts given)", |b| {
-        b.iter(|| {
-            decide(&PolicyInput {
-                envelope: &envelope,
-                facts: black_box(&facts),
-                auth: &auth,
-                directory: &directory,
-                settings: &config.policy,
-                reply_memory: &NoReplyMemory,
-                sender_history: &SenderHistory::default(),
-                now: 1_800_000_000,
-            })
-        })
+        b.iter(|| decide(&arrival.input(black_box(&facts), &directory, &config.policy)))
     });
     group.finish();
     sender_history(c);

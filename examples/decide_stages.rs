@@ -8,10 +8,7 @@ use mail_parser::MessageParser;
 use std::hint::black_box;
 use std::process::ExitCode;
 use supportgate::config::Config;
-use supportgate::policy::suppression::NoReplyMemory;
-use supportgate::policy::{
-    decide, AuthResult, AuthSource, Envelope, MessageFacts, PolicyInput, SenderHistory,
-};
+use supportgate::policy::{decide, MessageFacts, PolicyInput};
 
 #[path = "../benches/fixtures/mod.rs"]
 mod fixtures;
@@ -38,27 +35,14 @@ fn main() -> ExitCode {
     } else {
         fixtures::message()
     };
-    let auth = AuthResult::with_source(AuthSource::Off);
-    let envelope = Envelope {
-        mail_from: Some("agent3@customer-4242.example".into()),
-        recipients: vec!["support@vendor.example".into()],
-    };
+    let arrival = fixtures::arrival();
     let Some(parsed) = MessageParser::default().parse(&raw[..]) else {
         eprintln!("the bench message does not parse");
         return ExitCode::FAILURE;
     };
     let body_chars = config.policy.category_body_chars;
     let facts = MessageFacts::extract(&parsed, body_chars);
-    let input = PolicyInput {
-        envelope: &envelope,
-        facts: &facts,
-        auth: &auth,
-        directory: &directory,
-        settings: &config.policy,
-        reply_memory: &NoReplyMemory,
-        sender_history: &SenderHistory::default(),
-        now: 1_800_000_000,
-    };
+    let input = arrival.input(&facts, &directory, &config.policy);
     for _ in 0..runs {
         match stage.as_str() {
             "parse" => run_parse(&raw),
