@@ -179,13 +179,11 @@ impl SmtpClient {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.stream.write_all(bytes).await.map_err(|e| {
-            self.broken = true;
-            broken(format!("write to the relay: {e}"))
-        })
+        self.write_pieces(&mut [std::io::IoSlice::new(bytes)]).await
     }
 
-    /// Writes every piece, in as few system calls as the socket takes them (one, usually).
+    /// Writes every piece, in as few system calls as the socket takes them (one, usually); a
+    /// failure breaks the connection.
     async fn write_pieces(
         &mut self,
         mut pieces: &mut [std::io::IoSlice<'_>],
