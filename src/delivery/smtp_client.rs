@@ -59,6 +59,53 @@ struct Extensions {
     smtp_utf8: bool,
 }
 
+/// One transaction's commands, `MAIL FROM` to `DATA`, ready to be written, and what the
+/// message needs of the relay.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// Every command, CRLF-ended, in order.
+    commands: String,
+    /// What each command is, for its answer.
+    steps: Vec<&'static str>,
+    eight_bit: bool,
+    utf8: bool,
+}
+
+impl Envelope {
+    pub fn new(mail_from: Option<&str>, recipients: &[String], message: &[u8]) -> Envelope {
+        let eight_bit = !message.is_ascii();
+        let utf8 = !mail_from.unwrap_or("").is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+        let mut commands = format!("MAIL FROM:<{}>", mail_from.unwrap_or(""));
+        if eight_bit {
+            commands.push_str(" BODY=8BITMIME");
+        }
+        if utf8 {
+            commands.push_str(" SMTPUTF8");
+        }
+        commands.push_str("\r\n");
+        let mut steps = vec!["MAIL FROM"];
+        for recipient in recipients {
+            commands.push_str("RCPT TO:<");
+            commands.push_str(recipient);
+            commands.push_str(">\r\n");
+            steps.push("RCPT TO");
+        }
+        commands.push_str("DATA\r\n");
+        steps.push("DATA");
+        Envelope {
+            commands,
+            steps,
+            eight_bit,
+            utf8,
+        }
+    }
+
+    /// The commands one by one, CRLF included.
+    fn lines(&self) -> impl Iterator<Item = &str> {
+        self.commands.split_inclusive('\n')
+    }
+}
+
 /// One open connection, greeted and introduced (EHLO, or HELO when EHLO is refused).
 pub struct SmtpClient {
     stream: TcpStream,
@@ -99,67 +146,100 @@ impl SmtpClient {
         self.broken
     }
 
-    /// Sends one message to `recipients`; `message` is CRLF-ended text, not dot-stuffed.
+    /// True when the relay takes commands in groups (RFC 2920).
+    pub fn pipelining(&self) -> bool {
+        self.extensions.pipelining
+    }
+
+    /// Whether this relay can take `envelope`'s message (8BITMIME, SMTPUTF8).
+    pub fn fits(&self, envelope: &Envelope) -> Result<(), ClientError> {
+        if envelope.eight_bit && !self.extensions.eight_bit_mime {
+            return Err(ClientError::Unsupported("8BITMIME"));
+        }
+        if envelope.utf8 && !self.extensions.smtp_utf8 {
+            return Err(ClientError::Unsupported("SMTPUTF8"));
+        }
+        Ok(())
+    }
+
+    /// Sends one message to `recipients`; `message` is CRLF-ended text, not dot-stuffed. (The
+    /// pool goes through the same steps, with a rider's envelope after the message.)
+    #[cfg(test)]
     pub async fn send(
         &mut self,
         mail_from: Option<&str>,
         recipients: &[String],
         message: &[u8],
     ) -> Result<(), ClientError> {
-        let result = self.transaction(mail_from, recipients, message).await;
+        let envelope = Envelope::new(mail_from, recipients, message);
+        let result = async {
+            self.fits(&envelope)?;
+            self.open(&envelope).await?;
+            self.write_message(message, None).await?;
+            self.expect_end().await
+        }
+        .await;
         if result.is_err() {
             self.broken = true;
         }
         result
     }
 
-    async fn transaction(
+    /// Sends `envelope` (in one write with PIPELINING, else a command at a time) and reads
+    /// its answers, up to DATA's 354. A refusal breaks the connection: with PIPELINING the
+    /// DATA already sent may have been accepted, and only closing ends it without a message.
+    pub async fn open(&mut self, envelope: &Envelope) -> Result<(), ClientError> {
+        let result = async {
+            if self.extensions.pipelining {
+                self.write(envelope.commands.as_bytes()).await?;
+                self.expect_envelope(envelope).await
+            } else {
+                for (step, command) in envelope.steps.iter().zip(envelope.lines()) {
+                    self.write(command.as_bytes()).await?;
+                    self.expect(step).await?;
+                }
+                Ok(())
+            }
+        }
+        .await;
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    /// Reads the answers to `envelope`'s commands, already written (by [`Self::open`], or
+    /// after the previous message by [`Self::write_message`]).
+    pub async fn expect_envelope(&mut self, envelope: &Envelope) -> Result<(), ClientError> {
+        for step in &envelope.steps {
+            if let Err(e) = self.expect(step).await {
+                self.broken = true;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the message, dot-stuffed and ended, and `next`'s envelope in the same write:
+    /// RFC 2920 lets a client send the next transaction's commands right after the end of
+    /// data, before its answer. One write and one read a message instead of two of each, on
+    /// both sides, while deliveries follow each other.
+    pub async fn write_message(
         &mut self,
-        mail_from: Option<&str>,
-        recipients: &[String],
         message: &[u8],
+        next: Option<&Envelope>,
     ) -> Result<(), ClientError> {
-        let mut mail = format!("MAIL FROM:<{}>", mail_from.unwrap_or(""));
-        if !message.is_ascii() {
-            if !self.extensions.eight_bit_mime {
-                return Err(ClientError::Unsupported("8BITMIME"));
-            }
-            mail.push_str(" BODY=8BITMIME");
-        }
-        let utf8_envelope =
-            !mail_from.unwrap_or("").is_ascii() || recipients.iter().any(|r| !r.is_ascii());
-        if utf8_envelope {
-            if !self.extensions.smtp_utf8 {
-                return Err(ClientError::Unsupported("SMTPUTF8"));
-            }
-            mail.push_str(" SMTPUTF8");
-        }
-        mail.push_str("\r\n");
-        let commands: Vec<(&'static str, String)> = std::iter::once(("MAIL FROM", mail))
-            .chain(
-                recipients
-                    .iter()
-                    .map(|r| ("RCPT TO", format!("RCPT TO:<{r}>\r\n"))),
-            )
-            .chain(std::iter::once(("DATA", "DATA\r\n".to_string())))
-            .collect();
-        if self.extensions.pipelining {
-            let all: String = commands.iter().map(|(_, c)| c.as_str()).collect();
-            self.write(all.as_bytes()).await?;
-            for (step, _) in &commands {
-                self.expect(step).await?;
-            }
-        } else {
-            for (step, command) in &commands {
-                self.write(command.as_bytes()).await?;
-                self.expect(step).await?;
-            }
-        }
         let mut pieces: Vec<std::io::IoSlice<'_>> = stuffed_pieces(message)
             .into_iter()
+            .chain(next.map(|envelope| envelope.commands.as_bytes()))
             .map(std::io::IoSlice::new)
             .collect();
-        self.write_pieces(&mut pieces).await?;
+        self.write_pieces(&mut pieces).await
+    }
+
+    /// The answer to the end of data. A refusal ends that transaction only: the connection
+    /// stays usable (the caller may have written the next envelope already).
+    pub async fn expect_end(&mut self) -> Result<(), ClientError> {
         self.expect("end of data").await
     }
 
