@@ -36,34 +36,48 @@ fn header_safe(value: &str) -> String {
 /// authserv-id removed from its header section (folded continuation lines included). The body
 /// is untouched.
 pub fn strip_inbound_headers(message: &[u8], own_authserv_id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    strip_inbound_headers_into(&mut out, message, own_authserv_id);
+    out
+}
+
+/// [`strip_inbound_headers`], appended to `out`: the fields kept are copied as they are, in
+/// runs, and the body in one piece.
+fn strip_inbound_headers_into(out: &mut Vec<u8>, message: &[u8], own_authserv_id: &str) {
     let header_end = find_header_end(message);
     let (headers, body) = message.split_at(header_end);
-    let mut out = Vec::with_capacity(message.len());
     // Whole fields (first line and its continuation lines), so that a folded value is judged
     // as one: `Authentication-Results:\r\n\tour.id; dmarc=pass` is ours too.
-    let mut field: Vec<u8> = Vec::new();
-    let flush = |field: &mut Vec<u8>, out: &mut Vec<u8>| {
+    let mut field_start = 0;
+    let mut at = 0;
+    let keep = |from: usize, to: usize, out: &mut Vec<u8>| {
+        let field = &headers[from..to];
         if !field.is_empty() && !is_forgeable(field, own_authserv_id) {
             out.extend_from_slice(field);
         }
-        field.clear();
     };
     for line in headers.split_inclusive(|&b| b == b'\n') {
         let continuation = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
         if !continuation {
-            flush(&mut field, &mut out);
+            keep(field_start, at, out);
+            field_start = at;
         }
-        field.extend_from_slice(line);
+        at += line.len();
     }
-    flush(&mut field, &mut out);
+    keep(field_start, at, out);
     out.extend_from_slice(body);
-    out
 }
 
 fn is_forgeable(field: &[u8], own_authserv_id: &str) -> bool {
     let Some(colon) = field.iter().position(|&b| b == b':') else {
         return false;
     };
+    let name = field[..colon].trim_ascii();
+    // Most fields are neither: no text made of them.
+    let ours = name.len() >= 14 && name[..14].eq_ignore_ascii_case(b"x-supportgate-");
+    if !ours && !name.eq_ignore_ascii_case(b"authentication-results") {
+        return false;
+    }
     is_forgeable_field(
         &String::from_utf8_lossy(&field[..colon]),
         &String::from_utf8_lossy(&field[colon + 1..]),
@@ -277,10 +291,9 @@ pub fn stamped_message(
     stamp: &Stamp<'_>,
 ) -> Vec<u8> {
     let headers = trace_headers(trace, authentication, stamp);
-    let stripped = strip_inbound_headers(original, trace.hostname);
-    let mut out = Vec::with_capacity(headers.len() + stripped.len());
+    let mut out = Vec::with_capacity(headers.len() + original.len());
     out.extend_from_slice(headers.as_bytes());
-    out.extend_from_slice(&stripped);
+    strip_inbound_headers_into(&mut out, original, trace.hostname);
     out
 }
 

@@ -45,6 +45,20 @@ pub fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
 mod tests {
     use super::*;
 
+    /// What the SMTP accept loop relies on to skip a system call per connection (it checks
+    /// the first connection and falls back to setting it on each).
+    #[test]
+    fn accepted_sockets_take_tcp_nodelay_from_the_listener() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        socket2::SockRef::from(&listener)
+            .set_tcp_nodelay(true)
+            .unwrap();
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        listener.set_nonblocking(false).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
     #[test]
     fn overlapping_listeners() {
         let table = [

@@ -137,16 +137,26 @@ async fn accept_loop(listener: TcpListener, slots: Arc<Semaphore>, tx: mpsc::Sen
         .local_addr()
         .ok()
         .filter(|address| !address.ip().is_unspecified());
+    // Every reply is written whole; Nagle's algorithm would only hold a reply back behind the
+    // client's delayed ACK. Accepted sockets take TCP_NODELAY from their listener (Linux): set
+    // there once, it saves a system call per connection. Checked on the first connection; set
+    // on each one if it did not carry over.
+    let set_on_listener = socket2::SockRef::from(&listener)
+        .set_tcp_nodelay(true)
+        .is_ok();
+    let mut inherited: Option<bool> = None;
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         match listener.accept().await {
             Ok((stream, peer)) => {
-                // Every reply is written whole; Nagle's algorithm would only hold a reply back
-                // behind the client's delayed ACK.
-                if let Err(e) = stream.set_nodelay(true) {
-                    warn!(error = %e, "TCP_NODELAY not set on a client connection");
+                let carried_over = *inherited
+                    .get_or_insert_with(|| set_on_listener && stream.nodelay().unwrap_or(false));
+                if !carried_over {
+                    if let Err(e) = stream.set_nodelay(true) {
+                        warn!(error = %e, "TCP_NODELAY not set on a client connection");
+                    }
                 }
                 let accepted = Accepted {
                     stream,
