@@ -72,12 +72,7 @@ fn is_forgeable(field: &[u8], own_authserv_id: &str) -> bool {
     let Some(colon) = field.iter().position(|&b| b == b':') else {
         return false;
     };
-    let name = field[..colon].trim_ascii();
-    // Most fields are neither: no text made of them.
-    let ours = name.len() >= 14 && name[..14].eq_ignore_ascii_case(b"x-supportgate-");
-    if !ours && !name.eq_ignore_ascii_case(b"authentication-results") {
-        return false;
-    }
+    // Borrowed, not copied, for the valid UTF-8 of nearly every field.
     is_forgeable_field(
         &String::from_utf8_lossy(&field[..colon]),
         &String::from_utf8_lossy(&field[colon + 1..]),
@@ -86,13 +81,19 @@ fn is_forgeable(field: &[u8], own_authserv_id: &str) -> bool {
 }
 
 /// A header field a sender could forge our verdict with: any `X-Supportgate-*`, and an
-/// `Authentication-Results` claiming our authserv-id.
+/// `Authentication-Results` claiming our authserv-id. (Compared without a lower-cased copy:
+/// this runs for every header field of every forwarded message.)
 pub fn is_forgeable_field(name: &str, value: &str, own_authserv_id: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
-    if name.starts_with("x-supportgate-") {
+    let name = name.trim();
+    let prefix = b"x-supportgate-";
+    if name
+        .as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    {
         return true;
     }
-    if name == "authentication-results" {
+    if name.eq_ignore_ascii_case("authentication-results") {
         let id = value
             .split([';', ' ', '\t', '\r', '\n'])
             .find(|s| !s.is_empty())
