@@ -240,28 +240,24 @@ impl SmtpPool {
                         .map_err(unreachable)?;
                     connection
                 }
-                Got::Reused(mut connection) => {
-                    connection.fits(&envelope).map_err(SendError::Smtp)?;
-                    self.arm(&mut pickup, &connection);
-                    match connection.open(&envelope).await {
-                        Ok(()) => connection,
+                Got::Reused(connection) => {
+                    match self.open_on(connection, &envelope, &mut pickup).await {
+                        Ok(connection) => connection,
                         // A broken stale connection: a fresh one.
                         Err(ClientError::Broken(_)) => {
-                            let mut connection = self.connect().await?;
-                            connection.fits(&envelope).map_err(SendError::Smtp)?;
-                            connection.open(&envelope).await.map_err(unreachable)?;
-                            connection
+                            let fresh = self.connect().await?;
+                            self.open_on(fresh, &envelope, &mut pickup)
+                                .await
+                                .map_err(unreachable)?
                         }
                         // An SMTP answer is the relay's verdict on this message: final.
                         Err(refused) => return Err(SendError::Smtp(refused)),
                     }
                 }
-                Got::Fresh(mut connection) => {
-                    connection.fits(&envelope).map_err(SendError::Smtp)?;
-                    self.arm(&mut pickup, &connection);
-                    connection.open(&envelope).await.map_err(unreachable)?;
-                    connection
-                }
+                Got::Fresh(connection) => self
+                    .open_on(connection, &envelope, &mut pickup)
+                    .await
+                    .map_err(unreachable)?,
             };
             let rider = self.take_rider(&connection, &mut pickup);
             drop(pickup);
@@ -303,10 +299,25 @@ impl SmtpPool {
             (shared.answer_micros.saturating_mul(7) / 8).saturating_add(micros / 8);
     }
 
+    /// Starts `envelope`'s transaction on `connection` (which must be able to take the
+    /// message), counted as a pickup from then on.
+    async fn open_on(
+        &self,
+        mut connection: SmtpClient,
+        envelope: &Envelope,
+        pickup: &mut Pickup<'_>,
+    ) -> Result<SmtpClient, ClientError> {
+        connection.fits(envelope)?;
+        self.arm(pickup, &connection);
+        connection.open(envelope).await?;
+        Ok(connection)
+    }
+
     /// Counts `pickup`'s transaction among those that may take a rider along (with a relay
-    /// that pipelines: without, a rider would wait a whole transaction for its connection).
+    /// that pipelines: without, a rider would wait a whole transaction for its connection),
+    /// once.
     fn arm(&self, pickup: &mut Pickup<'_>, connection: &SmtpClient) {
-        if connection.pipelining() {
+        if !pickup.armed && connection.pipelining() {
             self.lock().pickups += 1;
             pickup.armed = true;
         }
