@@ -398,4 +398,4 @@ fn stuffed_pieces(message: &[u8]) -> Vec<&[u8]> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -43,12 +43,7 @@ async fn relay(script: Script) -> (u16, tokio::task::JoinHandle<(Vec<String>, Ve
                 }
                 continue;
             }
-            let verb = text
-                .split([' ', ':'])
-                .next()
-                .unwrap_or("")
-                .to_ascii_uppercase();
-            let answer: String = match verb.as_str() {
+            let answer: String = match command_verb(&text).as_str() {
                 "EHLO" => script.ehlo.to_string(),
                 "HELO" | "MAIL" => "250 ok\r\n".into(),
                 "RCPT" => match script.refuse_rcpt {
@@ -67,6 +62,15 @@ async fn relay(script: Script) -> (u16, tokio::task::JoinHandle<(Vec<String>, Ve
         (lines, batches)
     });
     (port, handle)
+}
+
+/// A command line's verb, upper-cased (`MAIL` of `mail from:<a@b>`), for the scripted relays
+/// here and in the pool's tests.
+pub(in crate::delivery) fn command_verb(line: &str) -> String {
+    line.split([' ', ':'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
 }
 
 const PIPELINING: &str = "250-relay\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 10240000\r\n";

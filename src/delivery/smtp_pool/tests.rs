@@ -2,6 +2,7 @@
 //! the integration tests and `bench/relay.sh` deliver to real `smtp-sink` and Postfix).
 
 use super::*;
+use crate::delivery::smtp_client::tests::command_verb;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -87,12 +88,7 @@ async fn session(socket: TcpStream, script: Script, seen: Arc<Seen>) {
             }
             continue;
         }
-        let verb = text
-            .split([' ', ':'])
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        let answer = match verb.as_str() {
+        let answer = match command_verb(&text).as_str() {
             "EHLO" if script.pipelining => "250-relay\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
             "EHLO" => "250-relay\r\n250 8BITMIME\r\n",
             "MAIL" => {
