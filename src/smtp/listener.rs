@@ -50,11 +50,17 @@ mod tests {
     #[test]
     fn accepted_sockets_take_tcp_nodelay_from_the_listener() {
         let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        listener.set_nonblocking(false).unwrap();
+        let address = listener.local_addr().unwrap();
+        // Queued before the listener had it: this one does not carry it (the accept loop
+        // checks until one does).
+        let _early = std::net::TcpStream::connect(address).unwrap();
         socket2::SockRef::from(&listener)
             .set_tcp_nodelay(true)
             .unwrap();
-        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        listener.set_nonblocking(false).unwrap();
+        let _client = std::net::TcpStream::connect(address).unwrap();
+        let (early, _) = listener.accept().unwrap();
+        assert!(!early.nodelay().unwrap());
         let (accepted, _) = listener.accept().unwrap();
         assert!(accepted.nodelay().unwrap());
     }

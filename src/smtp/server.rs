@@ -138,22 +138,26 @@ async fn accept_loop(listener: TcpListener, slots: Arc<Semaphore>, tx: mpsc::Sen
         .ok()
         .filter(|address| !address.ip().is_unspecified());
     // Every reply is written whole; Nagle's algorithm would only hold a reply back behind the
-    // client's delayed ACK. Accepted sockets take TCP_NODELAY from their listener (Linux): set
-    // there once, it saves a system call per connection. Checked on the first connection; set
-    // on each one if it did not carry over.
+    // client's delayed ACK. Accepted sockets take TCP_NODELAY from their listener (Linux):
+    // set there once, it saves a system call per connection. A connection that completed its
+    // handshake before the listener had it (queued while `serve` started, or by systemd for
+    // socket activation) does not carry it: until one connection shows that it carries over,
+    // each is checked, and set if not (the accept queue is in order: after the first that
+    // carries it, all do).
     let set_on_listener = socket2::SockRef::from(&listener)
         .set_tcp_nodelay(true)
         .is_ok();
-    let mut inherited: Option<bool> = None;
+    let mut carries_over = false;
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let carried_over = *inherited
-                    .get_or_insert_with(|| set_on_listener && stream.nodelay().unwrap_or(false));
-                if !carried_over {
+                if !carries_over {
+                    carries_over = set_on_listener && stream.nodelay().unwrap_or(false);
+                }
+                if !carries_over {
                     if let Err(e) = stream.set_nodelay(true) {
                         warn!(error = %e, "TCP_NODELAY not set on a client connection");
                     }
