@@ -153,18 +153,20 @@ fn parse_payload(payload: &[u8]) -> Result<Record<'_>, Damage> {
 }
 
 /// Appends one framed message record to `out`; returns where the message bytes start in `out`.
+/// The message is copied once, straight into `out`.
 pub fn encode_message(out: &mut Vec<u8>, entry: &SpoolEntry, bytes: &[u8]) -> usize {
     // Serializing a struct of strings and numbers cannot fail.
     let header = serde_json::to_vec(entry).unwrap_or_default();
-    let mut payload = Vec::with_capacity(1 + 4 + header.len() + bytes.len());
-    payload.push(KIND_MESSAGE);
-    payload.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    payload.extend_from_slice(&header);
-    let bytes_in_payload = payload.len();
-    payload.extend_from_slice(bytes);
-    let start = out.len();
-    frame(out, &payload);
-    start + FRAME_HEADER + bytes_in_payload
+    let frame_start = out.len();
+    out.reserve(FRAME_HEADER + 1 + 4 + header.len() + bytes.len());
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    out.push(KIND_MESSAGE);
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    let message_start = out.len();
+    out.extend_from_slice(bytes);
+    seal_frame(out, frame_start);
+    message_start
 }
 
 /// Appends a framed `done` marker to `out`.
@@ -178,16 +180,20 @@ pub fn encode_state(out: &mut Vec<u8>, state: &RetryState) {
 }
 
 fn encode_json(out: &mut Vec<u8>, kind: u8, value: &impl Serialize) {
-    let mut payload = vec![kind];
+    let frame_start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER]);
+    out.push(kind);
     // Strings and numbers only: cannot fail.
-    let _ = serde_json::to_writer(&mut payload, value);
-    frame(out, &payload);
+    let _ = serde_json::to_writer(&mut *out, value);
+    seal_frame(out, frame_start);
 }
 
-fn frame(out: &mut Vec<u8>, payload: &[u8]) {
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out.extend_from_slice(payload);
+/// Fills in the frame header reserved at `frame_start` (the payload's length and CRC-32) for
+/// the payload appended after it.
+fn seal_frame(out: &mut [u8], frame_start: usize) {
+    let (header, payload) = out[frame_start..].split_at_mut(FRAME_HEADER);
+    header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    header[4..].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
 }
 
 #[cfg(test)]

@@ -80,7 +80,13 @@ pub(super) struct Writer {
     current: Option<Appender>,
     arrived: tokio::sync::mpsc::UnboundedSender<Arrival>,
     stats: Arc<WriterStats>,
+    /// The batch being encoded; its allocation is kept from one batch to the next (up to
+    /// [`KEPT_BATCH_CAPACITY`]).
+    batch: Vec<u8>,
 }
+
+/// The largest batch allocation kept for the next batch.
+const KEPT_BATCH_CAPACITY: usize = 4 << 20;
 
 /// A message of the batch being written: its entry, where its bytes start in the batch, and
 /// who waits for it.
@@ -108,6 +114,7 @@ impl Writer {
             current: None,
             arrived,
             stats,
+            batch: Vec::new(),
         }
     }
 
@@ -122,7 +129,8 @@ impl Writer {
     }
 
     fn write_batch(&mut self, requests: Vec<Request>) {
-        let mut buffer = Vec::new();
+        let mut buffer = std::mem::take(&mut self.batch);
+        buffer.clear();
         let mut pending = Vec::new();
         let mut markers = Vec::new();
         let mut synced = Vec::new();
@@ -162,6 +170,9 @@ impl Writer {
         let durable = !pending.is_empty() || !synced.is_empty();
         if !buffer.is_empty() {
             self.append(&buffer, durable, pending, &markers);
+        }
+        if buffer.capacity() <= KEPT_BATCH_CAPACITY {
+            self.batch = buffer;
         }
         if adopt {
             self.adopt();
