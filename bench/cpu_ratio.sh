@@ -43,7 +43,9 @@ for _ in $(seq "$N"); do
         wait "$bench" || true
         round=$(grep '^round' "$LOG" | awk '{ print $9 " msg/s, " $(NF-1) " us/msg" }')
         if [ -z "$round" ] || [ "$b1" -le "$b0" ] || [ "$a1" -le "$a0" ] || [ "$c1" -le "$c0" ] || ! grep -q '^round.* OK' "$LOG"; then
-            echo "$run | round incomplete: not a result"; continue
+            kept=$(mktemp /tmp/cpu_ratio-incomplete.XXXXXX)
+            cp "$LOG" "$kept"
+            echo "$run | round incomplete: not a result (its log: $kept)"; continue
         fi
         awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v c=$((c1 - c0)) -v run="$run" -v round="$round" \
             'BEGIN { printf "%s | supportgate/smtp-source %.3f  smtp-sink/smtp-source %.3f | %s\n", run, a / b, c / b, round }'

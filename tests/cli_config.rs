@@ -176,6 +176,19 @@ fn bad_duration() {
 }
 
 #[test]
+fn log_flush_interval_is_bounded() {
+    let (_dir, config) = shipped_copy();
+    edit(
+        &config,
+        "# flush_interval = \"2ms\"",
+        "flush_interval = \"5s\"",
+    );
+    assert_config_problem(&config, &["log.flush_interval", "longer than 1s"]);
+    edit(&config, "flush_interval = \"5s\"", "flush_interval = \"2\"");
+    assert_config_problem(&config, &["log.flush_interval", "no unit"]);
+}
+
+#[test]
 fn missing_directory_file() {
     let (_dir, config) = shipped_copy();
     edit(

@@ -9,6 +9,7 @@ mod console;
 mod directory_lint;
 mod directory_reload;
 mod generate;
+mod log_output;
 mod logging;
 mod output;
 mod pid_file;

@@ -54,10 +54,14 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Err(e) = super::logging::init_logging(&engine.config) {
-        eprintln!("supportgate serve: cannot start: log: {e}");
-        return ExitCode::from(1);
-    }
+    // Dropped at the end of this function: writes the log lines still collected.
+    let _log = match super::logging::init_logging(&engine.config) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("supportgate serve: cannot start: log: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,6 +2,7 @@
 //! Unknown keys are refused (`deny_unknown_fields`) so that a typo is reported, not ignored.
 
 use super::duration::format_duration;
+use super::DEFAULT_LOG_FLUSH_INTERVAL;
 use crate::smtp::limits::DEFAULT_SHUTDOWN_GRACE;
 use crate::smtp::{SessionLimits, Timeouts};
 use serde::Deserialize;
@@ -328,6 +329,7 @@ pub struct LogFile {
     pub format: String,
     pub level: String,
     pub file: Option<String>,
+    pub flush_interval: String,
 }
 
 impl Default for LogFile {
@@ -336,6 +338,7 @@ impl Default for LogFile {
             format: "text".into(),
             level: "info".into(),
             file: None,
+            flush_interval: format_duration(DEFAULT_LOG_FLUSH_INTERVAL),
         }
     }
 }

@@ -50,6 +50,12 @@ use crate::policy::{Action, PolicySettings, Reason};
 use checker::Checker;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `[log] flush_interval` by default: INFO lines written together at most 2 ms after the first.
+pub const DEFAULT_LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(2);
+/// The longest `[log] flush_interval` accepted (what a crash could lose of the log).
+pub const MAX_LOG_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -85,6 +91,9 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub log_file: Option<PathBuf>,
+    /// How long INFO lines wait to be written together (`[log] flush_interval`; zero: each at
+    /// once).
+    pub log_flush_interval: Duration,
     pub metrics_listen: Option<SocketAddr>,
     pub milter: MilterSettings,
     /// `[console]`; `None`: no console.
@@ -220,6 +229,17 @@ impl Checker {
                 ),
             );
         }
+        let log_flush_interval = self.duration("log.flush_interval", &raw.log.flush_interval);
+        if log_flush_interval > MAX_LOG_FLUSH_INTERVAL {
+            self.problem(
+                "log.flush_interval",
+                format!(
+                    "{:?} is longer than {}: a crash would lose that much of the log",
+                    raw.log.flush_interval,
+                    format_duration(MAX_LOG_FLUSH_INTERVAL)
+                ),
+            );
+        }
         let metrics_listen = raw
             .metrics
             .listen
@@ -280,6 +300,7 @@ impl Checker {
             log_format,
             log_level: raw.log.level,
             log_file: raw.log.file.as_deref().map(|f| self.path(f)),
+            log_flush_interval,
             metrics_listen,
             milter,
             console,

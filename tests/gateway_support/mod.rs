@@ -497,6 +497,9 @@ pub fn config_text(dir: &Path, options: &Options) -> String {
     let mut log = table(&mut config, "log");
     log.insert("format".into(), "json".into());
     log.insert("level".into(), "info".into());
+    // The tests read the log as the record of what happened before a reply: each line at
+    // once. The default (INFO lines in batches) is tested by tests/ops_log_batches.rs.
+    log.insert("flush_interval".into(), "0s".into());
     config.insert("log".into(), log.into());
 
     config.remove("metrics");
