@@ -23,6 +23,16 @@ fn config_with_listen(dir: &std::path::Path, listen: &[String]) -> std::path::Pa
     path
 }
 
+/// The server, killed if the test fails before it stopped it.
+struct KilledOnDrop(std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serves_ipv4_and_ipv6_wildcards_on_one_port() {
     if TcpListener::bind("[::1]:0").is_err() {
@@ -34,20 +44,22 @@ fn serves_ipv4_and_ipv6_wildcards_on_one_port() {
     let listen = [format!("0.0.0.0:{port}"), format!("[::]:{port}")];
     let config = config_with_listen(dir.path(), &listen);
     let log = dir.path().join("stderr.log");
-    let mut child = Command::new(bin())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("SUPPORTGATE_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = KilledOnDrop(
+        Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("SUPPORTGATE_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
     let v4 = SocketAddr::from(([127, 0, 0, 1], port));
     let v6 = SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
     let up = poll(|| {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = child.0.try_wait() {
             panic!("serve exited ({status}):\n{}", read_log());
         }
         (TcpStream::connect(v4).is_ok() && TcpStream::connect(v6).is_ok()).then_some(())
@@ -91,9 +103,9 @@ fn serves_ipv4_and_ipv6_wildcards_on_one_port() {
     assert!(!ready.contains(".."), "{ready}");
 
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status();
-    let stopped = poll(|| child.try_wait().ok().flatten());
+    let stopped = poll(|| child.0.try_wait().ok().flatten());
     assert!(stopped.is_some_and(|s| s.success()), "{}", read_log());
 }
 
