@@ -9,7 +9,8 @@
 # Each argument is a binary, optionally after environment assignments for it. N rounds; each
 # round runs every argument once, interleaved: bench/relay.sh throughput with MODES=supportgate
 # (MESSAGES [40000] messages), and samples the CPU ticks of supportgate, smtp-source and
-# smtp-sink over SAMPLE_SECS [6] seconds from the 7th second on (when the warm-up is over).
+# smtp-sink over SAMPLE_SECS [6] seconds, from 2 s after the round's own smtp-source started
+# (the warm-up's is not sampled).
 # Prints per run: supportgate/smtp-source and smtp-sink/smtp-source CPU, the round's ack rate
 # and supportgate's CPU per message as bench/relay.sh measured them.
 set -euo pipefail
@@ -30,12 +31,19 @@ for _ in $(seq "$N"); do
         env "${envs[@]}" SUPPORTGATE_BIN="$bin" MODES=supportgate MESSAGES="$MESSAGES" ROUNDS=1 WARMUP=500 \
             bash "$HERE/relay.sh" throughput >"$LOG" 2>&1 &
         bench=$!
-        sleep 7
+        # The round's own smtp-source (-m MESSAGES; the warm-up's has -m 500), then 2 s into it.
+        src=""
+        for _ in $(seq 600); do
+            src=$(pgrep -f "^smtp-source .*-m $MESSAGES " | head -1 || true)
+            [ -n "$src" ] && break
+            kill -0 "$bench" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 2
         sg=$(pgrep -f ' serve --config' | head -1 || true)
-        src=$(pgrep -x smtp-source | head -1 || true)
         sink=$(pgrep -x smtp-sink | tail -1 || true)
         if [ -z "$sg" ] || [ -z "$src" ] || [ -z "$sink" ]; then
-            wait "$bench" || true; echo "$run | no round running at the 7th second (see bench/relay.sh)"; continue
+            wait "$bench" || true; echo "$run | no round running (see bench/relay.sh)"; continue
         fi
         a0=$(ticks "$sg"); b0=$(ticks "$src"); c0=$(ticks "$sink")
         sleep "$SAMPLE_SECS"

@@ -2,7 +2,7 @@
 //!
 //! Under load a gateway logs five lines a message; one `write` each was a tenth of its system
 //! calls. Lines of level INFO and below are collected in memory and written by a thread of
-//! their own, every line of the last [`LogOutput::flush_interval`] in one `write`. A WARN or
+//! their own, every line of the last `[log] flush_interval` in one `write`. A WARN or
 //! ERROR line is written at once, after everything collected before it (the order of lines is
 //! kept), and so is everything when the server stops ([`LogGuard`]) or panics. A crash that
 //! gives no chance (SIGKILL, power cut) loses at most the interval's INFO lines; the spool and
@@ -10,10 +10,13 @@
 //! once, as a `write` of its own.
 //!
 //! Memory is bounded: a line that finds [`MAX_COLLECTED`] bytes waiting (a disk or a journal
-//! that stopped taking them) writes them itself, so logging slows down instead of growing.
+//! that stopped taking them) writes them itself, so logging slows down instead of growing. A
+//! destination that fails (a full disk) is reported on stderr once, and again once it takes
+//! lines again; the lines in between are lost, as they would be unbatched.
 
 use std::io::{self, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::thread;
 use std::time::{Duration, Instant};
 use tracing::{Level, Metadata};
@@ -35,6 +38,8 @@ struct Shared {
     /// The flushing thread waits here while nothing is collected.
     lines_waiting: Condvar,
     flush_interval: Duration,
+    /// The last write to the destination failed (reported once, until one succeeds).
+    failing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -62,6 +67,7 @@ impl LogOutput {
             collected: Mutex::new(Collected::default()),
             lines_waiting: Condvar::new(),
             flush_interval,
+            failing: AtomicBool::new(false),
         });
         let flusher = if flush_interval.is_zero() {
             None
@@ -83,9 +89,21 @@ impl LogOutput {
         ))
     }
 
-    /// Writes every collected line now (the panic hook's and the guard's flush).
+    /// Writes every collected line now (the guard's flush).
     pub fn flush_now(&self) {
         self.shared.write_collected_and(&[]);
+    }
+
+    /// Writes every collected line unless a write is under way (the panic hook's flush: the
+    /// panic may have struck while this thread was writing).
+    pub fn flush_unless_busy(&self) {
+        match self.shared.destination.try_lock() {
+            Ok(destination) => self.shared.write_collected_locked(destination, &[]),
+            Err(TryLockError::Poisoned(poisoned)) => self
+                .shared
+                .write_collected_locked(poisoned.into_inner(), &[]),
+            Err(TryLockError::WouldBlock) => {}
+        }
     }
 
     fn writer(&self, at_once: bool) -> LineWriter {
@@ -99,7 +117,14 @@ impl LogOutput {
 impl Shared {
     /// Writes what is collected, then `line`, in one `write`, under the destination's lock.
     fn write_collected_and(&self, line: &[u8]) {
-        let mut destination = lock(&self.destination);
+        self.write_collected_locked(lock(&self.destination), line);
+    }
+
+    fn write_collected_locked(
+        &self,
+        mut destination: MutexGuard<'_, Box<dyn Write + Send>>,
+        line: &[u8],
+    ) {
         let mut batch = std::mem::take(&mut lock(&self.collected).lines);
         if batch.is_empty() && line.is_empty() {
             return;
@@ -110,14 +135,24 @@ impl Shared {
             batch.extend_from_slice(line);
             &batch
         };
-        if let Err(e) = destination
+        let written = destination
             .write_all(bytes)
-            .and_then(|()| destination.flush())
-        {
-            // The log cannot say it; stderr may (unless stderr is what failed).
-            eprintln!("supportgate: log: {} byte(s) not written: {e}", bytes.len());
-        }
+            .and_then(|()| destination.flush());
+        let lost = bytes.len();
         drop(destination);
+        // The log cannot say it; stderr may (unless stderr is what failed). Never a panic.
+        match written {
+            Err(e) if !self.failing.swap(true, Ordering::Relaxed) => {
+                let _ = writeln!(
+                    io::stderr(),
+                    "supportgate: log: {lost} byte(s) not written ({e}); lines are lost until writing works again"
+                );
+            }
+            Ok(()) if self.failing.swap(false, Ordering::Relaxed) => {
+                let _ = writeln!(io::stderr(), "supportgate: log: writing again");
+            }
+            _ => {}
+        }
         // Keep the allocation for the next batch when nothing was collected meanwhile.
         batch.clear();
         let mut collected = lock(&self.collected);
@@ -141,10 +176,12 @@ impl Shared {
     }
 
     /// The flushing thread: waits for a first line, lets the interval's lines join it, writes
-    /// them; until the guard stops it (which cuts an interval short).
+    /// them; then one interval after another while each brings lines (under load nobody has
+    /// to wake it), idle again after one without; until the guard stops it, which cuts an
+    /// interval short.
     fn flush_every_interval(&self) {
+        let mut collected = lock(&self.collected);
         loop {
-            let mut collected = lock(&self.collected);
             while collected.lines.is_empty() && !collected.stopping {
                 collected.flusher_idle = true;
                 collected = self
@@ -153,24 +190,39 @@ impl Shared {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             collected.flusher_idle = false;
-            let gathered_until = Instant::now() + self.flush_interval;
-            while !collected.stopping {
-                let left = gathered_until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
+            loop {
+                collected = self.wait_out_interval(collected);
+                if collected.stopping {
+                    return;
+                }
+                if collected.lines.is_empty() {
                     break;
                 }
-                collected = self
-                    .lines_waiting
-                    .wait_timeout(collected, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                drop(collected);
+                self.write_collected_and(&[]);
+                collected = lock(&self.collected);
             }
-            if collected.stopping {
-                return;
-            }
-            drop(collected);
-            self.write_collected_and(&[]);
         }
+    }
+
+    /// Waits one interval (less if the guard stops the thread).
+    fn wait_out_interval<'a>(
+        &self,
+        mut collected: MutexGuard<'a, Collected>,
+    ) -> MutexGuard<'a, Collected> {
+        let until = Instant::now() + self.flush_interval;
+        while !collected.stopping {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            collected = self
+                .lines_waiting
+                .wait_timeout(collected, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        collected
     }
 }
 
@@ -332,6 +384,40 @@ mod tests {
             "one write, by the line that found the bound"
         );
         assert_eq!(written[0].len(), lines * line.len());
+    }
+
+    /// Fails its first writes (a full disk), then takes them.
+    struct FullDiskFirst {
+        failures_left: usize,
+        writes: Writes,
+    }
+
+    impl Write for FullDiskFirst {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.failures_left > 0 {
+                self.failures_left -= 1;
+                return Err(io::Error::other("no space left on device"));
+            }
+            self.writes.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_destination_loses_those_lines_and_takes_the_next_ones() {
+        let writes = Writes::default();
+        let destination = FullDiskFirst {
+            failures_left: 2,
+            writes: writes.clone(),
+        };
+        let (output, _guard) = LogOutput::start(Box::new(destination), Duration::ZERO).unwrap();
+        for line in ["WARN lost 1\n", "WARN lost 2\n", "WARN kept\n"] {
+            log(&output, true, line);
+        }
+        assert_eq!(writes.taken(), ["WARN kept\n"]);
+        assert!(!output.shared.failing.load(Ordering::Relaxed));
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub(super) fn init_logging(config: &Config) -> Result<LogGuard, String> {
     let (output, guard) =
         LogOutput::start(destination, config.log_flush_interval).map_err(|e| e.to_string())?;
     flush_on_panic(output.clone());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_timer(super::log_time::CachedUtcTime);
     let result = match config.log_format {
         // JSON escapes control characters itself.
         LogFormat::Json => builder
@@ -48,7 +50,7 @@ pub(super) fn init_logging(config: &Config) -> Result<LogGuard, String> {
 fn flush_on_panic(output: LogOutput) {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        output.flush_now();
+        output.flush_unless_busy();
         previous(info);
     }));
 }

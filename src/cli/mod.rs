@@ -10,6 +10,7 @@ mod directory_lint;
 mod directory_reload;
 mod generate;
 mod log_output;
+mod log_time;
 mod logging;
 mod output;
 mod pid_file;

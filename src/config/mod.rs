@@ -52,8 +52,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// `[log] flush_interval` by default: INFO lines written together at most 2 ms after the first.
-pub const DEFAULT_LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(2);
+/// `[log] flush_interval` by default: INFO lines written together at most 5 ms after the first.
+pub const DEFAULT_LOG_FLUSH_INTERVAL: Duration = Duration::from_millis(5);
 /// The longest `[log] flush_interval` accepted (what a crash could lose of the log).
 pub const MAX_LOG_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
