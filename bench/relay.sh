@@ -410,7 +410,7 @@ if [ "$PHASE" = all ] || [ "$PHASE" = throughput ]; then
     [ -n "$MODES" ] || die "no mode left to run"
     say ""
     say "== throughput: $MESSAGES messages of $SIZE bytes over $SESSIONS parallel sessions, $([ "$REUSE" = 1 ] && echo "all messages of a session on one connection" || echo "one connection per message"), $ROUNDS interleaved rounds"
-    say "   modes: $MODES"
+    say "   modes: $MODES (the order rotates each round; a sync before each timed run)"
     if [ "$WARMUP" -gt 0 ]; then
         for mode in $MODES; do
             before=$(sink_count)
@@ -422,8 +422,15 @@ if [ "$PHASE" = all ] || [ "$PHASE" = throughput ]; then
         done
         say "   (warm-up: $WARMUP untimed messages per mode)"
     fi
+    # The order rotates from one round to the next, and each timed run starts after a `sync`:
+    # no mode always runs after the same one, nor in the writeback that another left (Postfix's
+    # queue files, created and deleted by the thousand, are journalled after its run).
+    read -r -a MODE_LIST <<<"$MODES"
     for ((r = 1; r <= ROUNDS; r++)); do
-        for mode in $MODES; do run_round "$r" "$mode"; done
+        for ((k = 0; k < ${#MODE_LIST[@]}; k++)); do
+            sync
+            run_round "$r" "${MODE_LIST[(k + r - 1) % ${#MODE_LIST[@]}]}"
+        done
     done
     say ""
     python3 - "$RESULTS" "$MESSAGES" "$MODES" <<'EOF'
