@@ -19,17 +19,47 @@ pub struct Trace<'a> {
 
 /// Replaces control characters and non-ASCII in a value we copy into a header.
 fn header_safe(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
+    HeaderSafe(value).to_string()
+}
+
+/// A value we copy into a header, written safe: control characters and non-ASCII replaced by
+/// `?`, at most 200 characters. Written where it goes, without a copy of its own.
+struct HeaderSafe<'a>(&'a str);
+
+impl std::fmt::Display for HeaderSafe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        let value = self.0;
+        // The common case: printable ASCII, written as it is.
+        let plain = value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        if plain {
+            return f.write_str(value);
+        }
+        for c in value.chars().take(200) {
+            f.write_char(if c.is_ascii_graphic() || c == ' ' {
                 c
             } else {
                 '?'
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored `Authentication-Results` value, written safe: its own folding (CRLF + tab) is
+/// kept, any other control character is replaced (each folded piece as [`HeaderSafe`]).
+struct HeaderValueSafe<'a>(&'a str);
+
+impl std::fmt::Display for HeaderValueSafe<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, piece) in self.0.split("\r\n\t").enumerate() {
+            if n > 0 {
+                f.write_str("\r\n\t")?;
             }
-        })
-        .take(200)
-        .collect()
+            write!(f, "{}", HeaderSafe(piece))?;
+        }
+        Ok(())
+    }
 }
 
 /// `message` with inbound `X-Supportgate-*` headers and `Authentication-Results` of our own
@@ -150,25 +180,34 @@ impl<'a> Stamp<'a> {
 /// The headers to prepend, CRLF-terminated. `authentication` is the resinfo part of our
 /// `Authentication-Results:` ([`authentication_results_value`]).
 pub fn trace_headers(trace: &Trace<'_>, authentication: &str, stamp: &Stamp<'_>) -> String {
-    let mut out = String::new();
-    let from_part = match (trace.helo, trace.peer_ip) {
-        (Some(helo), Some(ip)) => format!("from {} ([{ip}])", header_safe(helo)),
-        (None, Some(ip)) => format!("from [{ip}] ([{ip}])"),
-        (Some(helo), None) => format!("from {}", header_safe(helo)),
-        (None, None) => "from localhost".to_string(),
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let mut out = String::with_capacity(512);
+    let _ = match (trace.helo, trace.peer_ip) {
+        (Some(helo), Some(ip)) => write!(out, "Received: from {} ([{ip}])", HeaderSafe(helo)),
+        (None, Some(ip)) => write!(out, "Received: from [{ip}] ([{ip}])"),
+        (Some(helo), None) => write!(out, "Received: from {}", HeaderSafe(helo)),
+        (None, None) => write!(out, "Received: from localhost"),
     };
     let with = if trace.tls { "ESMTPS" } else { "ESMTP" };
-    out.push_str(&format!(
-        "Received: {from_part}\r\n\tby {} (supportgate) with {with} id {}",
+    let _ = write!(
+        out,
+        "\r\n\tby {} (supportgate) with {with} id {}",
         trace.hostname, trace.queue_id
-    ));
+    );
     if let Some(rcpt) = trace.recipient {
-        out.push_str(&format!("\r\n\tfor <{}>", header_safe(rcpt)));
+        let _ = write!(out, "\r\n\tfor <{}>", HeaderSafe(rcpt));
     }
-    out.push_str(&format!(";\r\n\t{}\r\n", trace.date));
-    for (name, value) in stamp_fields(trace.hostname, trace.queue_id, authentication, stamp) {
-        out.push_str(&format!("{name}: {value}\r\n"));
-    }
+    let _ = write!(out, ";\r\n\t{}\r\n", trace.date);
+    for_each_stamp_field(
+        trace.hostname,
+        trace.queue_id,
+        authentication,
+        stamp,
+        |name, value| {
+            let _ = write!(out, "{name}: {value}\r\n");
+        },
+    );
     out
 }
 
@@ -181,44 +220,40 @@ pub fn stamp_fields(
     authentication: &str,
     stamp: &Stamp<'_>,
 ) -> Vec<(String, String)> {
-    let mut fields = vec![
-        (
-            "Authentication-Results".to_string(),
-            format!("{hostname}; {}", header_value_safe(authentication)),
-        ),
-        (
-            "X-Supportgate-Verdict".to_string(),
-            header_safe(stamp.verdict),
-        ),
-        (
-            "X-Supportgate-Reason".to_string(),
-            header_safe(stamp.reason),
-        ),
-        ("X-Supportgate-Queue-Id".to_string(), header_safe(queue_id)),
-    ];
-    for (name, value) in [
-        ("Account", stamp.account),
-        ("Agent", stamp.agent),
-        ("Role", stamp.role),
-        ("Released-By", stamp.released_by),
-        ("Approved-By", stamp.approved_by),
-        ("Approved-Role", stamp.approved_role),
-    ] {
-        if let Some(value) = value {
-            fields.push((format!("X-Supportgate-{name}"), header_safe(value)));
-        }
-    }
+    let mut fields = Vec::with_capacity(10);
+    for_each_stamp_field(hostname, queue_id, authentication, stamp, |name, value| {
+        fields.push((name.to_string(), value.to_string()));
+    });
     fields
 }
 
-/// A stored `Authentication-Results` value: its own folding (CRLF + tab) is kept, any other
-/// control character is replaced.
-fn header_value_safe(value: &str) -> String {
-    value
-        .split("\r\n\t")
-        .map(header_safe)
-        .collect::<Vec<_>>()
-        .join("\r\n\t")
+/// The one list of our stamped fields, in order: each name with its value written safe.
+fn for_each_stamp_field(
+    hostname: &str,
+    queue_id: &str,
+    authentication: &str,
+    stamp: &Stamp<'_>,
+    mut field: impl FnMut(&'static str, &dyn std::fmt::Display),
+) {
+    field(
+        "Authentication-Results",
+        &format_args!("{hostname}; {}", HeaderValueSafe(authentication)),
+    );
+    field("X-Supportgate-Verdict", &HeaderSafe(stamp.verdict));
+    field("X-Supportgate-Reason", &HeaderSafe(stamp.reason));
+    field("X-Supportgate-Queue-Id", &HeaderSafe(queue_id));
+    for (name, value) in [
+        ("X-Supportgate-Account", stamp.account),
+        ("X-Supportgate-Agent", stamp.agent),
+        ("X-Supportgate-Role", stamp.role),
+        ("X-Supportgate-Released-By", stamp.released_by),
+        ("X-Supportgate-Approved-By", stamp.approved_by),
+        ("X-Supportgate-Approved-Role", stamp.approved_role),
+    ] {
+        if let Some(value) = value {
+            field(name, &HeaderSafe(value));
+        }
+    }
 }
 
 /// The RFC 8601 resinfo part: `spf=pass smtp.mailfrom=…; dkim=…; dmarc=…`, or `none` when
@@ -310,6 +345,51 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "Authentication-Results: mx.other.example; dmarc=fail\r\nSubject: hi\r\n\r\nX-Supportgate-Verdict: in the body stays\r\n"
         );
+    }
+
+    #[test]
+    fn trace_headers_write_every_value_safe_and_the_milter_gets_the_same_fields() {
+        let long = "a".repeat(250);
+        let trace = Trace {
+            hostname: "gw.example",
+            queue_id: "Q1",
+            peer_ip: Some("192.0.2.7".parse().unwrap()),
+            helo: Some("h\u{e9}lo\r\nBcc: x"),
+            tls: true,
+            recipient: Some(&long),
+            date: "Wed, 02 Dec 2026 02:40:00 +0000",
+        };
+        let stamp = Stamp {
+            verdict: "accept",
+            reason: "accepted",
+            account: Some("acme"),
+            agent: Some("Alice\tMartin"),
+            role: Some("owner"),
+            released_by: None,
+            approved_by: None,
+            approved_role: None,
+        };
+        let authentication = "spf=pass\r\n\tdkim=none\x1b[31m";
+        let headers = trace_headers(&trace, authentication, &stamp);
+        assert_eq!(
+            headers,
+            format!(
+                "Received: from h?lo??Bcc: x ([192.0.2.7])\r\n\tby gw.example (supportgate) with ESMTPS id Q1\r\n\tfor <{}>;\r\n\tWed, 02 Dec 2026 02:40:00 +0000\r\n\
+                 Authentication-Results: gw.example; spf=pass\r\n\tdkim=none?[31m\r\n\
+                 X-Supportgate-Verdict: accept\r\n\
+                 X-Supportgate-Reason: accepted\r\n\
+                 X-Supportgate-Queue-Id: Q1\r\n\
+                 X-Supportgate-Account: acme\r\n\
+                 X-Supportgate-Agent: Alice?Martin\r\n\
+                 X-Supportgate-Role: owner\r\n",
+                "a".repeat(200)
+            )
+        );
+        let stamped: String = stamp_fields("gw.example", "Q1", authentication, &stamp)
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        assert!(headers.ends_with(&stamped), "{stamped}");
     }
 
     #[test]
