@@ -324,7 +324,7 @@ mod tests {
     fn info_lines_of_one_interval_leave_in_one_write_in_their_order() {
         let writes = Writes::default();
         let (output, _guard) =
-            LogOutput::start(Box::new(writes.clone()), Duration::from_millis(300)).unwrap();
+            LogOutput::start(Box::new(writes.clone()), Duration::from_secs(1)).unwrap();
         for n in 0..5 {
             log(&output, false, &format!("INFO line {n}\n"));
         }
