@@ -16,7 +16,7 @@
 //! [`gateway`] holds the two fronts, SMTP and milter: each hands a transaction to
 //! [`pipeline::receive`] and maps the typed [`act::Outcome`] to its protocol's reply. [`pipeline`] composes the stages; [`config`] owns every default and validation; [`cli`] is
 //! the command line. [`address`] is the one way addresses are compared; [`printable`] the one
-//! way message-derived text is shown to a human. [`metrics`] and
+//! way message-derived text is shown to a human; [`locking`] the one way a mutex is taken. [`metrics`] and
 //! [`systemd`] are for operations: Prometheus counters, readiness and socket activation;
 //! [`console`] is the web console for support staff (the quarantine, the spool, the audit log).
 #![forbid(unsafe_code)]
@@ -30,6 +30,7 @@ pub mod console;
 pub mod delivery;
 pub mod directory;
 pub mod gateway;
+pub mod locking;
 pub mod metrics;
 pub mod milter;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! The global cap on outgoing auto-replies and notifications (`[replies] max_per_hour`): a
 //! storm of forged mail cannot make the gateway a spam cannon, whatever the recipients.
 
+use crate::locking::lock;
 use std::sync::Mutex;
 
 /// A fixed window of one hour: at most `max` messages, then none until the window ends.
@@ -33,7 +34,7 @@ const HOUR: u64 = 3600;
 impl ReplyBudget {
     /// Takes one message out of this hour's `max`.
     pub fn take(&self, now: u64, max: u32) -> Spend {
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        let mut window = lock(&self.window);
         if now >= window.started + HOUR || now < window.started {
             *window = Window {
                 started: now,

@@ -1,6 +1,7 @@
 //! The DNS answer caches that mail-auth consults before asking the resolver: each entry lives
 //! until the TTL of the answer it came from (mail-auth passes `valid_until`).
 
+use crate::locking::lock;
 use mail_auth::ResolverCache;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -32,7 +33,7 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (V, Instant)>> {
         // A panic while holding the lock leaves a usable map: entries are whole values.
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.entries)
     }
 }
 

@@ -14,6 +14,7 @@
 //! destination that fails (a full disk) is reported on stderr once, and again once it takes
 //! lines again; the lines in between are lost, as they would be unbatched.
 
+use crate::locking::lock;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
@@ -48,11 +49,6 @@ struct Collected {
     /// The flushing thread waits on `lines_waiting` (only then is it worth a wake-up).
     flusher_idle: bool,
     stopping: bool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding either lock leaves bytes, not broken invariants: go on.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl LogOutput {
@@ -97,13 +93,12 @@ impl LogOutput {
     /// Writes every collected line unless a write is under way (the panic hook's flush: the
     /// panic may have struck while this thread was writing).
     pub fn flush_unless_busy(&self) {
-        match self.shared.destination.try_lock() {
-            Ok(destination) => self.shared.write_collected_locked(destination, &[]),
-            Err(TryLockError::Poisoned(poisoned)) => self
-                .shared
-                .write_collected_locked(poisoned.into_inner(), &[]),
-            Err(TryLockError::WouldBlock) => {}
-        }
+        let destination = match self.shared.destination.try_lock() {
+            Ok(destination) => destination,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        self.shared.write_collected_locked(destination, &[]);
     }
 
     fn writer(&self, at_once: bool) -> LineWriter {

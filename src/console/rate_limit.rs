@@ -2,6 +2,7 @@
 //! window, further attempts for that name or from that address are refused until the oldest
 //! failure leaves the window (even with the right password: a guesser learns nothing).
 
+use crate::locking::lock;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,9 +26,7 @@ impl FailedSignIns {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
-        self.failures
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.failures)
     }
 
     /// True when `key` (`user:NAME`, `ip:ADDRESS`) has used up its failures.

@@ -2,6 +2,7 @@
 //! the signed-in user (none before sign-in) and the CSRF token that every form carries. A
 //! restart signs everyone out. The token changes at sign-in (no session fixation).
 
+use crate::locking::lock;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -50,9 +51,7 @@ impl Sessions {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.by_token
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.by_token)
     }
 
     /// A new session (for `user`, or anonymous): its token and the session.

@@ -2,6 +2,7 @@
 //! that the act stage can be tested without a Maildir, a relay or a command.
 
 use super::target::{Delivery, DeliveryContext, DeliveryError, Parcel, Target};
+use crate::locking::lock;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -26,10 +27,6 @@ impl Recorded {
 pub struct RecordingTarget {
     attempts: Mutex<Vec<Recorded>>,
     script: Mutex<VecDeque<Result<(), DeliveryError>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl RecordingTarget {

@@ -5,6 +5,7 @@
 //! (measured with `bench/relay.sh`, see README).
 
 use super::smtp_client::{ClientError, Envelope, SmtpClient};
+use crate::locking::lock;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -113,7 +114,7 @@ impl SmtpPool {
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.shared)
     }
 
     /// An idle connection, else a place among the riders of a transaction in progress,

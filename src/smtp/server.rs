@@ -14,6 +14,7 @@
 //! `ServerConfig::shutdown_grace` to finish, then every session still open is sent
 //! `421 4.3.2` and closed, and [`run`] returns.
 
+use crate::locking::lock;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -206,7 +207,7 @@ struct IpCount {
 
 impl Drop for IpCount {
     fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = lock(&self.counts);
         if let Some(n) = counts.get_mut(&self.ip) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -228,7 +229,7 @@ fn admit(
         return Err(());
     };
     let client = client_network(ip);
-    let mut counts = per_ip.lock().unwrap_or_else(|e| e.into_inner());
+    let mut counts = lock(per_ip);
     let n = counts.entry(client).or_insert(0);
     if *n >= config.limits.max_connections_per_ip {
         warn!(%ip, %client, "per-IP connection limit hit");

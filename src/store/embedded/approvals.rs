@@ -3,6 +3,7 @@
 //! command line (`supportgate approval approve`) all use the one file, one at a time (redb
 //! holds an exclusive lock while it is open; a second opener waits a bounded time for it).
 
+use crate::locking::lock;
 use crate::store::approvals::{ApprovalStore, ApprovalStoreError, Pending, PendingState};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::path::{Path, PathBuf};
@@ -55,7 +56,7 @@ impl RedbApprovalStore {
         &self,
         work: impl FnOnce(&Database) -> Result<T, ApprovalStoreError>,
     ) -> Result<T, ApprovalStoreError> {
-        let _one = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let _one = lock(&self.open);
         let started = std::time::Instant::now();
         let db = loop {
             match Database::create(&self.path) {

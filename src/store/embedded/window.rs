@@ -16,6 +16,7 @@
 
 use super::history_file::{HistoryChange, HistorySnapshot};
 use super::sender_history::{err, RedbSenderHistory};
+use crate::locking::lock;
 use crate::policy::SenderHistory;
 use crate::store::sender_history::{message_id_key, Arrival, Recorded, SenderHistoryStore};
 use crate::store::state_error::StateError;
@@ -58,13 +59,6 @@ struct Shared {
     file: RedbSenderHistory,
     /// Held while queued changes are written, so that batches reach the file in order.
     writing: Mutex<()>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves counts that are still counts.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl WindowedSenderHistory {

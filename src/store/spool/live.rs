@@ -15,9 +15,10 @@
 use super::index::{Index, Location, Stored};
 use super::record::{MessageKey, RetryState};
 use super::turns::Deferred;
-use super::writer::{lock, Arrival, Request, Writer, WriterStats};
+use super::writer::{Arrival, Request, Writer, WriterStats};
 use super::{legacy, segment};
 use super::{SpoolEntry, SpoolError};
+use crate::locking::lock;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

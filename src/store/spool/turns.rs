@@ -11,7 +11,8 @@
 //! A marker still in memory when the process is killed is lost, as one written but not
 //! fsync'd is lost when the machine stops: the message is delivered again (at least once).
 
-use super::writer::{lock, Request};
+use super::writer::Request;
+use crate::locking::lock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Mutex;

@@ -9,10 +9,11 @@ use super::record::{self, MessageKey, RetryState};
 use super::segment::{self, Appender};
 use super::turns::Deferred;
 use super::SpoolEntry;
+use crate::locking::lock;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 /// A segment is closed once it is this large; the next batch starts a new one.
@@ -26,10 +27,6 @@ pub struct Arrival {
     /// The bytes just made durable, for a new message: its first attempt needs no read of
     /// the segment (`None` for a segment read from disk).
     pub bytes: Option<Vec<u8>>,
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub(super) enum Request {
